@@ -1,0 +1,35 @@
+//! nsprobe: watches the authoritative nameservers of DNS zones.
+//!
+//! The crate reads as a pipeline (see `ARCHITECTURE.md`):
+//! [`config`] → [`probe`] (one query to one address) → [`scheduler`] →
+//! [`state`] (pure zone state) → [`status`] (pure status function) →
+//! [`metrics`] / [`api`].
+
+pub mod api;
+pub mod check;
+pub mod config;
+pub mod daemon;
+pub mod metrics;
+pub mod persist;
+pub mod probe;
+pub mod resolve;
+pub mod scheduler;
+pub mod serial;
+pub mod state;
+pub mod status;
+
+/// Wall-clock time as milliseconds since the Unix epoch.
+///
+/// The pure core ([`state`], [`status`]) never reads a clock: every function
+/// that needs "now" takes a `UnixMs` argument, so tests drive it with a fake clock.
+pub type UnixMs = u64;
+
+/// The current wall-clock time in milliseconds since the Unix epoch.
+///
+/// Only the shell (scheduler, daemon, API) calls this; the pure core takes time as an argument.
+pub fn now_ms() -> UnixMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,2 @@
+//! The `nsprobe` command line.
+fn main() {}
