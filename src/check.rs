@@ -1,1 +1,307 @@
-//! TODO
+//! `nsprobe check`: one round of probes over every target, as a table or JSON,
+//! with a Nagios-style verdict.
+//!
+//! Exit codes: 0 OK, 1 WARNING (slow or lagging answers, or a server only
+//! partly reachable), 2 CRITICAL (a server with no target answering
+//! authoritatively), 3 UNKNOWN (config or resolution error).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::probe::{self, Transport};
+use crate::resolve::NameResolver;
+use crate::serial;
+use crate::targets::{self, AddressBook};
+
+/// Nagios plugin verdict, ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Everything answered, fast and in sync.
+    Ok,
+    /// Slow, lagging, or partly unreachable.
+    Warning,
+    /// A problem prevented checking (config, resolution).
+    Unknown,
+    /// A server with no target answering authoritatively.
+    Critical,
+}
+
+impl Verdict {
+    /// Upper-case name as Nagios prints it (`OK`, `WARNING`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Warning => "WARNING",
+            Verdict::Critical => "CRITICAL",
+            Verdict::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The process exit code Nagios expects.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Critical => 2,
+            Verdict::Unknown => 3,
+        }
+    }
+}
+
+/// One probed target in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Zone name.
+    pub zone: String,
+    /// Nameserver name.
+    pub server: String,
+    /// Address probed.
+    pub address: SocketAddr,
+    /// Transport used.
+    pub transport: Transport,
+    /// `ok` or the failure reason.
+    pub result: String,
+    /// Failure detail, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// SOA serial answered.
+    pub serial: Option<u32>,
+    /// Response time in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// NSID answered.
+    pub nsid: Option<String>,
+    /// The answer was truncated over UDP and came over TCP.
+    pub truncated: bool,
+    /// The serial is behind the zone's newest serial.
+    pub lagging: bool,
+    /// Response time above the zone's `slow_after`.
+    pub slow: bool,
+}
+
+/// The whole report of one check round.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Every target probed.
+    pub rows: Vec<Row>,
+    /// Newest serial per zone.
+    pub newest_serial: BTreeMap<String, u32>,
+    /// Nameserver names that could not be resolved (with the error).
+    pub resolve_errors: BTreeMap<String, String>,
+    /// Overall verdict.
+    pub verdict: Verdict,
+    /// One-line summary.
+    pub summary: String,
+}
+
+/// Run one round of probes over every zone/server/address/transport of `config`.
+pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
+    let mut book = AddressBook::new();
+    let pass = targets::refresh(config, resolver, &mut book, crate::now_ms()).await;
+    let resolve_errors: BTreeMap<String, String> = pass
+        .failures
+        .into_iter()
+        .filter(|(name, _)| book.get(name).is_none_or(|a| a.addrs.is_empty()))
+        .collect();
+    let targets = targets::expand(config, &book);
+    let mut set = JoinSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let spec = t.spec.clone();
+        set.spawn(async move { (i, probe::probe(&spec).await) });
+    }
+    let mut outcomes = vec![None; targets.len()];
+    while let Some(res) = set.join_next().await {
+        if let Ok((i, o)) = res {
+            outcomes[i] = Some(o);
+        }
+    }
+    let mut rows = Vec::with_capacity(targets.len());
+    for (t, outcome) in targets.iter().zip(outcomes) {
+        let slow_after = config
+            .zones
+            .iter()
+            .find(|z| z.name.to_ascii() == *t.zone)
+            .map(|z| z.thresholds.slow_after);
+        let mut row = Row {
+            zone: t.zone.to_string(),
+            server: t.key.server.clone(),
+            address: t.key.addr,
+            transport: t.key.transport,
+            result: "internal".into(),
+            error: Some("probe task failed".into()),
+            serial: None,
+            rtt_ms: None,
+            nsid: None,
+            truncated: false,
+            lagging: false,
+            slow: false,
+        };
+        match outcome {
+            Some(Ok(a)) => {
+                row.result = "ok".into();
+                row.error = None;
+                row.serial = Some(a.serial);
+                row.rtt_ms = Some(a.rtt.as_secs_f64() * 1000.0);
+                row.nsid = a.nsid;
+                row.truncated = a.truncated;
+                row.slow = slow_after.is_some_and(|s| a.rtt > s);
+            }
+            Some(Err(f)) => {
+                row.result = f.kind.as_str().into();
+                row.error = Some(f.detail);
+                row.rtt_ms = f.rtt.map(|d| d.as_secs_f64() * 1000.0);
+            }
+            None => {}
+        }
+        rows.push(row);
+    }
+    finish(config, rows, resolve_errors)
+}
+
+fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, String>) -> Report {
+    let mut newest_serial: BTreeMap<String, u32> = BTreeMap::new();
+    for r in &rows {
+        if let Some(s) = r.serial {
+            newest_serial
+                .entry(r.zone.clone())
+                .and_modify(|n| {
+                    if serial::is_newer(s, *n) {
+                        *n = s
+                    }
+                })
+                .or_insert(s);
+        }
+    }
+    for r in &mut rows {
+        if let (Some(s), Some(n)) = (r.serial, newest_serial.get(&r.zone)) {
+            r.lagging = serial::is_newer(*n, s);
+        }
+    }
+    // Per-server: how many targets, how many answered.
+    let mut per_server: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for r in &rows {
+        let e = per_server.entry((r.zone.clone(), r.server.clone())).or_default();
+        e.0 += 1;
+        if r.result == "ok" {
+            e.1 += 1;
+        }
+    }
+    let mut verdict = Verdict::Ok;
+    let mut problems = Vec::new();
+    for ((zone, server), (total, ok)) in &per_server {
+        if *ok == 0 {
+            verdict = verdict.max(Verdict::Critical);
+            problems.push(format!("{server} ({zone}) not answering"));
+        } else if ok < total {
+            verdict = verdict.max(Verdict::Warning);
+            problems.push(format!("{server} ({zone}) {}/{} targets failing", total - ok, total));
+        }
+    }
+    let lagging: Vec<&Row> = rows.iter().filter(|r| r.lagging).collect();
+    if !lagging.is_empty() {
+        verdict = verdict.max(Verdict::Warning);
+        let mut names: Vec<&str> = lagging.iter().map(|r| r.server.as_str()).collect();
+        names.dedup();
+        problems.push(format!("lagging: {}", names.join(", ")));
+    }
+    if rows.iter().any(|r| r.slow) {
+        verdict = verdict.max(Verdict::Warning);
+        problems.push("slow answers".into());
+    }
+    for (name, err) in &resolve_errors {
+        verdict = verdict.max(Verdict::Unknown);
+        problems.push(format!("cannot resolve {name}: {err}"));
+    }
+    // A zone whose servers all failed resolution has no rows at all.
+    for z in &config.zones {
+        if !rows.iter().any(|r| r.zone == z.name.to_ascii()) {
+            verdict = verdict.max(Verdict::Unknown);
+            problems.push(format!("zone {}: nothing to probe", z.name));
+        }
+    }
+    let serials: Vec<String> = newest_serial
+        .iter()
+        .map(|(z, s)| format!("{z} serial {s}"))
+        .collect();
+    let ok = rows.iter().filter(|r| r.result == "ok").count();
+    let summary = format!(
+        "{}: {ok}/{} probes ok; {}{}{}",
+        verdict.as_str(),
+        rows.len(),
+        if serials.is_empty() { "no serial".to_string() } else { serials.join(", ") },
+        if problems.is_empty() { "" } else { "; " },
+        problems.join("; ")
+    );
+    Report {
+        rows,
+        newest_serial,
+        resolve_errors,
+        verdict,
+        summary,
+    }
+}
+
+/// Render the report as a plain-text table followed by the one-line verdict.
+pub fn render_table(report: &Report) -> String {
+    let header = [
+        "ZONE", "SERVER", "ADDRESS", "TRANSPORT", "RESULT", "SERIAL", "RTT_MS", "NSID",
+    ];
+    let mut cells: Vec<[String; 8]> = Vec::new();
+    for r in &report.rows {
+        let mut result = r.result.clone();
+        if r.truncated {
+            result.push_str(" (tc)");
+        }
+        cells.push([
+            r.zone.clone(),
+            r.server.clone(),
+            r.address.to_string(),
+            r.transport.to_string(),
+            result,
+            match (r.serial, r.lagging) {
+                (Some(s), true) => format!("{s} LAG"),
+                (Some(s), false) => s.to_string(),
+                (None, _) => "-".into(),
+            },
+            r.rtt_ms.map_or("-".into(), |v| format!("{v:.3}")),
+            r.nsid.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, row: &[&str]| {
+        let mut l = String::new();
+        for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
+            if i + 1 == row.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, &header);
+    for row in &cells {
+        let refs: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&mut out, &refs);
+    }
+    for r in &report.rows {
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "# {} {} {}: {}", r.server, r.address, r.transport, e);
+        }
+    }
+    out.push_str(&report.summary);
+    out.push('\n');
+    out
+}

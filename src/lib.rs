@@ -17,6 +17,7 @@ pub mod scheduler;
 pub mod serial;
 pub mod state;
 pub mod status;
+pub mod targets;
 
 /// Wall-clock time as milliseconds since the Unix epoch.
 ///

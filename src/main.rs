@@ -1,2 +1,139 @@
-//! The `nsprobe` command line.
-fn main() {}
+//! The `nsprobe` command line: `run` (the daemon), `check` (one round, Nagios
+//! exit codes), `validate` (check a config file).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use nsprobe::check::{self, Verdict};
+use nsprobe::config;
+use nsprobe::daemon::{self, RunOptions};
+use nsprobe::resolve::NameResolver;
+
+/// Watches the authoritative nameservers of DNS zones: SOA serial freshness,
+/// lag, reachability and response time.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log format (filter with RUST_LOG, e.g. RUST_LOG=nsprobe=debug).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: probe on schedule, serve /metrics and the JSON API.
+    Run {
+        /// Config file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Probe every target once and print a table; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check {
+        /// Config file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a config file and exit non-zero on error.
+    Validate {
+        /// Config file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => {
+            init_logging(cli.log_format, "info");
+            match runtime().and_then(|rt| {
+                rt.block_on(daemon::run(RunOptions {
+                    config_path: config,
+                    listen: None,
+                }))
+            }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("nsprobe: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check { config, json } => {
+            init_logging(cli.log_format, "warn");
+            let code = match check_once(&config, json) {
+                Ok(v) => v.exit_code(),
+                Err(e) => {
+                    println!("UNKNOWN: {e:#}");
+                    Verdict::Unknown.exit_code()
+                }
+            };
+            ExitCode::from(code as u8)
+        }
+        Command::Validate { config } => match config::load(&config) {
+            Ok(c) => {
+                let servers: usize = c.zones.iter().map(|z| z.nameservers.len()).sum();
+                println!(
+                    "{}: ok ({} zone(s), {} nameserver(s), {} maintenance window(s))",
+                    config.display(),
+                    c.zones.len(),
+                    servers,
+                    c.maintenance.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn check_once(path: &std::path::Path, json: bool) -> anyhow::Result<Verdict> {
+    let config = config::load(path)?;
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let resolver = NameResolver::new(&config.resolver)?;
+        anyhow::Ok(check::run(&config, &resolver).await)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", check::render_table(&report));
+    }
+    Ok(report.verdict)
+}
