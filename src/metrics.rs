@@ -1,6 +1,9 @@
 //! Prometheus metrics.
 //!
-//! TODO(metrics): registry, per-target handles, refresh from state at scrape time.
+//! Counters and histograms are updated as probe reports arrive (with per-target
+//! handles cached, so the hot path does no label lookups); gauges are rebuilt
+//! from the zone state at scrape time, so series of targets that disappeared
+//! vanish with them.
 //! [`FAMILIES`] is the contract: the names, types and labels nsprobe exports. The
 //! dashboard and alert-rule tests check their queries against it, and a test checks
 //! that the real exposition matches it.
@@ -53,6 +56,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_component_status", kind: Kind::Gauge, labels: &["component", "group", "status"], help: "Status-page component status: 1 for the current status, 0 for the others. group is empty for a group component." },
     Family { name: "nsprobe_maintenance", kind: Kind::Gauge, labels: &["component"], help: "1 while the component is in a declared maintenance window." },
     Family { name: "nsprobe_nsid_info", kind: Kind::Gauge, labels: &["zone", "server", "address", "nsid"], help: "Latest NSID answered by this server address (value always 1)." },
+    Family { name: "nsprobe_schedule_slip_seconds", kind: Kind::Histogram, labels: &[], help: "How late probes start compared with their planned time." },
     Family { name: "nsprobe_build_info", kind: Kind::Gauge, labels: &["version"], help: "nsprobe build information (value always 1)." },
     Family { name: "nsprobe_config_last_reload_successful", kind: Kind::Gauge, labels: &[], help: "1 if the last configuration (re)load succeeded." },
     Family { name: "nsprobe_config_last_reload_success_timestamp_seconds", kind: Kind::Gauge, labels: &[], help: "When the configuration was last loaded successfully (Unix time)." },
@@ -63,7 +67,288 @@ pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Histogram buckets for schedule slip, 10 µs … 1 s.
+pub const SLIP_BUCKETS: &[f64] = &[
+    0.00001, 0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+];
+
 /// Histogram buckets for serial propagation delay, 1 s … 2 h.
 pub const PROPAGATION_BUCKETS: &[f64] = &[
     1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
 ];
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    Opts, Registry, TextEncoder,
+};
+
+use crate::probe::FailureKind;
+use crate::scheduler::Target;
+use crate::state::{Event, Observation, TargetKey};
+use crate::UnixMs;
+
+fn spec(name: &str) -> &'static Family {
+    FAMILIES
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("metric family {name} missing from FAMILIES"))
+}
+
+fn gauge_vec(reg: &Registry, name: &str) -> GaugeVec {
+    let f = spec(name);
+    let g = GaugeVec::new(Opts::new(f.name, f.help), f.labels).expect("valid gauge family");
+    reg.register(Box::new(g.clone())).expect("unique metric name");
+    g
+}
+
+fn counter_vec(reg: &Registry, name: &str) -> IntCounterVec {
+    let f = spec(name);
+    let c = IntCounterVec::new(Opts::new(f.name, f.help), f.labels).expect("valid counter family");
+    reg.register(Box::new(c.clone())).expect("unique metric name");
+    c
+}
+
+fn histogram_vec(reg: &Registry, name: &str, buckets: &[f64]) -> HistogramVec {
+    let f = spec(name);
+    let h = HistogramVec::new(
+        HistogramOpts::new(f.name, f.help).buckets(buckets.to_vec()),
+        f.labels,
+    )
+    .expect("valid histogram family");
+    reg.register(Box::new(h.clone())).expect("unique metric name");
+    h
+}
+
+/// Cached handles of one target's per-probe series.
+#[derive(Debug)]
+struct TargetHandles {
+    duration: Histogram,
+    ok: IntCounter,
+    failures: [IntCounter; FailureKind::ALL.len()],
+}
+
+/// Label values of a target: zone, server, address, transport.
+fn target_labels(zone: &str, key: &TargetKey) -> [String; 4] {
+    [
+        zone.to_string(),
+        key.server.clone(),
+        key.addr.to_string(),
+        key.transport.as_str().to_string(),
+    ]
+}
+
+/// Every metric nsprobe exports, registered in its own registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `nsprobe_probe_duration_seconds`.
+    pub probe_duration: HistogramVec,
+    /// `nsprobe_probes_total`.
+    pub probes_total: IntCounterVec,
+    /// `nsprobe_target_up`.
+    pub target_up: GaugeVec,
+    /// `nsprobe_server_soa_serial`.
+    pub server_serial: GaugeVec,
+    /// `nsprobe_zone_soa_serial`.
+    pub zone_serial: GaugeVec,
+    /// `nsprobe_zone_serial_last_change_timestamp_seconds`.
+    pub zone_serial_changed: GaugeVec,
+    /// `nsprobe_zone_serial_age_seconds`.
+    pub zone_serial_age: GaugeVec,
+    /// `nsprobe_zone_stale`.
+    pub zone_stale: GaugeVec,
+    /// `nsprobe_zone_stale_threshold_seconds`.
+    pub zone_stale_threshold: GaugeVec,
+    /// `nsprobe_server_serial_lag`.
+    pub server_lag: GaugeVec,
+    /// `nsprobe_server_serial_lag_seconds`.
+    pub server_lag_seconds: GaugeVec,
+    /// `nsprobe_serial_propagation_seconds`.
+    pub propagation: HistogramVec,
+    /// `nsprobe_serial_regressions_total`.
+    pub regressions: IntCounterVec,
+    /// `nsprobe_soa_rrsig_expiration_timestamp_seconds`.
+    pub rrsig_expiration: GaugeVec,
+    /// `nsprobe_server_addresses`.
+    pub server_addresses: GaugeVec,
+    /// `nsprobe_resolve_failures_total`.
+    pub resolve_failures: IntCounterVec,
+    /// `nsprobe_component_status`.
+    pub component_status: GaugeVec,
+    /// `nsprobe_maintenance`.
+    pub maintenance: GaugeVec,
+    /// `nsprobe_nsid_info`.
+    pub nsid_info: GaugeVec,
+    /// `nsprobe_schedule_slip_seconds`.
+    pub schedule_slip: Histogram,
+    /// `nsprobe_config_last_reload_successful`.
+    pub reload_ok: Gauge,
+    /// `nsprobe_config_last_reload_success_timestamp_seconds`.
+    pub reload_timestamp: Gauge,
+    handles: Mutex<HashMap<String, HashMap<TargetKey, TargetHandles>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Register every family of [`FAMILIES`] in a fresh registry.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let build = gauge_vec(&r, "nsprobe_build_info");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1.0);
+        let plain_gauge = |name: &str| {
+            let f = spec(name);
+            let g = Gauge::new(f.name, f.help).expect("valid gauge");
+            r.register(Box::new(g.clone())).expect("unique metric name");
+            g
+        };
+        let slip_spec = spec("nsprobe_schedule_slip_seconds");
+        let schedule_slip = Histogram::with_opts(
+            HistogramOpts::new(slip_spec.name, slip_spec.help).buckets(SLIP_BUCKETS.to_vec()),
+        )
+        .expect("valid histogram");
+        r.register(Box::new(schedule_slip.clone()))
+            .expect("unique metric name");
+        Metrics {
+            probe_duration: histogram_vec(&r, "nsprobe_probe_duration_seconds", DURATION_BUCKETS),
+            probes_total: counter_vec(&r, "nsprobe_probes_total"),
+            target_up: gauge_vec(&r, "nsprobe_target_up"),
+            server_serial: gauge_vec(&r, "nsprobe_server_soa_serial"),
+            zone_serial: gauge_vec(&r, "nsprobe_zone_soa_serial"),
+            zone_serial_changed: gauge_vec(&r, "nsprobe_zone_serial_last_change_timestamp_seconds"),
+            zone_serial_age: gauge_vec(&r, "nsprobe_zone_serial_age_seconds"),
+            zone_stale: gauge_vec(&r, "nsprobe_zone_stale"),
+            zone_stale_threshold: gauge_vec(&r, "nsprobe_zone_stale_threshold_seconds"),
+            server_lag: gauge_vec(&r, "nsprobe_server_serial_lag"),
+            server_lag_seconds: gauge_vec(&r, "nsprobe_server_serial_lag_seconds"),
+            propagation: histogram_vec(&r, "nsprobe_serial_propagation_seconds", PROPAGATION_BUCKETS),
+            regressions: counter_vec(&r, "nsprobe_serial_regressions_total"),
+            rrsig_expiration: gauge_vec(&r, "nsprobe_soa_rrsig_expiration_timestamp_seconds"),
+            server_addresses: gauge_vec(&r, "nsprobe_server_addresses"),
+            resolve_failures: counter_vec(&r, "nsprobe_resolve_failures_total"),
+            component_status: gauge_vec(&r, "nsprobe_component_status"),
+            maintenance: gauge_vec(&r, "nsprobe_maintenance"),
+            nsid_info: gauge_vec(&r, "nsprobe_nsid_info"),
+            schedule_slip,
+            reload_ok: plain_gauge("nsprobe_config_last_reload_successful"),
+            reload_timestamp: plain_gauge("nsprobe_config_last_reload_success_timestamp_seconds"),
+            handles: Mutex::new(HashMap::new()),
+            registry: r,
+        }
+    }
+
+    fn with_handles<R>(&self, zone: &str, key: &TargetKey, f: impl FnOnce(&TargetHandles) -> R) -> R {
+        let mut map = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        // Borrowed lookups: no allocation once the target's handles exist.
+        if let Some(h) = map.get(zone).and_then(|m| m.get(key)) {
+            return f(h);
+        }
+        let l = target_labels(zone, key);
+        let lr: [&str; 4] = [&l[0], &l[1], &l[2], &l[3]];
+        let counter = |result: &str| {
+            self.probes_total
+                .with_label_values(&[lr[0], lr[1], lr[2], lr[3], result])
+        };
+        let h = TargetHandles {
+            duration: self.probe_duration.with_label_values(&lr),
+            ok: counter("ok"),
+            failures: FailureKind::ALL.map(|k| counter(k.as_str())),
+        };
+        let r = f(&h);
+        map.entry(zone.to_string())
+            .or_default()
+            .insert(key.clone(), h);
+        r
+    }
+
+    /// Count one probe result (and its response time when it succeeded).
+    pub fn observe(&self, zone: &str, obs: &Observation, slip: Duration) {
+        self.schedule_slip.observe(slip.as_secs_f64());
+        self.with_handles(zone, &obs.key, |h| match &obs.outcome {
+            Ok(a) => {
+                h.duration.observe(a.rtt.as_secs_f64());
+                h.ok.inc();
+            }
+            Err(f) => {
+                let i = FailureKind::ALL
+                    .iter()
+                    .position(|k| *k == f.kind)
+                    .unwrap_or(0);
+                h.failures[i].inc();
+            }
+        });
+    }
+
+    /// Feed a zone-state event into the histograms and counters it drives.
+    pub fn event(&self, zone: &str, ev: &Event) {
+        match ev {
+            Event::Propagated {
+                server, delay_ms, ..
+            } => self
+                .propagation
+                .with_label_values(&[zone, server.as_str()])
+                .observe(*delay_ms as f64 / 1000.0),
+            Event::SerialRegression { key, .. } => self
+                .regressions
+                .with_label_values(&[zone, key.server.as_str(), &key.addr.to_string()])
+                .inc(),
+            _ => {}
+        }
+    }
+
+    /// Count a failed resolution of a nameserver name.
+    pub fn resolve_failure(&self, server: &str) {
+        self.resolve_failures.with_label_values(&[server]).inc();
+    }
+
+    /// Record the outcome of a config (re)load at `now`.
+    pub fn set_reload(&self, ok: bool, now: UnixMs) {
+        self.reload_ok.set(if ok { 1.0 } else { 0.0 });
+        if ok {
+            self.reload_timestamp.set(now as f64 / 1000.0);
+        }
+    }
+
+    /// Drop the per-probe series of targets that are no longer scheduled.
+    pub fn retain_targets(&self, targets: &[Target]) {
+        let keep: HashSet<(&str, &TargetKey)> =
+            targets.iter().map(|t| (&*t.zone, &t.key)).collect();
+        let mut map = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        for (zone, per_zone) in map.iter_mut() {
+            per_zone.retain(|key, _| {
+                if keep.contains(&(zone.as_str(), key)) {
+                    return true;
+                }
+                let l = target_labels(zone, key);
+                let lr: [&str; 4] = [&l[0], &l[1], &l[2], &l[3]];
+                let _ = self.probe_duration.remove_label_values(&lr);
+                let results = std::iter::once("ok").chain(FailureKind::ALL.iter().map(|k| k.as_str()));
+                for result in results {
+                    let _ = self
+                        .probes_total
+                        .remove_label_values(&[lr[0], lr[1], lr[2], lr[3], result]);
+                }
+                false
+            });
+        }
+        map.retain(|_, per_zone| !per_zone.is_empty());
+    }
+
+    /// Encode every family in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut buf = Vec::new();
+        let enc = TextEncoder::new();
+        if let Err(e) = enc.encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
