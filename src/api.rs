@@ -1,1 +1,253 @@
-//! TODO
+//! HTTP: Prometheus `/metrics`, the JSON status API, a Statuspage v2-compatible
+//! API, health and readiness, and (when enabled) `POST /-/reload`.
+//!
+//! Handlers take the daemon lock only to copy what they need into plain view
+//! structs; serialisation happens after the lock is released. The API is
+//! read-only apart from the opt-in reload endpoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::daemon::{Inner, Shared, ZoneEntry};
+use crate::status::Status;
+use crate::{now_ms, UnixMs};
+
+pub mod views;
+
+pub use views::*;
+
+/// Largest request body accepted (the API takes no bodies; reload has none).
+const MAX_BODY: usize = 16 * 1024;
+
+/// Default and largest `minutes` of the response-time endpoint.
+pub const DEFAULT_MINUTES: u32 = 60;
+/// Largest `minutes` the response-time endpoint serves (24 h of history).
+pub const MAX_MINUTES: u32 = 1440;
+
+/// The axum router for the daemon's HTTP server.
+pub fn router(shared: Arc<Shared>) -> Router {
+    let timeout = shared.lock().config.http.request_timeout;
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(status_v1))
+        .route(
+            "/api/v1/zones/{zone}/servers/{server}/response-times",
+            get(response_times),
+        )
+        .route("/api/v2/summary.json", get(summary_v2))
+        .route("/api/v2/components.json", get(components_v2))
+        .route("/api/v2/status.json", get(page_status_v2))
+        .route("/-/reload", post(reload))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout.max(Duration::from_millis(100)),
+        ))
+        .with_state(shared)
+}
+
+/// A JSON error response: `{"error": "..."}` with a status code.
+#[derive(Debug)]
+pub struct ApiError {
+    code: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// 404 with a message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            code: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            code: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (self.code, Json(Body { error: self.message })).into_response()
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.is_ready() {
+        (StatusCode::OK, Json(serde_json::json!({"ready": true}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"ready": false, "reason": "first probe round not done"})),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    {
+        let inner = shared.lock();
+        crate::metrics::refresh(&shared.metrics, &inner, now_ms());
+    }
+    let body = shared.metrics.encode();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn reload(State(shared): State<Arc<Shared>>) -> Response {
+    if !shared.lock().config.http.enable_reload {
+        return ApiError {
+            code: StatusCode::FORBIDDEN,
+            message: "reload over HTTP is disabled (set http.enable_reload = true)".into(),
+        }
+        .into_response();
+    }
+    match shared.reload().await {
+        Ok(()) => Json(serde_json::json!({"reloaded": true})).into_response(),
+        Err(e) => ApiError {
+            code: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("reload failed, previous config kept: {e}"),
+        }
+        .into_response(),
+    }
+}
+
+async fn status_v1(State(shared): State<Arc<Shared>>) -> Json<StatusView> {
+    let now = now_ms();
+    let inner = shared.lock();
+    Json(views::status_view(&inner, now))
+}
+
+/// Query parameters of the response-time endpoint (parsed by hand for clear 400s).
+async fn response_times(
+    State(shared): State<Arc<Shared>>,
+    Path((zone, server)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ResponseTimesView>, ApiError> {
+    let mut minutes = DEFAULT_MINUTES;
+    for (k, v) in &params {
+        match k.as_str() {
+            "minutes" => {
+                minutes = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|m| (1..=MAX_MINUTES).contains(m))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "minutes must be a whole number from 1 to {MAX_MINUTES}, got {v:?}"
+                        ))
+                    })?;
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter {other:?} (expected: minutes)"
+                )))
+            }
+        }
+    }
+    let now = now_ms();
+    let inner = shared.lock();
+    let entry = find_zone(&inner, &zone)?;
+    views::response_times_view(entry, &server, now, minutes)
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}"))
+        })
+}
+
+/// Find a zone by name, with or without the trailing dot, case-insensitively.
+fn find_zone<'a>(inner: &'a Inner, zone: &str) -> Result<&'a ZoneEntry, ApiError> {
+    let mut want = zone.to_ascii_lowercase();
+    if !want.ends_with('.') {
+        want.push('.');
+    }
+    inner
+        .zones
+        .iter()
+        .find(|(k, _)| k.to_ascii_lowercase() == want)
+        .map(|(_, z)| z)
+        .ok_or_else(|| ApiError::not_found(format!("no such zone: {zone:?}")))
+}
+
+async fn summary_v2(State(shared): State<Arc<Shared>>) -> Json<statuspage::Summary> {
+    let now = now_ms();
+    let inner = shared.lock();
+    Json(statuspage::summary(&inner, now))
+}
+
+async fn components_v2(State(shared): State<Arc<Shared>>) -> Json<statuspage::ComponentsDoc> {
+    let now = now_ms();
+    let inner = shared.lock();
+    let s = statuspage::summary(&inner, now);
+    Json(statuspage::ComponentsDoc {
+        page: s.page,
+        components: s.components,
+    })
+}
+
+async fn page_status_v2(State(shared): State<Arc<Shared>>) -> Json<statuspage::StatusDoc> {
+    let now = now_ms();
+    let inner = shared.lock();
+    let s = statuspage::summary(&inner, now);
+    Json(statuspage::StatusDoc {
+        page: s.page,
+        status: s.status,
+    })
+}
+
+/// RFC 3339 (UTC, seconds) for a Unix-ms timestamp.
+pub fn rfc3339(ms: UnixMs) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms))
+        .to_string()
+}
+
+/// Worst status of a set, for an overall verdict (maintenance ranks just above operational).
+pub fn worst(statuses: impl IntoIterator<Item = Status>) -> Status {
+    statuses
+        .into_iter()
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(Status::Operational)
+}
+
+/// Ordering of statuses by how bad they are.
+pub fn severity(s: Status) -> u8 {
+    match s {
+        Status::Operational => 0,
+        Status::UnderMaintenance => 1,
+        Status::DegradedPerformance => 2,
+        Status::PartialOutage => 3,
+        Status::MajorOutage => 4,
+    }
+}
+
+pub mod statuspage;
+

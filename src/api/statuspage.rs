@@ -1,0 +1,275 @@
+//! A Statuspage v2-compatible view (`/api/v2/summary.json`,
+//! `/api/v2/components.json`, `/api/v2/status.json`), so existing Statuspage
+//! clients and widgets can read nsprobe directly.
+//!
+//! Each zone's group (e.g. "DNS (.dk)") is itself a component with
+//! `group: true` and its members' ids in `components`, as Statuspage lists
+//! groups. Ids are derived from names, so they are stable across restarts.
+
+use serde::Serialize;
+
+use super::{rfc3339, severity, worst};
+use crate::daemon::Inner;
+use crate::status::Status;
+use crate::UnixMs;
+
+/// `page` object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// Stable page id.
+    pub id: String,
+    /// Page name.
+    pub name: String,
+    /// Page URL (the API's own base).
+    pub url: String,
+    /// Always `Etc/UTC`.
+    pub time_zone: String,
+    /// When anything on the page last changed.
+    pub updated_at: String,
+}
+
+/// A component (or a component group).
+#[derive(Debug, Clone, Serialize)]
+pub struct Component {
+    /// Stable id derived from the name.
+    pub id: String,
+    /// Component name (nameserver name, or the zone's group name).
+    pub name: String,
+    /// One of the five Statuspage statuses.
+    pub status: Status,
+    /// When nsprobe first reported the component.
+    pub created_at: String,
+    /// When the status last changed.
+    pub updated_at: String,
+    /// Position within its group (groups: among groups), from 1.
+    pub position: usize,
+    /// Why the component has this status.
+    pub description: Option<String>,
+    /// Always true.
+    pub showcase: bool,
+    /// Not tracked: null.
+    pub start_date: Option<String>,
+    /// Id of the group this component belongs to (null for groups).
+    pub group_id: Option<String>,
+    /// Page id.
+    pub page_id: String,
+    /// True for a group component.
+    pub group: bool,
+    /// Always false.
+    pub only_show_if_degraded: bool,
+    /// Member ids (groups only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<String>>,
+}
+
+/// Top-level `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageStatus {
+    /// `none`, `minor`, `major` or `critical`.
+    pub indicator: &'static str,
+    /// Human description of the indicator.
+    pub description: &'static str,
+}
+
+/// A scheduled maintenance from the config's windows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledMaintenance {
+    /// Stable id from the window.
+    pub id: String,
+    /// Name: the window's reason.
+    pub name: String,
+    /// `scheduled`, `in_progress` or `completed`.
+    pub status: &'static str,
+    /// Start of the window.
+    pub created_at: String,
+    /// Start of the window.
+    pub updated_at: String,
+    /// Not tracked: null.
+    pub monitoring_at: Option<String>,
+    /// End of the window once it has passed.
+    pub resolved_at: Option<String>,
+    /// Always `maintenance`.
+    pub impact: &'static str,
+    /// Not tracked: null.
+    pub shortlink: Option<String>,
+    /// Start of the window, once started.
+    pub started_at: Option<String>,
+    /// Page id.
+    pub page_id: String,
+    /// Window start.
+    pub scheduled_for: String,
+    /// Window end.
+    pub scheduled_until: String,
+    /// Always empty.
+    pub incident_updates: Vec<serde_json::Value>,
+    /// Affected components.
+    pub components: Vec<Component>,
+}
+
+/// `/api/v2/summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Page.
+    pub page: Page,
+    /// Every component, groups first then their members.
+    pub components: Vec<Component>,
+    /// Always empty: nsprobe does not write incidents.
+    pub incidents: Vec<serde_json::Value>,
+    /// Windows in progress or to come.
+    pub scheduled_maintenances: Vec<ScheduledMaintenance>,
+    /// Overall indicator.
+    pub status: PageStatus,
+}
+
+/// `/api/v2/components.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentsDoc {
+    /// Page.
+    pub page: Page,
+    /// Components.
+    pub components: Vec<Component>,
+}
+
+/// `/api/v2/status.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusDoc {
+    /// Page.
+    pub page: Page,
+    /// Overall indicator.
+    pub status: PageStatus,
+}
+
+/// Stable 12-character id from a name (FNV-1a 64, base 36).
+pub fn stable_id(kind: &str, name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 12];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(h % 36) as usize];
+        h /= 36;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Statuspage indicator for the worst status on the page.
+pub fn indicator(s: Status) -> PageStatus {
+    match s {
+        Status::Operational | Status::UnderMaintenance => PageStatus {
+            indicator: "none",
+            description: "All Systems Operational",
+        },
+        Status::DegradedPerformance => PageStatus {
+            indicator: "minor",
+            description: "Minor Service Outage",
+        },
+        Status::PartialOutage => PageStatus {
+            indicator: "major",
+            description: "Partial System Outage",
+        },
+        Status::MajorOutage => PageStatus {
+            indicator: "critical",
+            description: "Major Service Outage",
+        },
+    }
+}
+
+/// Build the whole Statuspage summary from the daemon's state at `now`.
+pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
+    let page_id = stable_id("page", "nsprobe");
+    let page = Page {
+        id: page_id.clone(),
+        name: "nsprobe".into(),
+        url: format!("http://{}", inner.config.http.listen),
+        time_zone: "Etc/UTC".into(),
+        updated_at: rfc3339(now),
+    };
+    let created = rfc3339(inner.started_at);
+    let since = |name: &str| {
+        inner
+            .component_since
+            .get(name)
+            .map(|(_, t)| rfc3339(*t))
+            .unwrap_or_else(|| created.clone())
+    };
+    let component = |name: &str, st: Status, reason: &str, position: usize, group_id: Option<String>| Component {
+        id: stable_id("component", name),
+        name: name.to_string(),
+        status: st,
+        created_at: created.clone(),
+        updated_at: since(name),
+        position,
+        description: Some(reason.to_string()).filter(|r| !r.is_empty()),
+        showcase: true,
+        start_date: None,
+        group_id,
+        page_id: page_id.clone(),
+        group: false,
+        only_show_if_degraded: false,
+        components: None,
+    };
+    let mut components = Vec::new();
+    let mut all = Vec::new();
+    for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
+        let gid = stable_id("component", &zs.group.name);
+        let mut group = component(&zs.group.name, zs.group.status, &zs.group.reason, gi + 1, None);
+        group.group = true;
+        group.components = Some(
+            zs.servers
+                .iter()
+                .map(|s| stable_id("component", &s.name))
+                .collect(),
+        );
+        all.push(zs.group.status);
+        components.push(group);
+        for (si, s) in zs.servers.iter().enumerate() {
+            all.push(s.status);
+            components.push(component(&s.name, s.status, &s.reason, si + 1, Some(gid.clone())));
+        }
+    }
+    let scheduled_maintenances = inner
+        .config
+        .maintenance
+        .iter()
+        .filter(|w| w.end > now)
+        .map(|w| {
+            let started = w.start <= now;
+            ScheduledMaintenance {
+                id: stable_id("maintenance", &format!("{}{}{:?}", w.start, w.end, w.components)),
+                name: if w.reason.is_empty() {
+                    "Scheduled maintenance".into()
+                } else {
+                    w.reason.clone()
+                },
+                status: if started { "in_progress" } else { "scheduled" },
+                created_at: rfc3339(w.start),
+                updated_at: rfc3339(w.start),
+                monitoring_at: None,
+                resolved_at: None,
+                impact: "maintenance",
+                shortlink: None,
+                started_at: started.then(|| rfc3339(w.start)),
+                page_id: page_id.clone(),
+                scheduled_for: rfc3339(w.start),
+                scheduled_until: rfc3339(w.end),
+                incident_updates: Vec::new(),
+                components: components
+                    .iter()
+                    .filter(|c| w.components.contains(&c.name))
+                    .cloned()
+                    .collect(),
+            }
+        })
+        .collect();
+    let worst_status = worst(all.iter().copied().filter(|s| severity(*s) > 1));
+    Summary {
+        page,
+        components,
+        incidents: Vec::new(),
+        scheduled_maintenances,
+        status: indicator(worst_status),
+    }
+}
