@@ -1,0 +1,275 @@
+//! Plain, serialisable views of the daemon's state for `/api/v1`.
+//!
+//! Built under the daemon lock, serialised after it is released.
+
+use serde::Serialize;
+
+use super::{rfc3339, worst};
+use crate::daemon::{Inner, ZoneEntry};
+use crate::probe::Transport;
+use crate::status::{self, Status};
+use crate::UnixMs;
+
+/// `GET /api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    /// When this document was generated (RFC 3339).
+    pub generated_at: String,
+    /// Worst status over every zone group.
+    pub status: Status,
+    /// True once every target has been probed at least once.
+    pub ready: bool,
+    /// Every watched zone.
+    pub zones: Vec<ZoneView>,
+}
+
+/// A maintenance window in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenanceView {
+    /// Why.
+    pub reason: String,
+    /// Start (RFC 3339).
+    pub start: String,
+    /// End (RFC 3339).
+    pub end: String,
+}
+
+/// One zone in `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZoneView {
+    /// Zone name (`dk.`).
+    pub zone: String,
+    /// Status-page group component name.
+    pub component: String,
+    /// Group status.
+    pub status: Status,
+    /// Why the group has this status.
+    pub reason: String,
+    /// Newest SOA serial seen on any server.
+    pub serial: Option<u32>,
+    /// When the newest serial was first seen (RFC 3339).
+    pub serial_changed_at: Option<String>,
+    /// Age of the newest serial in seconds.
+    pub serial_age_seconds: Option<f64>,
+    /// The newest serial is older than the staleness threshold.
+    pub stale: bool,
+    /// Staleness threshold in force (fixed, or learned from the publication cadence).
+    pub stale_after_seconds: f64,
+    /// Learned normal gap between publications, once known.
+    pub publication_interval_seconds: Option<f64>,
+    /// Maintenance window in force for the group.
+    pub maintenance: Option<MaintenanceView>,
+    /// The zone's nameservers.
+    pub servers: Vec<ServerView>,
+}
+
+/// One nameserver in `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerView {
+    /// Nameserver name (also its component name).
+    pub name: String,
+    /// Component status.
+    pub status: Status,
+    /// Why.
+    pub reason: String,
+    /// Oldest serial among its addresses (what a resolver may get at worst).
+    pub serial: Option<u32>,
+    /// Largest lag behind the zone's newest serial, in serial units, over its addresses.
+    pub lag: u32,
+    /// Longest time any of its addresses has been behind, in seconds.
+    pub lag_seconds: f64,
+    /// Maintenance window in force.
+    pub maintenance: Option<MaintenanceView>,
+    /// Every address × transport probed.
+    pub targets: Vec<TargetView>,
+}
+
+/// A failure as shown in the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorView {
+    /// Stable short reason (`timeout`, `refused`, `lame`…).
+    pub reason: String,
+    /// Human detail.
+    pub detail: String,
+}
+
+/// One target in `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetView {
+    /// Address probed.
+    pub address: String,
+    /// Transport.
+    pub transport: Transport,
+    /// Up after hysteresis (null before the first probe).
+    pub up: Option<bool>,
+    /// Response time of the last successful probe, in ms.
+    pub rtt_ms: Option<f64>,
+    /// Last serial answered.
+    pub serial: Option<u32>,
+    /// Last NSID answered.
+    pub nsid: Option<String>,
+    /// The last probe's failure, if it failed.
+    pub last_error: Option<ErrorView>,
+    /// Consecutive failures up to now.
+    pub consecutive_failures: u32,
+    /// When the last probe ran (RFC 3339).
+    pub last_probe_at: Option<String>,
+    /// Expiration of the SOA's RRSIG (RFC 3339), when DNSSEC is requested.
+    pub rrsig_expires_at: Option<String>,
+}
+
+/// `GET /api/v1/zones/{zone}/servers/{server}/response-times`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseTimesView {
+    /// Zone name.
+    pub zone: String,
+    /// Nameserver name.
+    pub server: String,
+    /// Minutes asked for.
+    pub minutes: u32,
+    /// Per-minute points, oldest first.
+    pub points: Vec<PointView>,
+}
+
+/// One minute of response-time history.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointView {
+    /// Start of the minute (RFC 3339).
+    pub time: String,
+    /// Start of the minute (Unix seconds), for charting.
+    pub timestamp: u64,
+    /// Probes in the minute.
+    pub probes: u32,
+    /// Failed probes in the minute.
+    pub failures: u32,
+    /// Share of failed probes (0..1).
+    pub loss: f64,
+    /// Fastest successful response, ms.
+    pub min_ms: Option<f64>,
+    /// Median, ms.
+    pub median_ms: Option<f64>,
+    /// 95th percentile, ms.
+    pub p95_ms: Option<f64>,
+    /// Slowest, ms.
+    pub max_ms: Option<f64>,
+}
+
+fn maintenance_view(inner: &Inner, component: &str, now: UnixMs) -> Option<MaintenanceView> {
+    status::active_maintenance(component, &inner.config.maintenance, now).map(|w| MaintenanceView {
+        reason: w.reason.clone(),
+        start: rfc3339(w.start),
+        end: rfc3339(w.end),
+    })
+}
+
+/// The whole `/api/v1/status` document at `now`.
+pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
+    let mut zones = Vec::new();
+    for (entry, zs) in inner.statuses(now) {
+        zones.push(zone_view(inner, entry, &zs, now));
+    }
+    StatusView {
+        generated_at: rfc3339(now),
+        status: worst(zones.iter().map(|z| z.status)),
+        ready: inner.zones.values().all(|z| z.state.all_targets_probed()),
+        zones,
+    }
+}
+
+fn zone_view(inner: &Inner, entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneView {
+    let st = &entry.state;
+    let mut servers = Vec::new();
+    for s in &zs.servers {
+        let mut targets = Vec::new();
+        let mut serial: Option<u32> = None;
+        let mut lag = 0u32;
+        let mut lag_ms = 0u64;
+        for (key, t) in st.targets().filter(|(k, _)| k.server == s.name) {
+            targets.push(TargetView {
+                address: key.addr.to_string(),
+                transport: key.transport,
+                up: t.up,
+                rtt_ms: t.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
+                serial: t.last_serial,
+                nsid: t.last_nsid.clone(),
+                last_error: t.last_error().map(|f| ErrorView {
+                    reason: f.kind.as_str().to_string(),
+                    detail: f.detail.clone(),
+                }),
+                consecutive_failures: t.consecutive_failures,
+                last_probe_at: t.last_at.map(rfc3339),
+                rrsig_expires_at: t
+                    .last_rrsig_expiration
+                    .map(|e| rfc3339(u64::from(e) * 1000)),
+            });
+        }
+        for a in st.addresses_of(&s.name) {
+            if let Some(sv) = a.serial {
+                serial = Some(match serial {
+                    Some(cur) if crate::serial::is_newer(sv, cur) => cur,
+                    _ => sv,
+                });
+            }
+            lag = lag.max(st.lag(a));
+            lag_ms = lag_ms.max(st.lag_ms(a, now));
+        }
+        servers.push(ServerView {
+            name: s.name.clone(),
+            status: s.status,
+            reason: s.reason.clone(),
+            serial,
+            lag,
+            lag_seconds: lag_ms as f64 / 1000.0,
+            maintenance: maintenance_view(inner, &s.name, now),
+            targets,
+        });
+    }
+    ZoneView {
+        zone: entry.state.zone().to_string(),
+        component: zs.group.name.clone(),
+        status: zs.group.status,
+        reason: zs.group.reason.clone(),
+        serial: st.newest_serial(),
+        serial_changed_at: st.serial_first_seen().map(rfc3339),
+        serial_age_seconds: st.age_ms(now).map(|a| a as f64 / 1000.0),
+        stale: zs.stale,
+        stale_after_seconds: st.stale_threshold_ms() as f64 / 1000.0,
+        publication_interval_seconds: st.learned_gap_ms().map(|g| g as f64 / 1000.0),
+        maintenance: maintenance_view(inner, &zs.group.name, now),
+        servers,
+    }
+}
+
+/// The response-time series of one server; None when the zone has no such server.
+pub fn response_times_view(
+    entry: &ZoneEntry,
+    server: &str,
+    now: UnixMs,
+    minutes: u32,
+) -> Option<ResponseTimesView> {
+    let points = entry.state.response_times(server, now, minutes)?;
+    let ms = |us: Option<u32>| us.map(|v| f64::from(v) / 1000.0);
+    Some(ResponseTimesView {
+        zone: entry.state.zone().to_string(),
+        server: server.to_string(),
+        minutes,
+        points: points
+            .into_iter()
+            .map(|p| PointView {
+                time: rfc3339(p.start),
+                timestamp: p.start / 1000,
+                probes: p.probes,
+                failures: p.failures,
+                loss: if p.probes == 0 {
+                    0.0
+                } else {
+                    f64::from(p.failures) / f64::from(p.probes)
+                },
+                min_ms: ms(p.min_us),
+                median_ms: ms(p.median_us),
+                p95_ms: ms(p.p95_us),
+                max_ms: ms(p.max_us),
+            })
+            .collect(),
+    })
+}
