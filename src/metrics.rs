@@ -352,3 +352,105 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 }
+
+/// Rebuild every gauge from the daemon's state at `now` (called at scrape time).
+///
+/// Gauges are reset first, so series of removed targets, servers and zones vanish.
+pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
+    use crate::status::{self, Status};
+    for g in [
+        &m.target_up,
+        &m.server_serial,
+        &m.zone_serial,
+        &m.zone_serial_changed,
+        &m.zone_serial_age,
+        &m.zone_stale,
+        &m.zone_stale_threshold,
+        &m.server_lag,
+        &m.server_lag_seconds,
+        &m.rrsig_expiration,
+        &m.server_addresses,
+        &m.component_status,
+        &m.maintenance,
+        &m.nsid_info,
+    ] {
+        g.reset();
+    }
+    let set_status = |component: &str, group: &str, current: Status| {
+        for s in Status::ALL {
+            m.component_status
+                .with_label_values(&[component, group, s.as_str()])
+                .set(if s == current { 1.0 } else { 0.0 });
+        }
+        let in_maintenance =
+            status::active_maintenance(component, &inner.config.maintenance, now).is_some();
+        m.maintenance
+            .with_label_values(&[component])
+            .set(if in_maintenance { 1.0 } else { 0.0 });
+    };
+    for (entry, zs) in inner.statuses(now) {
+        let st = &entry.state;
+        let zone = st.zone();
+        set_status(&zs.group.name, "", zs.group.status);
+        for s in &zs.servers {
+            set_status(&s.name, &zs.group.name, s.status);
+        }
+        if let Some(serial) = st.newest_serial() {
+            m.zone_serial.with_label_values(&[zone]).set(f64::from(serial));
+        }
+        if let Some(t) = st.serial_first_seen() {
+            m.zone_serial_changed
+                .with_label_values(&[zone])
+                .set(t as f64 / 1000.0);
+        }
+        if let Some(age) = st.age_ms(now) {
+            m.zone_serial_age
+                .with_label_values(&[zone])
+                .set(age as f64 / 1000.0);
+        }
+        m.zone_stale
+            .with_label_values(&[zone])
+            .set(if zs.stale { 1.0 } else { 0.0 });
+        m.zone_stale_threshold
+            .with_label_values(&[zone])
+            .set(st.stale_threshold_ms() as f64 / 1000.0);
+        for (key, t) in st.targets() {
+            let addr = key.addr.to_string();
+            if let Some(up) = t.up {
+                m.target_up
+                    .with_label_values(&[zone, &key.server, &addr, key.transport.as_str()])
+                    .set(if up { 1.0 } else { 0.0 });
+            }
+            if let Some(exp) = t.last_rrsig_expiration {
+                let g = m
+                    .rrsig_expiration
+                    .with_label_values(&[zone, &key.server, &addr]);
+                g.set(g.get().max(f64::from(exp)));
+            }
+            if let Some(nsid) = &t.last_nsid {
+                m.nsid_info
+                    .with_label_values(&[zone, &key.server, &addr, nsid])
+                    .set(1.0);
+            }
+        }
+        for ns in &entry.config.nameservers {
+            let n = inner.addresses.get(&ns.name).map_or(0, |a| a.addrs.len());
+            m.server_addresses
+                .with_label_values(&[zone, &ns.name])
+                .set(n as f64);
+            for a in st.addresses_of(&ns.name) {
+                let addr = a.addr.to_string();
+                let labels = [zone, ns.name.as_str(), addr.as_str()];
+                if let Some(serial) = a.serial {
+                    m.server_serial.with_label_values(&labels).set(f64::from(serial));
+                }
+                m.server_lag
+                    .with_label_values(&labels)
+                    .set(f64::from(st.lag(a)));
+                m.server_lag_seconds
+                    .with_label_values(&labels)
+                    .set(st.lag_ms(a, now) as f64 / 1000.0);
+            }
+        }
+    }
+}
