@@ -595,18 +595,19 @@ impl Cx<'_> {
                 }
                 let mut out = Vec::new();
                 for t in list.get_ref() {
-                    let tr =
-                        match t.get_ref().trim().to_ascii_lowercase().as_str() {
-                            "udp" => Transport::Udp,
-                            "tcp" => Transport::Tcp,
-                            _ => return Err(self.at(
+                    let tr = match t.get_ref().trim().to_ascii_lowercase().as_str() {
+                        "udp" => Transport::Udp,
+                        "tcp" => Transport::Tcp,
+                        _ => {
+                            return Err(self.at(
                                 t,
                                 format!(
                                     "{c}transports: unknown transport {:?}; use \"udp\" or \"tcp\"",
                                     t.get_ref()
                                 ),
-                            )),
-                        };
+                            ))
+                        }
+                    };
                     if out.contains(&tr) {
                         return Err(self.at(
                             t,
