@@ -11,6 +11,12 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
+pub mod message;
+mod tcp;
+mod udp;
+
+use message::Verdict;
+
 /// How a query travels to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -160,3 +166,78 @@ pub struct Failure {
 
 /// The result of one probe: a validated answer or a classified failure.
 pub type Outcome = Result<Answer, Failure>;
+
+/// Runs one probe: one SOA query for `spec.zone` to `spec.addr` over `spec.transport`.
+///
+/// - The query has a random ID, RD clear, EDNS0 with a 1232-byte payload, the DO bit when
+///   `spec.dnssec_ok` and an NSID request when `spec.nsid` (see [`message::build_query`]).
+/// - UDP: a fresh connected socket per query; stray datagrams (unparseable, wrong ID or
+///   question) do not end the wait. A valid answer with TC is retried over TCP within the
+///   same deadline; the answer then has `truncated: true` and the TCP exchange's RTT.
+/// - TCP: the RTT includes the TCP connect. Short reads and closed connections are
+///   [`FailureKind::Network`]; TC over TCP is [`FailureKind::TruncatedTcp`].
+/// - `spec.timeout` bounds the whole exchange, TC retry included.
+///
+/// The answer is validated by [`message::classify`]. Never panics on any server input.
+pub async fn probe(spec: &ProbeSpec) -> Outcome {
+    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
+        // Cannot happen for a valid `Name`; reported rather than panicking.
+        Failure {
+            kind: FailureKind::Malformed,
+            detail: format!("cannot encode the query: {e}"),
+            rtt: None,
+        }
+    })?;
+    match spec.transport {
+        Transport::Udp => match udp::exchange(&query, spec.addr, deadline, spec.timeout).await {
+            udp::UdpResult::Done(outcome) => outcome,
+            udp::UdpResult::Truncated => {
+                tcp::exchange(&query, spec.addr, deadline, spec.timeout, true).await
+            }
+        },
+        Transport::Tcp => tcp::exchange(&query, spec.addr, deadline, spec.timeout, false).await,
+    }
+}
+
+/// Turns a final verdict plus the measured RTT into an outcome.
+fn verdict_outcome(verdict: Verdict, rtt: Duration, truncated: bool) -> Outcome {
+    match verdict {
+        Verdict::Answer(v) => Ok(Answer {
+            serial: v.serial,
+            rtt,
+            nsid: v.nsid,
+            rrsig_expiration: v.rrsig_expiration,
+            size: v.size,
+            truncated,
+        }),
+        Verdict::Truncated => Err(Failure {
+            kind: FailureKind::TruncatedTcp,
+            detail: "TC set".to_string(),
+            rtt: Some(rtt),
+        }),
+        Verdict::Reject(kind, detail) => Err(Failure {
+            kind,
+            detail,
+            rtt: Some(rtt),
+        }),
+    }
+}
+
+/// A [`FailureKind::Network`] failure from an I/O error.
+fn network_failure(what: &str, err: &std::io::Error) -> Failure {
+    Failure {
+        kind: FailureKind::Network,
+        detail: format!("{what}: {err}"),
+        rtt: None,
+    }
+}
+
+/// A [`FailureKind::Timeout`] failure.
+fn timeout_failure(timeout: Duration, transport: &str) -> Failure {
+    Failure {
+        kind: FailureKind::Timeout,
+        detail: format!("no valid {transport} answer within {timeout:?}"),
+        rtt: None,
+    }
+}

@@ -1,0 +1,117 @@
+//! The UDP exchange: one fresh connected socket per query.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+use super::message::{classify, SoaQuery, Verdict};
+use super::{network_failure, timeout_failure, verdict_outcome, Failure, Outcome};
+
+/// Receive buffer size: the largest possible UDP payload.
+const RECV_BUF: usize = 64 * 1024;
+
+/// How a UDP exchange ended.
+#[derive(Debug)]
+pub(super) enum UdpResult {
+    /// A final outcome (answer or classified failure).
+    Done(Outcome),
+    /// A valid (right ID and question) answer with TC set: retry over TCP.
+    Truncated,
+}
+
+/// Sends `query` to `addr` over UDP and waits for a valid answer until `deadline`.
+///
+/// The socket is bound to the unspecified address of `addr`'s family on port 0 (a fresh
+/// source port each time) and `connect`ed, so the kernel drops datagrams from other
+/// sources and reports ICMP port unreachable as `ECONNREFUSED` ([`super::FailureKind::Network`]).
+///
+/// The RTT is measured from just before `send` to just after the `recv` that returned the
+/// accepted datagram; parsing is outside the timed part. Datagrams that do not parse or
+/// carry the wrong ID / question do not end the wait; if the deadline passes after only
+/// such datagrams, the last one's classification is returned instead of a timeout.
+pub(super) async fn exchange(
+    query: &SoaQuery,
+    addr: SocketAddr,
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+) -> UdpResult {
+    let mut last_stray: Option<Failure> = None;
+    let fut = run(query, addr, &mut last_stray);
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(result) => result,
+        Err(_) => UdpResult::Done(Err(
+            last_stray.unwrap_or_else(|| timeout_failure(timeout, "udp"))
+        )),
+    }
+}
+
+async fn run(query: &SoaQuery, addr: SocketAddr, last_stray: &mut Option<Failure>) -> UdpResult {
+    let local: SocketAddr = if addr.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = match UdpSocket::bind(local).await {
+        Ok(s) => s,
+        Err(e) => return UdpResult::Done(Err(network_failure("udp bind", &e))),
+    };
+    if let Err(e) = sock.connect(addr).await {
+        return UdpResult::Done(Err(network_failure("udp connect", &e)));
+    }
+    let mut buf = vec![0u8; RECV_BUF];
+    let start = Instant::now();
+    if let Err(e) = sock.send(&query.bytes).await {
+        return UdpResult::Done(Err(network_failure("udp send", &e)));
+    }
+    loop {
+        let n = match sock.recv(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
+        };
+        let rtt = start.elapsed();
+        let bytes = buf.get(..n).unwrap_or_default();
+        let verdict = classify(query, bytes);
+        if verdict.is_stray() {
+            if let Err(f) = verdict_outcome(verdict, rtt, false) {
+                *last_stray = Some(f);
+            }
+            continue;
+        }
+        return match verdict {
+            Verdict::Truncated => UdpResult::Truncated,
+            other => UdpResult::Done(verdict_outcome(other, rtt, false)),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::message::build_query_with_id;
+    use crate::probe::FailureKind;
+    use hickory_proto::rr::Name;
+
+    #[tokio::test]
+    async fn silence_is_a_timeout_and_refusal_is_network() {
+        let zone = Name::from_ascii("dk.").expect("name");
+        let q = build_query_with_id(1, &zone, false, false).expect("query");
+        // A bound socket that never answers.
+        let quiet = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let addr = quiet.local_addr().expect("addr");
+        let t = std::time::Duration::from_millis(100);
+        let deadline = tokio::time::Instant::now() + t;
+        match exchange(&q, addr, deadline, t).await {
+            UdpResult::Done(Err(f)) => assert_eq!(f.kind, FailureKind::Timeout),
+            other => panic!("{other:?}"),
+        }
+        drop(quiet);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let started = Instant::now();
+        match exchange(&q, addr, deadline, t).await {
+            UdpResult::Done(Err(f)) => assert_eq!(f.kind, FailureKind::Network),
+            other => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+}
