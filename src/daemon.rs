@@ -67,6 +67,16 @@ pub struct Inner {
 }
 
 impl Inner {
+    /// True when every target of every zone has been probed at least once.
+    pub fn all_targets_probed(&self) -> bool {
+        self.zones.values().all(|z| {
+            z.state
+                .servers()
+                .values()
+                .all(|s| s.targets.values().all(|t| t.last_at.is_some()))
+        })
+    }
+
     /// Evaluate every zone's status at `now`.
     pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
         self.zones
@@ -399,8 +409,7 @@ impl Daemon {
             }
         }
         if !self.shared.is_ready() {
-            let all_probed = inner.zones.values().all(|z| z.state.all_targets_probed());
-            if all_probed && !scheduler.is_empty() {
+            if inner.all_targets_probed() && !scheduler.is_empty() {
                 self.shared.ready.store(true, Ordering::Relaxed);
                 info!(targets = scheduler.len(), "first probe round done: ready");
             }

@@ -403,7 +403,7 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
                 .with_label_values(&[zone])
                 .set(t as f64 / 1000.0);
         }
-        if let Some(age) = st.age_ms(now) {
+        if let Some(age) = st.serial_age_ms(now) {
             m.zone_serial_age
                 .with_label_values(&[zone])
                 .set(age as f64 / 1000.0);
@@ -414,23 +414,39 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
         m.zone_stale_threshold
             .with_label_values(&[zone])
             .set(st.stale_threshold_ms() as f64 / 1000.0);
-        for (key, t) in st.targets() {
-            let addr = key.addr.to_string();
-            if let Some(up) = t.up {
-                m.target_up
-                    .with_label_values(&[zone, &key.server, &addr, key.transport.as_str()])
-                    .set(if up { 1.0 } else { 0.0 });
+        for (name, server) in st.servers() {
+            for (key, t) in &server.targets {
+                if let Some(up) = t.up {
+                    let addr = key.addr.to_string();
+                    m.target_up
+                        .with_label_values(&[zone, name, &addr, key.transport.as_str()])
+                        .set(if up { 1.0 } else { 0.0 });
+                }
             }
-            if let Some(exp) = t.last_rrsig_expiration {
-                let g = m
-                    .rrsig_expiration
-                    .with_label_values(&[zone, &key.server, &addr]);
-                g.set(g.get().max(f64::from(exp)));
-            }
-            if let Some(nsid) = &t.last_nsid {
-                m.nsid_info
-                    .with_label_values(&[zone, &key.server, &addr, nsid])
-                    .set(1.0);
+            for (addr, a) in &server.addresses {
+                let addr = addr.to_string();
+                let labels = [zone, name.as_str(), addr.as_str()];
+                if let Some(serial) = a.serial {
+                    m.server_serial.with_label_values(&labels).set(f64::from(serial));
+                }
+                if let Some(lag) = st.lag_of(a, now) {
+                    m.server_lag
+                        .with_label_values(&labels)
+                        .set(f64::from(lag.serials));
+                    m.server_lag_seconds
+                        .with_label_values(&labels)
+                        .set(lag.ms as f64 / 1000.0);
+                }
+                if let Some(exp) = a.rrsig_expiration {
+                    m.rrsig_expiration
+                        .with_label_values(&labels)
+                        .set(f64::from(exp));
+                }
+                if let Some(nsid) = &a.nsid {
+                    m.nsid_info
+                        .with_label_values(&[zone, name, &addr, nsid])
+                        .set(1.0);
+                }
             }
         }
         for ns in &entry.config.nameservers {
@@ -438,19 +454,6 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
             m.server_addresses
                 .with_label_values(&[zone, &ns.name])
                 .set(n as f64);
-            for a in st.addresses_of(&ns.name) {
-                let addr = a.addr.to_string();
-                let labels = [zone, ns.name.as_str(), addr.as_str()];
-                if let Some(serial) = a.serial {
-                    m.server_serial.with_label_values(&labels).set(f64::from(serial));
-                }
-                m.server_lag
-                    .with_label_values(&labels)
-                    .set(f64::from(st.lag(a)));
-                m.server_lag_seconds
-                    .with_label_values(&labels)
-                    .set(st.lag_ms(a, now) as f64 / 1000.0);
-            }
         }
     }
 }

@@ -91,6 +91,8 @@ pub struct ErrorView {
     pub reason: String,
     /// Human detail.
     pub detail: String,
+    /// When it happened (RFC 3339).
+    pub at: String,
 }
 
 /// One target in `/api/v1/status`.
@@ -108,7 +110,7 @@ pub struct TargetView {
     pub serial: Option<u32>,
     /// Last NSID answered.
     pub nsid: Option<String>,
-    /// The last probe's failure, if it failed.
+    /// The most recent failure (it stays after recovery; compare `at` with `last_probe_at`).
     pub last_error: Option<ErrorView>,
     /// Consecutive failures up to now.
     pub consecutive_failures: u32,
@@ -171,7 +173,7 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     StatusView {
         generated_at: rfc3339(now),
         status: worst(zones.iter().map(|z| z.status)),
-        ready: inner.zones.values().all(|z| z.state.all_targets_probed()),
+        ready: inner.all_targets_probed(),
         zones,
     }
 }
@@ -184,34 +186,39 @@ fn zone_view(inner: &Inner, entry: &ZoneEntry, zs: &status::ZoneStatus, now: Uni
         let mut serial: Option<u32> = None;
         let mut lag = 0u32;
         let mut lag_ms = 0u64;
-        for (key, t) in st.targets().filter(|(k, _)| k.server == s.name) {
-            targets.push(TargetView {
-                address: key.addr.to_string(),
-                transport: key.transport,
-                up: t.up,
-                rtt_ms: t.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
-                serial: t.last_serial,
-                nsid: t.last_nsid.clone(),
-                last_error: t.last_error().map(|f| ErrorView {
-                    reason: f.kind.as_str().to_string(),
-                    detail: f.detail.clone(),
-                }),
-                consecutive_failures: t.consecutive_failures,
-                last_probe_at: t.last_at.map(rfc3339),
-                rrsig_expires_at: t
-                    .last_rrsig_expiration
-                    .map(|e| rfc3339(u64::from(e) * 1000)),
-            });
-        }
-        for a in st.addresses_of(&s.name) {
-            if let Some(sv) = a.serial {
-                serial = Some(match serial {
-                    Some(cur) if crate::serial::is_newer(sv, cur) => cur,
-                    _ => sv,
+        if let Some(server) = st.server(&s.name) {
+            for (key, t) in &server.targets {
+                targets.push(TargetView {
+                    address: key.addr.to_string(),
+                    transport: key.transport,
+                    up: t.up,
+                    rtt_ms: t.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
+                    serial: t.last_serial,
+                    nsid: t.last_nsid.clone(),
+                    last_error: t.last_error.as_ref().map(|e| ErrorView {
+                        reason: e.kind.as_str().to_string(),
+                        detail: e.detail.clone(),
+                        at: rfc3339(e.at),
+                    }),
+                    consecutive_failures: t.consecutive_failures,
+                    last_probe_at: t.last_at.map(rfc3339),
+                    rrsig_expires_at: t
+                        .last_rrsig_expiration
+                        .map(|e| rfc3339(u64::from(e) * 1000)),
                 });
             }
-            lag = lag.max(st.lag(a));
-            lag_ms = lag_ms.max(st.lag_ms(a, now));
+            for a in server.addresses.values() {
+                if let Some(sv) = a.serial {
+                    serial = Some(match serial {
+                        Some(cur) if crate::serial::is_newer(sv, cur) => cur,
+                        _ => sv,
+                    });
+                }
+                if let Some(l) = st.lag_of(a, now) {
+                    lag = lag.max(l.serials);
+                    lag_ms = lag_ms.max(l.ms);
+                }
+            }
         }
         servers.push(ServerView {
             name: s.name.clone(),
@@ -231,7 +238,7 @@ fn zone_view(inner: &Inner, entry: &ZoneEntry, zs: &status::ZoneStatus, now: Uni
         reason: zs.group.reason.clone(),
         serial: st.newest_serial(),
         serial_changed_at: st.serial_first_seen().map(rfc3339),
-        serial_age_seconds: st.age_ms(now).map(|a| a as f64 / 1000.0),
+        serial_age_seconds: st.serial_age_ms(now).map(|a| a as f64 / 1000.0),
         stale: zs.stale,
         stale_after_seconds: st.stale_threshold_ms() as f64 / 1000.0,
         publication_interval_seconds: st.learned_gap_ms().map(|g| g as f64 / 1000.0),
@@ -247,8 +254,7 @@ pub fn response_times_view(
     now: UnixMs,
     minutes: u32,
 ) -> Option<ResponseTimesView> {
-    let points = entry.state.response_times(server, now, minutes)?;
-    let ms = |us: Option<u32>| us.map(|v| f64::from(v) / 1000.0);
+    let points = entry.state.response_times(server, now, minutes as usize)?;
     Some(ResponseTimesView {
         zone: entry.state.zone().to_string(),
         server: server.to_string(),
@@ -265,10 +271,10 @@ pub fn response_times_view(
                 } else {
                     f64::from(p.failures) / f64::from(p.probes)
                 },
-                min_ms: ms(p.min_us),
-                median_ms: ms(p.median_us),
-                p95_ms: ms(p.p95_us),
-                max_ms: ms(p.max_us),
+                min_ms: p.min_ms,
+                median_ms: p.median_ms,
+                p95_ms: p.p95_ms,
+                max_ms: p.max_ms,
             })
             .collect(),
     })
