@@ -1,0 +1,310 @@
+//! The daemon against in-process authoritative servers: each incident of the
+//! operator's status page (stalled publication, one unreachable server, a lagging
+//! server, a maintenance window, a restart in the middle of a stall) shows in the
+//! JSON API within its bound.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{get_json, http, wait_until, LabServer, Mode};
+use nsprobe::daemon::{self, RunOptions, Running};
+use serde_json::Value;
+
+const ZONE: &str = "dk.";
+
+struct Lab {
+    servers: Vec<LabServer>,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    async fn new(n: usize, serial: u32) -> Lab {
+        let mut servers = Vec::new();
+        for _ in 0..n {
+            servers.push(LabServer::start(ZONE, serial).await);
+        }
+        Lab {
+            servers,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn set_serial(&self, serial: u32) {
+        for s in &self.servers {
+            s.set_serial(serial);
+        }
+    }
+
+    /// Write a config for the lab's servers (`ns1.lab`, `ns2.lab`, …) and return its path.
+    fn config(&self, extra_zone_keys: &str, tail: &str) -> PathBuf {
+        let mut text = format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\nenable_reload = true\n\
+             [state]\npath = \"{}\"\n\
+             [[zone]]\nname = \"{ZONE}\"\ncomponent = \"DNS (.dk)\"\n\
+             interval = \"200ms\"\ntimeout = \"100ms\"\nfail_after = 2\nrecover_after = 2\n\
+             window = 5\nlag_after = \"1s\"\n{extra_zone_keys}\n",
+            self.dir.path().join("state.json").display()
+        );
+        for (i, s) in self.servers.iter().enumerate() {
+            text.push_str(&format!(
+                "[[zone.nameservers]]\nname = \"ns{}.lab\"\naddresses = [\"{}\"]\n",
+                i + 1,
+                s.addr()
+            ));
+        }
+        text.push_str(tail);
+        let path = self.dir.path().join("nsprobe.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}
+
+async fn start(config: &Path) -> Running {
+    daemon::start(RunOptions {
+        config_path: config.to_path_buf(),
+        listen: None,
+    })
+    .await
+    .expect("daemon starts")
+}
+
+async fn status(d: &Running) -> Value {
+    let (code, v) = get_json(d.http_addr, "/api/v1/status").await;
+    assert_eq!(code, 200);
+    v
+}
+
+fn zone(v: &Value) -> &Value {
+    &v["zones"][0]
+}
+
+fn server<'a>(v: &'a Value, name: &str) -> &'a Value {
+    zone(v)["servers"]
+        .as_array()
+        .expect("servers array")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("server {name} in {v}"))
+}
+
+async fn wait_ready(d: &Running) {
+    let addr = d.http_addr;
+    wait_until("first probe round", Duration::from_secs(5), || async move {
+        http(addr, "GET", "/readyz").await.0 == 200
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_publication_is_flagged_stale_and_clears() {
+    let lab = Lab::new(3, 2026062400).await;
+    let d = start(&lab.config("stale_after = \"2s\"", "")).await;
+    wait_ready(&d).await;
+
+    // Regular publications: never stale.
+    for i in 1..=4 {
+        lab.set_serial(2026062400 + i);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let v = status(&d).await;
+        assert_eq!(zone(&v)["stale"], false, "{v}");
+    }
+    // Publication stops; every server keeps answering fast.
+    let frozen = tokio::time::Instant::now();
+    let addr = d.http_addr;
+    let took = wait_until("zone stale", Duration::from_secs(6), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        zone(&v)["stale"] == true
+    })
+    .await;
+    let since_freeze = frozen.elapsed();
+    assert!(
+        since_freeze >= Duration::from_millis(1500),
+        "stale too early: {since_freeze:?} after the last publication (stale_after 2s)"
+    );
+    assert!(took <= Duration::from_secs(4), "stale detected after {took:?}");
+    let v = status(&d).await;
+    assert_eq!(zone(&v)["status"], "degraded_performance", "{v}");
+    assert_eq!(zone(&v)["serial"], 2026062404u32);
+    for name in ["ns1.lab", "ns2.lab", "ns3.lab"] {
+        assert_eq!(server(&v, name)["status"], "operational", "{v}");
+    }
+    let (_, metrics) = http(d.http_addr, "GET", "/metrics").await;
+    assert!(
+        metrics.contains("nsprobe_zone_stale{zone=\"dk.\"} 1"),
+        "metrics say stale:\n{metrics}"
+    );
+
+    // Publication resumes: stale clears.
+    lab.set_serial(2026062405);
+    wait_until("zone fresh again", Duration::from_secs(3), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        zone(&v)["stale"] == false && zone(&v)["status"] == "operational"
+    })
+    .await;
+    d.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_unreachable_server_is_an_outage_of_that_server_only() {
+    let lab = Lab::new(3, 100).await;
+    let d = start(&lab.config("", "")).await;
+    wait_ready(&d).await;
+
+    lab.servers[1].set_mode(Mode::Silent);
+    let addr = d.http_addr;
+    let took = wait_until("ns2.lab major outage", Duration::from_secs(5), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        server(&v, "ns2.lab")["status"] == "major_outage"
+    })
+    .await;
+    // fail_after 2 × interval 200ms + timeout 100ms, plus scheduling slack.
+    assert!(took < Duration::from_secs(2), "outage detected after {took:?}");
+    let v = status(&d).await;
+    assert_eq!(zone(&v)["status"], "degraded_performance", "{v}");
+    assert_eq!(server(&v, "ns1.lab")["status"], "operational");
+    assert_eq!(server(&v, "ns3.lab")["status"], "operational");
+    let t = &server(&v, "ns2.lab")["targets"][0];
+    assert_eq!(t["up"], false);
+    assert_eq!(t["last_error"]["reason"], "timeout");
+
+    // Connectivity returns: recovery after recover_after successes.
+    lab.servers[1].set_mode(Mode::Normal);
+    wait_until("ns2.lab operational again", Duration::from_secs(3), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        server(&v, "ns2.lab")["status"] == "operational" && zone(&v)["status"] == "operational"
+    })
+    .await;
+    d.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_lost_probe_does_not_flap() {
+    let lab = Lab::new(2, 7).await;
+    let d = start(&lab.config("fail_after = 3", "")).await;
+    wait_ready(&d).await;
+    // One probe interval of silence: at most one or two lost probes per target.
+    lab.servers[0].set_mode(Mode::Silent);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    lab.servers[0].set_mode(Mode::Normal);
+    for _ in 0..10 {
+        let v = status(&d).await;
+        assert_ne!(server(&v, "ns1.lab")["status"], "major_outage", "{v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lagging_server_is_degraded_then_recovers() {
+    let lab = Lab::new(3, 500).await;
+    let d = start(&lab.config("", "")).await;
+    wait_ready(&d).await;
+
+    lab.servers[0].set_serial(501);
+    lab.servers[1].set_serial(501);
+    let addr = d.http_addr;
+    wait_until("ns3.lab lag seen", Duration::from_secs(3), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        server(&v, "ns3.lab")["lag"] == 1
+    })
+    .await;
+    let took = wait_until("ns3.lab degraded", Duration::from_secs(4), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        server(&v, "ns3.lab")["status"] == "degraded_performance"
+    })
+    .await;
+    let v = status(&d).await;
+    assert!(server(&v, "ns3.lab")["lag_seconds"].as_f64().unwrap() >= 1.0, "{v}");
+    assert!(took < Duration::from_secs(3), "lag degraded after {took:?}");
+    assert_eq!(server(&v, "ns1.lab")["status"], "operational");
+    assert_eq!(zone(&v)["serial"], 501);
+
+    lab.servers[2].set_serial(501);
+    wait_until("ns3.lab caught up", Duration::from_secs(3), || async move {
+        let v = get_json(addr, "/api/v1/status").await.1;
+        server(&v, "ns3.lab")["lag"] == 0 && server(&v, "ns3.lab")["status"] == "operational"
+    })
+    .await;
+    let (_, metrics) = http(d.http_addr, "GET", "/metrics").await;
+    assert!(
+        metrics.contains("nsprobe_serial_propagation_seconds_count{server=\"ns3.lab\",zone=\"dk.\"} 1"),
+        "propagation observed for ns3.lab:\n{metrics}"
+    );
+    d.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_window_shows_under_maintenance_not_outage() {
+    let lab = Lab::new(3, 9).await;
+    let now = std::time::SystemTime::now();
+    let start_w = humantime::format_rfc3339_seconds(now - Duration::from_secs(3600));
+    let end_w = humantime::format_rfc3339_seconds(now + Duration::from_secs(3600));
+    let cfg = lab.config(
+        "",
+        &format!(
+            "[[maintenance]]\ncomponents = [\"ns2.lab\"]\nstart = \"{start_w}\"\nend = \"{end_w}\"\n\
+             reason = \"Secondary data-centre network work\"\n"
+        ),
+    );
+    lab.servers[1].set_mode(Mode::Silent);
+    let d = start(&cfg).await;
+    let addr = d.http_addr;
+    // ns2 is silent, so readiness waits for its first (failed) probe too.
+    wait_ready(&d).await;
+    tokio::time::sleep(Duration::from_millis(800)).await; // well past fail_after
+    let v = status(&d).await;
+    let ns2 = server(&v, "ns2.lab");
+    assert_eq!(ns2["status"], "under_maintenance", "{v}");
+    assert_eq!(ns2["maintenance"]["reason"], "Secondary data-centre network work");
+    assert_eq!(zone(&v)["status"], "operational", "{v}");
+    let (_, metrics) = http(addr, "GET", "/metrics").await;
+    assert!(metrics.contains("nsprobe_maintenance{component=\"ns2.lab\"} 1"));
+    assert!(metrics.contains("nsprobe_maintenance{component=\"ns1.lab\"} 0"));
+    d.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_stall_keeps_the_true_serial_age() {
+    let lab = Lab::new(2, 42).await;
+    let cfg = lab.config("stale_after = \"3s\"", "");
+    let d = start(&cfg).await;
+    wait_ready(&d).await;
+    lab.set_serial(43); // a publication the daemon sees happen
+    let addr = d.http_addr;
+    wait_until("serial 43 seen", Duration::from_secs(3), || async move {
+        zone(&get_json(addr, "/api/v1/status").await.1)["serial"] == 43
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = status(&d).await;
+    let changed_at = zone(&before)["serial_changed_at"].clone();
+    let age_before = zone(&before)["serial_age_seconds"].as_f64().unwrap();
+    d.shutdown().await.expect("clean shutdown saves state");
+    assert!(lab.dir.path().join("state.json").exists(), "state file written");
+
+    tokio::time::sleep(Duration::from_millis(2000)).await; // down during the stall
+    let d = start(&cfg).await;
+    wait_ready(&d).await;
+    let after = status(&d).await;
+    assert_eq!(zone(&after)["serial"], 43);
+    assert_eq!(zone(&after)["serial_changed_at"], changed_at, "{after}");
+    let age_after = zone(&after)["serial_age_seconds"].as_f64().unwrap();
+    assert!(age_after >= age_before + 2.0, "age {age_before} -> {age_after}");
+    assert_eq!(zone(&after)["stale"], true, "3.5 s old with stale_after 3s: {after}");
+    d.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_state_file_is_ignored() {
+    let lab = Lab::new(1, 1).await;
+    let cfg = lab.config("", "");
+    std::fs::write(lab.dir.path().join("state.json"), b"{ not json").unwrap();
+    let d = start(&cfg).await;
+    wait_ready(&d).await;
+    assert_eq!(zone(&status(&d).await)["serial"], 1);
+    d.shutdown().await.expect("clean shutdown");
+    let saved = std::fs::read_to_string(lab.dir.path().join("state.json")).unwrap();
+    assert!(saved.contains("\"version\""), "state rewritten on shutdown: {saved}");
+}
