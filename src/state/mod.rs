@@ -15,7 +15,7 @@
 
 mod history;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use history::{MinutePoint, ResponseHistory, HISTORY_MINUTES, MINUTE_MS};
 
@@ -575,7 +575,7 @@ impl ZoneState {
     /// one that has not answered yet).
     pub fn lag(&self, server: &str, addr: SocketAddr, now: UnixMs) -> Option<Lag> {
         let a = self.address(server, addr)?;
-        Some(self.lag_of(a, now)?)
+        self.lag_of(a, now)
     }
 
     /// How far an address state is behind the newest serial (None before it answered).

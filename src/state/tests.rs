@@ -93,8 +93,10 @@ fn publication_every_five_minutes_then_frozen_goes_stale() {
     assert_eq!(z.serial_age_ms(last_pub + 31 * MIN), Some(31 * MIN));
 
     // Adaptive: 3 × 5 min = 15 min < 30 min.
-    let mut th = Thresholds::default();
-    th.stale_factor = Some(3.0);
+    let mut th = Thresholds {
+        stale_factor: Some(3.0),
+        ..Thresholds::default()
+    };
     z.set_thresholds(th.clone());
     assert_eq!(z.stale_threshold_ms(), 15 * MIN);
     assert!(!z.is_stale(last_pub + 15 * MIN));
@@ -383,8 +385,10 @@ fn window_median_and_loss() {
     assert_eq!(t.window_loss(10), Some(0.2));
     assert_eq!(t.window_failures(), 2);
     // Shrinking the window trims it at once.
-    let mut th = Thresholds::default();
-    th.window = 4;
+    let th = Thresholds {
+        window: 4,
+        ..Thresholds::default()
+    };
     z.set_thresholds(th);
     let t = z.target(k).expect("target");
     assert_eq!(t.window.len(), 4);
