@@ -1,1 +1,745 @@
-//! TODO
+//! The pure status function: zone state + maintenance windows + now → status-page statuses.
+//!
+//! The rules are documented in `docs/status-rules.md`. Everything here is a pure
+//! function of its arguments; thresholds come from the [`ZoneState`].
+
+use std::fmt;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::MaintenanceWindow;
+use crate::state::{ServerState, ZoneState};
+use crate::UnixMs;
+
+/// A status-page component status (the five of Atlassian Statuspage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Working normally.
+    Operational,
+    /// Working, but slow, lossy, lagging, stale or with a sub-component not operational.
+    DegradedPerformance,
+    /// Partly unavailable.
+    PartialOutage,
+    /// Unavailable.
+    MajorOutage,
+    /// In a declared maintenance window.
+    UnderMaintenance,
+}
+
+impl Status {
+    /// Every status, in a stable order (for pre-creating metric series).
+    pub const ALL: [Status; 5] = [
+        Status::Operational,
+        Status::DegradedPerformance,
+        Status::PartialOutage,
+        Status::MajorOutage,
+        Status::UnderMaintenance,
+    ];
+
+    /// Stable snake_case name (`operational`, `degraded_performance`, `partial_outage`,
+    /// `major_outage`, `under_maintenance`), as in the JSON API and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Operational => "operational",
+            Status::DegradedPerformance => "degraded_performance",
+            Status::PartialOutage => "partial_outage",
+            Status::MajorOutage => "major_outage",
+            Status::UnderMaintenance => "under_maintenance",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status of one status-page component, with a short human reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentStatus {
+    /// Component name (nameserver name, or the zone's group component name).
+    pub name: String,
+    /// The status.
+    pub status: Status,
+    /// Why, as a short sentence with the numbers (e.g. `udp [2001:db8::1]:53 down: timeout`).
+    pub reason: String,
+}
+
+/// The statuses of a zone: its group component and one component per nameserver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneStatus {
+    /// The zone's group component (e.g. `DNS (.dk)`).
+    pub group: ComponentStatus,
+    /// True when the zone's newest serial is older than its staleness threshold
+    /// (reported even while the group is in maintenance or in an outage).
+    pub stale: bool,
+    /// One component per nameserver, ordered by name.
+    pub servers: Vec<ComponentStatus>,
+}
+
+/// The maintenance window covering `component` at `now` (start inclusive, end exclusive), if any.
+pub fn active_maintenance<'a>(
+    component: &str,
+    windows: &'a [MaintenanceWindow],
+    now: UnixMs,
+) -> Option<&'a MaintenanceWindow> {
+    windows
+        .iter()
+        .find(|w| w.start <= now && now < w.end && w.components.iter().any(|c| c == component))
+}
+
+/// Evaluates a zone: every server, then the group named `group_name`.
+pub fn evaluate_zone(
+    state: &ZoneState,
+    group_name: &str,
+    maintenance: &[MaintenanceWindow],
+    now: UnixMs,
+) -> ZoneStatus {
+    let servers: Vec<ComponentStatus> = state
+        .servers()
+        .iter()
+        .map(|(name, server)| evaluate_server(state, name, server, maintenance, now))
+        .collect();
+    let stale = state.is_stale(now);
+    let group = evaluate_group(state, group_name, &servers, stale, maintenance, now);
+    ZoneStatus {
+        group,
+        stale,
+        servers,
+    }
+}
+
+fn component(name: &str, status: Status, reason: String) -> ComponentStatus {
+    ComponentStatus {
+        name: name.to_string(),
+        status,
+        reason,
+    }
+}
+
+fn maintenance_reason(w: &MaintenanceWindow) -> String {
+    if w.reason.is_empty() {
+        "scheduled maintenance".to_string()
+    } else {
+        w.reason.clone()
+    }
+}
+
+/// Evaluates one nameserver component (rules in `docs/status-rules.md`).
+pub fn evaluate_server(
+    state: &ZoneState,
+    name: &str,
+    server: &ServerState,
+    maintenance: &[MaintenanceWindow],
+    now: UnixMs,
+) -> ComponentStatus {
+    if let Some(w) = active_maintenance(name, maintenance, now) {
+        return component(name, Status::UnderMaintenance, maintenance_reason(w));
+    }
+    if server.never_probed() {
+        return component(name, Status::Operational, "no probes yet".to_string());
+    }
+    let down: Vec<String> = server
+        .targets
+        .iter()
+        .filter(|(_, t)| t.is_down())
+        .map(|(k, t)| match &t.last_error {
+            Some(e) => format!("{k} down: {}", e.kind),
+            None => format!("{k} down"),
+        })
+        .collect();
+    if !down.is_empty() {
+        let status = if down.len() == server.targets.len() {
+            Status::MajorOutage
+        } else {
+            Status::PartialOutage
+        };
+        let reason = if status == Status::MajorOutage && down.len() > 1 {
+            format!("all {} targets down: {}", down.len(), down.join("; "))
+        } else {
+            down.join("; ")
+        };
+        return component(name, status, reason);
+    }
+
+    let th = state.thresholds();
+    let mut degraded = Vec::new();
+    for (k, t) in &server.targets {
+        if let Some(median) = t.window_median_rtt() {
+            if median > th.slow_after {
+                degraded.push(format!(
+                    "{k} slow: median {} over the last {} probes (slow after {})",
+                    fmt_rtt(median),
+                    t.window.len(),
+                    fmt_rtt(th.slow_after)
+                ));
+            }
+        }
+        let failures = t.window_failures();
+        if let Some(loss) = t.window_loss(th.window) {
+            if failures > 0 && loss >= th.loss_after {
+                degraded.push(format!(
+                    "{k} lossy: {failures} of the last {} probes failed ({:.0}%, degraded at {:.0}%)",
+                    t.window.len().max(th.window as usize),
+                    loss * 100.0,
+                    th.loss_after * 100.0
+                ));
+            }
+        }
+    }
+    let lag_after = duration_ms(th.lag_after);
+    let warn_ms = duration_ms(th.rrsig_warn_before);
+    for (addr, a) in &server.addresses {
+        if let (Some(lag), Some(newest)) = (state.lag_of(a, now), state.newest_serial()) {
+            if lag.serials > 0 && lag.ms > lag_after {
+                degraded.push(format!(
+                    "{} is {} serial{} behind {newest} for {} (lag after {})",
+                    addr.ip(),
+                    lag.serials,
+                    if lag.serials == 1 { "" } else { "s" },
+                    fmt_ms(lag.ms),
+                    fmt_ms(lag_after)
+                ));
+            }
+        }
+        if let Some(exp) = a.rrsig_expiration {
+            let exp_ms = u64::from(exp).saturating_mul(1000);
+            if exp_ms <= now {
+                degraded.push(format!(
+                    "{} SOA RRSIG expired {} ago",
+                    addr.ip(),
+                    fmt_ms(now - exp_ms)
+                ));
+            } else if exp_ms - now < warn_ms {
+                degraded.push(format!(
+                    "{} SOA RRSIG expires in {} (warn before {})",
+                    addr.ip(),
+                    fmt_ms(exp_ms - now),
+                    fmt_ms(warn_ms)
+                ));
+            }
+        }
+    }
+    if !degraded.is_empty() {
+        return component(name, Status::DegradedPerformance, degraded.join("; "));
+    }
+    let up = server
+        .targets
+        .values()
+        .filter(|t| t.up == Some(true))
+        .count();
+    component(
+        name,
+        Status::Operational,
+        format!("{up} of {} targets up", server.targets.len()),
+    )
+}
+
+fn evaluate_group(
+    state: &ZoneState,
+    name: &str,
+    servers: &[ComponentStatus],
+    stale: bool,
+    maintenance: &[MaintenanceWindow],
+    now: UnixMs,
+) -> ComponentStatus {
+    if let Some(w) = active_maintenance(name, maintenance, now) {
+        return component(name, Status::UnderMaintenance, maintenance_reason(w));
+    }
+    let considered: Vec<&ComponentStatus> = servers
+        .iter()
+        .filter(|s| s.status != Status::UnderMaintenance)
+        .collect();
+    let major: Vec<&str> = considered
+        .iter()
+        .filter(|s| s.status == Status::MajorOutage)
+        .map(|s| s.name.as_str())
+        .collect();
+    let n = considered.len();
+    if n > 0 && major.len() == n {
+        return component(
+            name,
+            Status::MajorOutage,
+            format!("all {n} servers in major outage"),
+        );
+    }
+    let share = state.thresholds().partial_outage_share;
+    if n > 0 && major.len() as f64 / n as f64 > share {
+        return component(
+            name,
+            Status::PartialOutage,
+            format!(
+                "{} of {n} servers in major outage: {}",
+                major.len(),
+                major.join(", ")
+            ),
+        );
+    }
+    if stale {
+        return component(name, Status::DegradedPerformance, stale_reason(state, now));
+    }
+    let not_ok: Vec<String> = considered
+        .iter()
+        .filter(|s| s.status != Status::Operational)
+        .map(|s| format!("{} ({})", s.name, s.status))
+        .collect();
+    if !not_ok.is_empty() {
+        return component(
+            name,
+            Status::DegradedPerformance,
+            format!(
+                "{} of {n} servers not operational: {}",
+                not_ok.len(),
+                not_ok.join(", ")
+            ),
+        );
+    }
+    let reason = match state.newest_serial() {
+        Some(serial) => format!("{n} servers operational, serial {serial}"),
+        None => format!("{n} servers operational"),
+    };
+    component(name, Status::Operational, reason)
+}
+
+/// `no new serial for 26m (stale after 20m); newest 2026062401 first seen 2026-06-24T08:39:01Z`.
+fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
+    let age = state.serial_age_ms(now).unwrap_or(0);
+    let threshold = state.stale_threshold_ms();
+    let learned = match (state.adaptive_threshold_ms(), state.learned_gap_ms()) {
+        (Some(adaptive), Some(gap)) if adaptive <= duration_ms(state.thresholds().stale_after) => {
+            format!(
+                ", {} × learned gap {}",
+                state.thresholds().stale_factor.unwrap_or(0.0),
+                fmt_ms(gap)
+            )
+        }
+        _ => String::new(),
+    };
+    let newest = match (state.newest_serial(), state.serial_first_seen()) {
+        (Some(serial), Some(seen)) => format!(
+            "; newest {serial} first seen {}",
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(seen))
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "no new serial for {} (stale after {}{learned}){newest}",
+        fmt_ms(age),
+        fmt_ms(threshold)
+    )
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A span in whole seconds, humantime style (`26m 3s`); below a second: `0s`.
+fn fmt_ms(ms: u64) -> String {
+    humantime::format_duration(Duration::from_secs(ms / 1000)).to_string()
+}
+
+/// A response time in milliseconds (`812ms`, `4.2ms`).
+fn fmt_rtt(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 10.0 {
+        format!("{ms:.0}ms")
+    } else {
+        format!("{ms:.1}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Thresholds;
+    use crate::probe::{Answer, FailureKind};
+    use crate::state::tests::{fail, obs, ok, tcp, udp, zone, MIN, SEC, T0};
+    use crate::state::{Observation, TargetKey};
+
+    const SEVEN: [&str; 7] = [
+        "a.nic.dk", "b.nic.dk", "c.nic.dk", "d.nic.dk", "l.nic.dk", "p.nic.dk", "s.nic.dk",
+    ];
+    const GROUP: &str = "DNS (.dk)";
+
+    fn server<'a>(zs: &'a ZoneStatus, name: &str) -> &'a ComponentStatus {
+        zs.servers
+            .iter()
+            .find(|c| c.name == name)
+            .expect("server component")
+    }
+
+    /// All targets answer `serial` fast at `at`.
+    fn all_ok(z: &mut ZoneState, keys: &[TargetKey], at: UnixMs, serial: u32) {
+        for k in keys {
+            z.observe(obs(k, at, ok(serial, 12)));
+        }
+    }
+
+    fn fail_n(z: &mut ZoneState, k: &TargetKey, from: UnixMs, n: u64) {
+        for i in 0..n {
+            z.observe(obs(k, from + i * SEC, fail(FailureKind::Timeout)));
+        }
+    }
+
+    fn window(components: &[&str], start: UnixMs, end: UnixMs) -> MaintenanceWindow {
+        MaintenanceWindow {
+            components: components.iter().map(|c| c.to_string()).collect(),
+            start,
+            end,
+            reason: "secondary data-centre maintenance".into(),
+        }
+    }
+
+    #[test]
+    fn status_names() {
+        let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "operational",
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "under_maintenance"
+            ]
+        );
+        for s in Status::ALL {
+            let json = serde_json::to_string(&s).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            let back: Status = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn no_probes_yet() {
+        let (z, _) = zone(&SEVEN);
+        let zs = evaluate_zone(&z, GROUP, &[], T0);
+        assert!(zs
+            .servers
+            .iter()
+            .all(|c| c.status == Status::Operational && c.reason == "no probes yet"));
+        assert_eq!(zs.group.status, Status::Operational);
+        assert!(!zs.stale);
+    }
+
+    #[test]
+    fn all_fine_is_operational() {
+        let (mut z, keys) = zone(&SEVEN);
+        all_ok(&mut z, &keys, T0, 2026062401);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + SEC);
+        assert_eq!(zs.group.status, Status::Operational, "{zs:?}");
+        assert_eq!(zs.group.name, GROUP);
+        assert_eq!(zs.servers.len(), 7);
+        assert!(zs.servers.iter().all(|c| c.status == Status::Operational));
+    }
+
+    #[test]
+    fn one_of_seven_down_is_not_a_major_zone_outage() {
+        let (mut z, keys) = zone(&SEVEN);
+        all_ok(&mut z, &keys, T0, 2026062401);
+        let l = &keys[4];
+        // A single lost probe: nothing changes.
+        fail_n(&mut z, l, T0 + MIN, 1);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + MIN + SEC);
+        assert_eq!(server(&zs, "l.nic.dk").status, Status::Operational);
+        // Three: l.nic.dk down, the zone degraded.
+        fail_n(&mut z, l, T0 + 2 * MIN, 2);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 3 * MIN);
+        let lc = server(&zs, "l.nic.dk");
+        assert_eq!(lc.status, Status::MajorOutage);
+        assert_eq!(lc.reason, "udp 192.0.2.5:53 down: timeout");
+        assert_eq!(zs.group.status, Status::DegradedPerformance);
+        assert_eq!(
+            zs.group.reason,
+            "1 of 7 servers not operational: l.nic.dk (major_outage)"
+        );
+        for c in zs.servers.iter().filter(|c| c.name != "l.nic.dk") {
+            assert_eq!(c.status, Status::Operational, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn share_of_servers_down() {
+        let (mut z, keys) = zone(&SEVEN);
+        all_ok(&mut z, &keys, T0, 1);
+        for k in keys.iter().take(3) {
+            fail_n(&mut z, k, T0 + MIN, 3);
+        }
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
+        assert_eq!(zs.group.status, Status::DegradedPerformance, "3/7 ≤ 0.5");
+        fail_n(&mut z, &keys[3], T0 + MIN, 3);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
+        assert_eq!(zs.group.status, Status::PartialOutage, "4/7 > 0.5");
+        assert_eq!(
+            zs.group.reason,
+            "4 of 7 servers in major outage: a.nic.dk, b.nic.dk, c.nic.dk, d.nic.dk"
+        );
+        for k in keys.iter().skip(4) {
+            fail_n(&mut z, k, T0 + MIN, 3);
+        }
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
+        assert_eq!(zs.group.status, Status::MajorOutage);
+        assert!(zs.servers.iter().all(|c| c.status == Status::MajorOutage));
+    }
+
+    #[test]
+    fn ipv6_only_down_is_partial_outage() {
+        let mut z = ZoneState::new("dk.", Thresholds::default());
+        let keys = vec![
+            udp("l.nic.dk", "192.0.2.12:53"),
+            tcp("l.nic.dk", "192.0.2.12:53"),
+            udp("l.nic.dk", "[2001:db8::12]:53"),
+            tcp("l.nic.dk", "[2001:db8::12]:53"),
+        ];
+        z.sync_targets(&keys);
+        all_ok(&mut z, &keys, T0, 7);
+        fail_n(&mut z, &keys[2], T0 + MIN, 3);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
+        assert_eq!(server(&zs, "l.nic.dk").status, Status::PartialOutage);
+        assert_eq!(
+            server(&zs, "l.nic.dk").reason,
+            "udp [2001:db8::12]:53 down: timeout"
+        );
+        fail_n(&mut z, &keys[3], T0 + MIN, 3);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
+        let c = server(&zs, "l.nic.dk");
+        assert_eq!(c.status, Status::PartialOutage);
+        assert_eq!(
+            c.reason,
+            "udp [2001:db8::12]:53 down: timeout; tcp [2001:db8::12]:53 down: timeout"
+        );
+        // A single server (l) down is the whole zone down for a one-server zone.
+        fail_n(&mut z, &keys[0], T0 + MIN, 3);
+        fail_n(&mut z, &keys[1], T0 + MIN, 3);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
+        assert_eq!(server(&zs, "l.nic.dk").status, Status::MajorOutage);
+        assert!(server(&zs, "l.nic.dk")
+            .reason
+            .starts_with("all 4 targets down: "));
+        assert_eq!(zs.group.status, Status::MajorOutage);
+    }
+
+    #[test]
+    fn slow_server_is_degraded() {
+        let (mut z, keys) = zone(&["a.nic.dk", "b.nic.dk"]);
+        all_ok(&mut z, &keys, T0, 1);
+        for i in 0..10 {
+            z.observe(obs(&keys[1], T0 + (i + 1) * SEC, ok(1, 800)));
+        }
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + MIN);
+        let b = server(&zs, "b.nic.dk");
+        assert_eq!(b.status, Status::DegradedPerformance);
+        assert_eq!(
+            b.reason,
+            "udp 192.0.2.2:53 slow: median 800ms over the last 10 probes (slow after 500ms)"
+        );
+        assert_eq!(zs.group.status, Status::DegradedPerformance);
+        // Exactly at the threshold is not slow.
+        for i in 0..10 {
+            z.observe(obs(&keys[1], T0 + (i + 20) * SEC, ok(1, 500)));
+        }
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + MIN);
+        assert_eq!(server(&zs, "b.nic.dk").status, Status::Operational);
+    }
+
+    #[test]
+    fn lossy_server_is_degraded() {
+        let (mut z, keys) = zone(&["a.nic.dk"]);
+        let k = &keys[0];
+        for i in 0..9 {
+            z.observe(obs(k, T0 + i * SEC, ok(1, 10)));
+        }
+        z.observe(obs(k, T0 + 9 * SEC, fail(FailureKind::Timeout)));
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 10 * SEC);
+        assert_eq!(
+            server(&zs, "a.nic.dk").status,
+            Status::Operational,
+            "10% loss"
+        );
+        z.observe(obs(k, T0 + 10 * SEC, ok(1, 10)));
+        z.observe(obs(k, T0 + 11 * SEC, fail(FailureKind::Servfail)));
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 12 * SEC);
+        let c = server(&zs, "a.nic.dk");
+        assert_eq!(c.status, Status::DegradedPerformance);
+        assert_eq!(
+            c.reason,
+            "udp 192.0.2.1:53 lossy: 2 of the last 10 probes failed (20%, degraded at 20%)"
+        );
+    }
+
+    #[test]
+    fn lagging_server_degraded_after_lag_after() {
+        let (mut z, keys) = zone(&["a.nic.dk", "l.nic.dk"]);
+        all_ok(&mut z, &keys, T0, 2026062401);
+        let t1 = T0 + 5 * MIN;
+        z.observe(obs(&keys[0], t1, ok(2026062402, 10)));
+        z.observe(obs(&keys[1], t1 + SEC, ok(2026062401, 10)));
+        let zs = evaluate_zone(&z, GROUP, &[], t1 + 5 * MIN);
+        assert_eq!(server(&zs, "l.nic.dk").status, Status::Operational);
+        z.observe(obs(&keys[1], t1 + 5 * MIN, ok(2026062401, 10)));
+        let zs = evaluate_zone(&z, GROUP, &[], t1 + 6 * MIN + 12 * SEC);
+        let l = server(&zs, "l.nic.dk");
+        assert_eq!(l.status, Status::DegradedPerformance);
+        assert_eq!(
+            l.reason,
+            "192.0.2.2 is 1 serial behind 2026062402 for 6m 12s (lag after 5m)"
+        );
+        assert_eq!(server(&zs, "a.nic.dk").status, Status::Operational);
+        assert_eq!(zs.group.status, Status::DegradedPerformance);
+        // Catching up clears it.
+        z.observe(obs(&keys[1], t1 + 7 * MIN, ok(2026062402, 10)));
+        let zs = evaluate_zone(&z, GROUP, &[], t1 + 7 * MIN);
+        assert_eq!(server(&zs, "l.nic.dk").status, Status::Operational);
+    }
+
+    #[test]
+    fn rrsig_close_to_expiry_is_degraded() {
+        let (mut z, keys) = zone(&["a.nic.dk"]);
+        let answer = |exp_s: u64| Answer {
+            serial: 1,
+            rtt: Duration::from_millis(10),
+            nsid: None,
+            rrsig_expiration: u32::try_from(exp_s).ok(),
+            size: 200,
+            truncated: false,
+        };
+        let now = T0 + MIN;
+        z.observe(Observation {
+            key: keys[0].clone(),
+            at: T0,
+            outcome: Ok(answer(now / 1000 + 3 * 86400)),
+        });
+        let zs = evaluate_zone(&z, GROUP, &[], now);
+        assert_eq!(server(&zs, "a.nic.dk").status, Status::Operational);
+        z.observe(Observation {
+            key: keys[0].clone(),
+            at: T0 + SEC,
+            outcome: Ok(answer(now / 1000 + 86400 + 3600)),
+        });
+        let zs = evaluate_zone(&z, GROUP, &[], now);
+        let c = server(&zs, "a.nic.dk");
+        assert_eq!(c.status, Status::DegradedPerformance);
+        assert_eq!(
+            c.reason,
+            "192.0.2.1 SOA RRSIG expires in 1day 1h (warn before 2days)"
+        );
+        let zs = evaluate_zone(&z, GROUP, &[], now + 3 * 86_400_000);
+        assert!(server(&zs, "a.nic.dk").reason.contains("expired"));
+    }
+
+    #[test]
+    fn stalled_publication_degrades_the_group() {
+        let (mut z, keys) = zone(&SEVEN);
+        let th = Thresholds {
+            stale_after: Duration::from_secs(20 * 60),
+            ..Thresholds::default()
+        };
+        z.set_thresholds(th);
+        all_ok(&mut z, &keys, T0 - 5 * MIN, 2026062400);
+        all_ok(&mut z, &keys, T0, 2026062401);
+        // Every server keeps answering fast with the same serial.
+        let mut t = T0;
+        while t <= T0 + 26 * MIN {
+            all_ok(&mut z, &keys, t, 2026062401);
+            t += MIN;
+        }
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 20 * MIN);
+        assert_eq!(zs.group.status, Status::Operational);
+        assert!(!zs.stale);
+        let zs = evaluate_zone(&z, GROUP, &[], T0 + 26 * MIN);
+        assert!(zs.stale);
+        assert!(zs.servers.iter().all(|c| c.status == Status::Operational));
+        assert_eq!(zs.group.status, Status::DegradedPerformance);
+        assert_eq!(
+            zs.group.reason,
+            "no new serial for 26m (stale after 20m); newest 2026062401 first seen 2026-06-24T08:39:01Z"
+        );
+    }
+
+    #[test]
+    fn adaptive_stale_reason_names_learned_gap() {
+        let (mut z, keys) = zone(&["a.nic.dk"]);
+        let th = Thresholds {
+            stale_factor: Some(3.0),
+            ..Thresholds::default()
+        };
+        z.set_thresholds(th);
+        for i in 0..=6u32 {
+            all_ok(&mut z, &keys, T0 + u64::from(i) * 5 * MIN, 100 + i);
+        }
+        let last = T0 + 30 * MIN;
+        let zs = evaluate_zone(&z, GROUP, &[], last + 16 * MIN);
+        assert!(zs.stale);
+        assert!(
+            zs.group
+                .reason
+                .starts_with("no new serial for 16m (stale after 15m, 3 × learned gap 5m)"),
+            "{}",
+            zs.group.reason
+        );
+    }
+
+    #[test]
+    fn maintenance_boundaries() {
+        let (mut z, keys) = zone(&SEVEN);
+        let th = Thresholds {
+            stale_after: Duration::from_secs(86_400),
+            ..Thresholds::default()
+        };
+        z.set_thresholds(th);
+        all_ok(&mut z, &keys, T0, 1);
+        // l.nic.dk down throughout; a window on l from T0+1h to T0+2h.
+        fail_n(&mut z, &keys[4], T0 + SEC, 3);
+        let (start, end) = (T0 + 60 * MIN, T0 + 120 * MIN);
+        let windows = [window(&["l.nic.dk"], start, end)];
+        let at = |now| evaluate_zone(&z, GROUP, &windows, now);
+        assert_eq!(
+            server(&at(start - 1), "l.nic.dk").status,
+            Status::MajorOutage
+        );
+        let zs = at(start);
+        let l = server(&zs, "l.nic.dk");
+        assert_eq!(l.status, Status::UnderMaintenance);
+        assert_eq!(l.reason, "secondary data-centre maintenance");
+        // A server in maintenance does not degrade the group.
+        assert_eq!(zs.group.status, Status::Operational, "{:?}", zs.group);
+        assert_eq!(
+            server(&at(end - 1), "l.nic.dk").status,
+            Status::UnderMaintenance
+        );
+        assert_eq!(server(&at(end), "l.nic.dk").status, Status::MajorOutage);
+        assert_eq!(
+            at(end).group.reason,
+            "1 of 7 servers not operational: l.nic.dk (major_outage)"
+        );
+
+        // Group window.
+        let windows = [window(&[GROUP], start, end)];
+        let at = |now| evaluate_zone(&z, GROUP, &windows, now);
+        assert_eq!(at(start - 1).group.status, Status::DegradedPerformance);
+        assert_eq!(at(start).group.status, Status::UnderMaintenance);
+        assert_eq!(at(end - 1).group.status, Status::UnderMaintenance);
+        assert_eq!(at(end).group.status, Status::DegradedPerformance);
+        // The group window does not put the servers in maintenance.
+        assert_eq!(server(&at(start), "l.nic.dk").status, Status::MajorOutage);
+
+        assert!(active_maintenance("l.nic.dk", &windows, start).is_none());
+        assert!(active_maintenance(GROUP, &windows, start).is_some());
+        assert!(active_maintenance(GROUP, &windows, end).is_none());
+    }
+
+    #[test]
+    fn all_servers_in_maintenance_or_down() {
+        let (mut z, keys) = zone(&["a.nic.dk", "b.nic.dk"]);
+        all_ok(&mut z, &keys, T0, 1);
+        fail_n(&mut z, &keys[1], T0 + SEC, 3);
+        let windows = [window(&["a.nic.dk"], T0, T0 + 60 * MIN)];
+        let zs = evaluate_zone(&z, GROUP, &windows, T0 + MIN);
+        // The only server not in maintenance is down: the zone is down.
+        assert_eq!(zs.group.status, Status::MajorOutage);
+    }
+}

@@ -1,0 +1,327 @@
+//! Per-server response-time history for status-page graphs.
+//!
+//! A bounded ring of per-minute summaries covering [`HISTORY_MINUTES`] minutes (24 h).
+//! Raw response times are kept only for the current (open) minute; when a probe
+//! for a later minute arrives, the open minute is summarised (probes, failures,
+//! min/median/p95/max of successful response times) and its samples dropped.
+//! Memory per server is therefore bounded by `HISTORY_MINUTES` small summaries
+//! plus one minute of samples.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::UnixMs;
+
+/// Length of one history bucket in milliseconds.
+pub const MINUTE_MS: u64 = 60_000;
+
+/// Number of closed minutes kept per server (24 hours).
+pub const HISTORY_MINUTES: usize = 1440;
+
+/// One summarised minute, stored compactly (response times in microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bucket {
+    /// Minutes since the epoch.
+    minute: u64,
+    probes: u32,
+    failures: u32,
+    /// Min/median/p95/max of successful response times (µs); meaningless when no success.
+    min_us: u32,
+    median_us: u32,
+    p95_us: u32,
+    max_us: u32,
+}
+
+impl Bucket {
+    fn summarise(minute: u64, probes: u32, failures: u32, samples: &mut [u32]) -> Bucket {
+        samples.sort_unstable();
+        let (min_us, median_us, p95_us, max_us) = match (samples.first(), samples.last()) {
+            (Some(&min), Some(&max)) => (
+                min,
+                median_sorted(samples).unwrap_or(min),
+                p95_sorted(samples).unwrap_or(max),
+                max,
+            ),
+            _ => (0, 0, 0, 0),
+        };
+        Bucket {
+            minute,
+            probes,
+            failures,
+            min_us,
+            median_us,
+            p95_us,
+            max_us,
+        }
+    }
+
+    fn point(&self) -> MinutePoint {
+        let ok = self.probes.saturating_sub(self.failures) > 0;
+        let ms = |us: u32| ok.then_some(f64::from(us) / 1000.0);
+        MinutePoint {
+            start: self.minute.saturating_mul(MINUTE_MS),
+            probes: self.probes,
+            failures: self.failures,
+            min_ms: ms(self.min_us),
+            median_ms: ms(self.median_us),
+            p95_ms: ms(self.p95_us),
+            max_ms: ms(self.max_us),
+        }
+    }
+}
+
+/// The open minute: counters plus raw samples (µs) of successful probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OpenMinute {
+    minute: u64,
+    probes: u32,
+    failures: u32,
+    samples_us: Vec<u32>,
+}
+
+impl OpenMinute {
+    fn new(minute: u64) -> OpenMinute {
+        OpenMinute {
+            minute,
+            probes: 0,
+            failures: 0,
+            samples_us: Vec::new(),
+        }
+    }
+
+    fn summary(&self) -> Bucket {
+        let mut samples = self.samples_us.clone();
+        Bucket::summarise(self.minute, self.probes, self.failures, &mut samples)
+    }
+}
+
+/// One minute of a server's response-time graph, as served to status pages.
+///
+/// Response times are in milliseconds and cover successful probes only; they are
+/// `None` when every probe of the minute failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MinutePoint {
+    /// Start of the minute (ms since the epoch).
+    pub start: UnixMs,
+    /// Probes (all targets of the server) completed in this minute.
+    pub probes: u32,
+    /// Failed probes in this minute.
+    pub failures: u32,
+    /// Fastest successful response (ms).
+    pub min_ms: Option<f64>,
+    /// Median successful response (ms; mean of the two middle samples for an even count).
+    pub median_ms: Option<f64>,
+    /// 95th percentile successful response (ms, nearest-rank).
+    pub p95_ms: Option<f64>,
+    /// Slowest successful response (ms).
+    pub max_ms: Option<f64>,
+}
+
+/// A server's bounded per-minute response-time history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseHistory {
+    closed: VecDeque<Bucket>,
+    open: Option<OpenMinute>,
+}
+
+impl ResponseHistory {
+    /// Records one probe completed at `at`: `rtt` is `Some` for a success, `None` for a failure.
+    ///
+    /// A probe for a minute earlier than the open one (out-of-order delivery) is
+    /// counted in the open minute.
+    pub fn record(&mut self, at: UnixMs, rtt: Option<Duration>) {
+        let minute = at / MINUTE_MS;
+        let needs_new = match &self.open {
+            Some(open) => open.minute < minute,
+            None => true,
+        };
+        if needs_new {
+            if let Some(open) = self.open.take() {
+                self.closed.push_back(open.summary());
+            }
+            self.open = Some(OpenMinute::new(minute));
+            self.evict(minute);
+        }
+        if let Some(open) = self.open.as_mut() {
+            open.probes = open.probes.saturating_add(1);
+            match rtt {
+                Some(rtt) => {
+                    let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
+                    open.samples_us.push(us);
+                }
+                None => open.failures = open.failures.saturating_add(1),
+            }
+        }
+    }
+
+    /// Drops closed minutes that fall out of the 24 h range ending at `minute`, and
+    /// keeps at most [`HISTORY_MINUTES`] of them.
+    fn evict(&mut self, minute: u64) {
+        let horizon = minute.saturating_sub(HISTORY_MINUTES as u64);
+        while let Some(front) = self.closed.front() {
+            if front.minute < horizon || self.closed.len() > HISTORY_MINUTES {
+                self.closed.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Number of closed (summarised) minutes currently stored (at most [`HISTORY_MINUTES`]).
+    pub fn closed_minutes(&self) -> usize {
+        self.closed.len()
+    }
+
+    /// Points for the `minutes` minutes ending with the minute containing `now` (inclusive),
+    /// oldest first. Minutes without any probe are omitted. The open minute is included,
+    /// summarised as of now. `minutes` is capped at [`HISTORY_MINUTES`].
+    pub fn points(&self, now: UnixMs, minutes: usize) -> Vec<MinutePoint> {
+        let minutes = minutes.min(HISTORY_MINUTES) as u64;
+        if minutes == 0 {
+            return Vec::new();
+        }
+        let last = now / MINUTE_MS;
+        let first = (last + 1).saturating_sub(minutes);
+        let in_range = |m: u64| m >= first && m <= last;
+        let mut points: Vec<MinutePoint> = self
+            .closed
+            .iter()
+            .filter(|b| in_range(b.minute))
+            .map(Bucket::point)
+            .collect();
+        if let Some(open) = &self.open {
+            if in_range(open.minute) {
+                points.push(open.summary().point());
+            }
+        }
+        points
+    }
+}
+
+/// Median of a sorted slice (mean of the two middle values for an even length).
+pub(crate) fn median_sorted(sorted: &[u32]) -> Option<u32> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    if n % 2 == 1 {
+        sorted.get(n / 2).copied()
+    } else {
+        let a = u64::from(*sorted.get(n / 2 - 1)?);
+        let b = u64::from(*sorted.get(n / 2)?);
+        u32::try_from((a + b) / 2).ok()
+    }
+}
+
+/// 95th percentile of a sorted slice by the nearest-rank method.
+pub(crate) fn p95_sorted(sorted: &[u32]) -> Option<u32> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    // rank = ceil(0.95 * n), 1-based.
+    let rank = (95 * n).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: UnixMs = 1_782_290_341_000 - 1_782_290_341_000 % MINUTE_MS;
+
+    fn ms(v: u64) -> Option<Duration> {
+        Some(Duration::from_millis(v))
+    }
+
+    #[test]
+    fn median_and_p95() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(median_sorted(&v), Some(50));
+        assert_eq!(p95_sorted(&v), Some(95));
+        assert_eq!(median_sorted(&[3]), Some(3));
+        assert_eq!(p95_sorted(&[3]), Some(3));
+        assert_eq!(median_sorted(&[1, 2, 9]), Some(2));
+        assert_eq!(median_sorted(&[]), None);
+        assert_eq!(p95_sorted(&[]), None);
+        let twenty: Vec<u32> = (1..=20).collect();
+        assert_eq!(p95_sorted(&twenty), Some(19));
+    }
+
+    #[test]
+    fn minute_buckets_summarise() {
+        let mut h = ResponseHistory::default();
+        // Minute 0: 100 successes of 1..=100 ms (shuffled order) and 2 failures.
+        for i in 0..100u64 {
+            let v = (i * 37) % 100 + 1;
+            h.record(T0 + i * 100, ms(v));
+        }
+        h.record(T0 + 59_000, None);
+        h.record(T0 + 59_500, None);
+        // Minute 2 (minute 1 has no probes): one success.
+        h.record(T0 + 2 * MINUTE_MS + 10, ms(7));
+        assert_eq!(h.closed_minutes(), 1);
+        let pts = h.points(T0 + 2 * MINUTE_MS + 20_000, 10);
+        assert_eq!(pts.len(), 2, "empty minute omitted: {pts:?}");
+        let p = &pts[0];
+        assert_eq!(p.start, T0);
+        assert_eq!(p.probes, 102);
+        assert_eq!(p.failures, 2);
+        assert_eq!(p.min_ms, Some(1.0));
+        assert_eq!(p.median_ms, Some(50.5));
+        assert_eq!(p.p95_ms, Some(95.0));
+        assert_eq!(p.max_ms, Some(100.0));
+        // The open minute is included, summarised on the fly.
+        let q = &pts[1];
+        assert_eq!(q.start, T0 + 2 * MINUTE_MS);
+        assert_eq!((q.probes, q.failures), (1, 0));
+        assert_eq!(q.median_ms, Some(7.0));
+        // Window limits: only the current minute.
+        let last = h.points(T0 + 2 * MINUTE_MS + 20_000, 1);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].start, T0 + 2 * MINUTE_MS);
+    }
+
+    #[test]
+    fn all_failed_minute_has_no_times() {
+        let mut h = ResponseHistory::default();
+        h.record(T0, None);
+        let pts = h.points(T0, 5);
+        assert_eq!(pts.len(), 1);
+        assert_eq!(pts[0].failures, 1);
+        assert_eq!(pts[0].median_ms, None);
+        assert_eq!(pts[0].max_ms, None);
+    }
+
+    #[test]
+    fn bounded_to_a_day() {
+        let mut h = ResponseHistory::default();
+        for m in 0..3000u64 {
+            h.record(T0 + m * MINUTE_MS, ms(m % 50 + 1));
+            h.record(T0 + m * MINUTE_MS + 1, ms(m % 50 + 1));
+        }
+        assert!(h.closed_minutes() <= HISTORY_MINUTES);
+        let now = T0 + 2999 * MINUTE_MS;
+        let pts = h.points(now, 100_000);
+        assert_eq!(pts.len(), HISTORY_MINUTES);
+        assert_eq!(pts[0].start, T0 + (2999 - 1439) * MINUTE_MS);
+        assert!(pts.windows(2).all(|w| w[0].start < w[1].start));
+        // A gap of more than a day drops everything old.
+        h.record(now + 2000 * MINUTE_MS, ms(1));
+        assert_eq!(h.closed_minutes(), 0);
+        assert_eq!(h.points(now + 2000 * MINUTE_MS, 1440).len(), 1);
+    }
+
+    #[test]
+    fn late_sample_counts_in_open_minute() {
+        let mut h = ResponseHistory::default();
+        h.record(T0 + MINUTE_MS, ms(5));
+        h.record(T0 + 59_999, ms(9));
+        let pts = h.points(T0 + MINUTE_MS, 5);
+        assert_eq!(pts.len(), 1);
+        assert_eq!(pts[0].probes, 2);
+        assert_eq!(pts[0].max_ms, Some(9.0));
+    }
+}
