@@ -90,7 +90,13 @@ impl IntoResponse for ApiError {
         struct Body {
             error: String,
         }
-        (self.code, Json(Body { error: self.message })).into_response()
+        (
+            self.code,
+            Json(Body {
+                error: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -117,7 +123,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     }
     let body = shared.metrics.encode();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()
@@ -179,9 +188,7 @@ async fn response_times(
     let entry = find_zone(&inner, &zone)?;
     views::response_times_view(entry, &server, now, minutes)
         .map(Json)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}"))
-        })
+        .ok_or_else(|| ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}")))
 }
 
 /// Find a zone by name, with or without the trailing dot, case-insensitively.
@@ -226,8 +233,7 @@ async fn page_status_v2(State(shared): State<Arc<Shared>>) -> Json<statuspage::S
 
 /// RFC 3339 (UTC, seconds) for a Unix-ms timestamp.
 pub fn rfc3339(ms: UnixMs) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms))
-        .to_string()
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 /// Worst status of a set, for an overall verdict (maintenance ranks just above operational).
@@ -250,4 +256,3 @@ pub fn severity(s: Status) -> u8 {
 }
 
 pub mod statuspage;
-

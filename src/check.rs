@@ -185,7 +185,9 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
     // Per-server: how many targets, how many answered.
     let mut per_server: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     for r in &rows {
-        let e = per_server.entry((r.zone.clone(), r.server.clone())).or_default();
+        let e = per_server
+            .entry((r.zone.clone(), r.server.clone()))
+            .or_default();
         e.0 += 1;
         if r.result == "ok" {
             e.1 += 1;
@@ -199,7 +201,11 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
             problems.push(format!("{server} ({zone}) not answering"));
         } else if ok < total {
             verdict = verdict.max(Verdict::Warning);
-            problems.push(format!("{server} ({zone}) {}/{} targets failing", total - ok, total));
+            problems.push(format!(
+                "{server} ({zone}) {}/{} targets failing",
+                total - ok,
+                total
+            ));
         }
     }
     let lagging: Vec<&Row> = rows.iter().filter(|r| r.lagging).collect();
@@ -233,7 +239,11 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
         "{}: {ok}/{} probes ok; {}{}{}",
         verdict.as_str(),
         rows.len(),
-        if serials.is_empty() { "no serial".to_string() } else { serials.join(", ") },
+        if serials.is_empty() {
+            "no serial".to_string()
+        } else {
+            serials.join(", ")
+        },
         if problems.is_empty() { "" } else { "; " },
         problems.join("; ")
     );
@@ -249,7 +259,14 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
 /// Render the report as a plain-text table followed by the one-line verdict.
 pub fn render_table(report: &Report) -> String {
     let header = [
-        "ZONE", "SERVER", "ADDRESS", "TRANSPORT", "RESULT", "SERIAL", "RTT_MS", "NSID",
+        "ZONE",
+        "SERVER",
+        "ADDRESS",
+        "TRANSPORT",
+        "RESULT",
+        "SERIAL",
+        "RTT_MS",
+        "NSID",
     ];
     let mut cells: Vec<[String; 8]> = Vec::new();
     for r in &report.rows {

@@ -127,7 +127,8 @@ impl Shared {
             .send(tx)
             .await
             .map_err(|_| "daemon is shutting down".to_string())?;
-        rx.await.map_err(|_| "daemon is shutting down".to_string())?
+        rx.await
+            .map_err(|_| "daemon is shutting down".to_string())?
     }
 }
 
@@ -216,9 +217,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
         let res = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
+            .with_graceful_shutdown(async move { stopped(&mut http_stop).await })
             .await;
         if let Err(e) = res {
             error!(error = %e, "HTTP server failed");
@@ -343,7 +342,7 @@ impl Daemon {
                     info!("SIGHUP: reloading configuration");
                     reloaded = self.reload(&mut scheduler).await.is_ok();
                 }
-                _ = stop_rx.wait_for(|s| *s) => break,
+                _ = stopped(&mut stop_rx) => break,
             }
             if reloaded {
                 (resolve_tick, save_tick) = self.periodic_timers();
@@ -408,11 +407,9 @@ impl Daemon {
                 }
             }
         }
-        if !self.shared.is_ready() {
-            if inner.all_targets_probed() && !scheduler.is_empty() {
-                self.shared.ready.store(true, Ordering::Relaxed);
-                info!(targets = scheduler.len(), "first probe round done: ready");
-            }
+        if !self.shared.is_ready() && inner.all_targets_probed() && !scheduler.is_empty() {
+            self.shared.ready.store(true, Ordering::Relaxed);
+            info!(targets = scheduler.len(), "first probe round done: ready");
         }
     }
 
@@ -547,6 +544,11 @@ fn log_event(zone: &str, ev: &Event) {
             "target up"
         ),
     }
+}
+
+/// Resolves once the stop flag is set (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 #[cfg(unix)]

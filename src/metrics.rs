@@ -101,14 +101,16 @@ fn spec(name: &str) -> &'static Family {
 fn gauge_vec(reg: &Registry, name: &str) -> GaugeVec {
     let f = spec(name);
     let g = GaugeVec::new(Opts::new(f.name, f.help), f.labels).expect("valid gauge family");
-    reg.register(Box::new(g.clone())).expect("unique metric name");
+    reg.register(Box::new(g.clone()))
+        .expect("unique metric name");
     g
 }
 
 fn counter_vec(reg: &Registry, name: &str) -> IntCounterVec {
     let f = spec(name);
     let c = IntCounterVec::new(Opts::new(f.name, f.help), f.labels).expect("valid counter family");
-    reg.register(Box::new(c.clone())).expect("unique metric name");
+    reg.register(Box::new(c.clone()))
+        .expect("unique metric name");
     c
 }
 
@@ -119,7 +121,8 @@ fn histogram_vec(reg: &Registry, name: &str, buckets: &[f64]) -> HistogramVec {
         f.labels,
     )
     .expect("valid histogram family");
-    reg.register(Box::new(h.clone())).expect("unique metric name");
+    reg.register(Box::new(h.clone()))
+        .expect("unique metric name");
     h
 }
 
@@ -203,7 +206,9 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         let build = gauge_vec(&r, "nsprobe_build_info");
-        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1.0);
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
         let plain_gauge = |name: &str| {
             let f = spec(name);
             let g = Gauge::new(f.name, f.help).expect("valid gauge");
@@ -229,7 +234,11 @@ impl Metrics {
             zone_stale_threshold: gauge_vec(&r, "nsprobe_zone_stale_threshold_seconds"),
             server_lag: gauge_vec(&r, "nsprobe_server_serial_lag"),
             server_lag_seconds: gauge_vec(&r, "nsprobe_server_serial_lag_seconds"),
-            propagation: histogram_vec(&r, "nsprobe_serial_propagation_seconds", PROPAGATION_BUCKETS),
+            propagation: histogram_vec(
+                &r,
+                "nsprobe_serial_propagation_seconds",
+                PROPAGATION_BUCKETS,
+            ),
             regressions: counter_vec(&r, "nsprobe_serial_regressions_total"),
             rrsig_expiration: gauge_vec(&r, "nsprobe_soa_rrsig_expiration_timestamp_seconds"),
             server_addresses: gauge_vec(&r, "nsprobe_server_addresses"),
@@ -245,7 +254,12 @@ impl Metrics {
         }
     }
 
-    fn with_handles<R>(&self, zone: &str, key: &TargetKey, f: impl FnOnce(&TargetHandles) -> R) -> R {
+    fn with_handles<R>(
+        &self,
+        zone: &str,
+        key: &TargetKey,
+        f: impl FnOnce(&TargetHandles) -> R,
+    ) -> R {
         let mut map = self.handles.lock().unwrap_or_else(|e| e.into_inner());
         // Borrowed lookups: no allocation once the target's handles exist.
         if let Some(h) = map.get(zone).and_then(|m| m.get(key)) {
@@ -330,7 +344,8 @@ impl Metrics {
                 let l = target_labels(zone, key);
                 let lr: [&str; 4] = [&l[0], &l[1], &l[2], &l[3]];
                 let _ = self.probe_duration.remove_label_values(&lr);
-                let results = std::iter::once("ok").chain(FailureKind::ALL.iter().map(|k| k.as_str()));
+                let results =
+                    std::iter::once("ok").chain(FailureKind::ALL.iter().map(|k| k.as_str()));
                 for result in results {
                     let _ = self
                         .probes_total
@@ -396,7 +411,9 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
             set_status(&s.name, &zs.group.name, s.status);
         }
         if let Some(serial) = st.newest_serial() {
-            m.zone_serial.with_label_values(&[zone]).set(f64::from(serial));
+            m.zone_serial
+                .with_label_values(&[zone])
+                .set(f64::from(serial));
         }
         if let Some(t) = st.serial_first_seen() {
             m.zone_serial_changed
@@ -427,7 +444,9 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
                 let addr = addr.to_string();
                 let labels = [zone, name.as_str(), addr.as_str()];
                 if let Some(serial) = a.serial {
-                    m.server_serial.with_label_values(&labels).set(f64::from(serial));
+                    m.server_serial
+                        .with_label_values(&labels)
+                        .set(f64::from(serial));
                 }
                 if let Some(lag) = st.lag_of(a, now) {
                     m.server_lag

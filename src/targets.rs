@@ -98,7 +98,10 @@ pub async fn refresh(
 }
 
 fn to_sockets(ips: &[IpAddr]) -> Vec<SocketAddr> {
-    let mut v: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, DNS_PORT)).collect();
+    let mut v: Vec<SocketAddr> = ips
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, DNS_PORT))
+        .collect();
     v.sort();
     v.dedup();
     v

@@ -38,15 +38,32 @@ impl Lab {
     }
 
     /// Write a config for the lab's servers (`ns1.lab`, `ns2.lab`, …) and return its path.
-    fn config(&self, extra_zone_keys: &str, tail: &str) -> PathBuf {
+    /// `zone_keys` (one `key = value` per line) override the zone's test defaults.
+    fn config(&self, zone_keys: &str, tail: &str) -> PathBuf {
+        let defaults = [
+            "interval = \"200ms\"",
+            "timeout = \"100ms\"",
+            "fail_after = 2",
+            "recover_after = 2",
+            "window = 5",
+            "lag_after = \"1s\"",
+        ];
+        let overridden = |line: &str| {
+            let key = line.split('=').next().unwrap_or("").trim();
+            zone_keys
+                .lines()
+                .any(|l| l.split('=').next().unwrap_or("").trim() == key)
+        };
         let mut text = format!(
             "[http]\nlisten = \"127.0.0.1:0\"\nenable_reload = true\n\
              [state]\npath = \"{}\"\n\
-             [[zone]]\nname = \"{ZONE}\"\ncomponent = \"DNS (.dk)\"\n\
-             interval = \"200ms\"\ntimeout = \"100ms\"\nfail_after = 2\nrecover_after = 2\n\
-             window = 5\nlag_after = \"1s\"\n{extra_zone_keys}\n",
+             [[zone]]\nname = \"{ZONE}\"\ncomponent = \"DNS (.dk)\"\n{zone_keys}\n",
             self.dir.path().join("state.json").display()
         );
+        for line in defaults.iter().filter(|l| !overridden(l)) {
+            text.push_str(line);
+            text.push('\n');
+        }
         for (i, s) in self.servers.iter().enumerate() {
             text.push_str(&format!(
                 "[[zone.nameservers]]\nname = \"ns{}.lab\"\naddresses = [\"{}\"]\n",
@@ -123,7 +140,10 @@ async fn stalled_publication_is_flagged_stale_and_clears() {
         since_freeze >= Duration::from_millis(1500),
         "stale too early: {since_freeze:?} after the last publication (stale_after 2s)"
     );
-    assert!(took <= Duration::from_secs(4), "stale detected after {took:?}");
+    assert!(
+        took <= Duration::from_secs(4),
+        "stale detected after {took:?}"
+    );
     let v = status(&d).await;
     assert_eq!(zone(&v)["status"], "degraded_performance", "{v}");
     assert_eq!(zone(&v)["serial"], 2026062404u32);
@@ -154,13 +174,20 @@ async fn one_unreachable_server_is_an_outage_of_that_server_only() {
 
     lab.servers[1].set_mode(Mode::Silent);
     let addr = d.http_addr;
-    let took = wait_until("ns2.lab major outage", Duration::from_secs(5), || async move {
-        let v = get_json(addr, "/api/v1/status").await.1;
-        server(&v, "ns2.lab")["status"] == "major_outage"
-    })
+    let took = wait_until(
+        "ns2.lab major outage",
+        Duration::from_secs(5),
+        || async move {
+            let v = get_json(addr, "/api/v1/status").await.1;
+            server(&v, "ns2.lab")["status"] == "major_outage"
+        },
+    )
     .await;
     // fail_after 2 × interval 200ms + timeout 100ms, plus scheduling slack.
-    assert!(took < Duration::from_secs(2), "outage detected after {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "outage detected after {took:?}"
+    );
     let v = status(&d).await;
     assert_eq!(zone(&v)["status"], "degraded_performance", "{v}");
     assert_eq!(server(&v, "ns1.lab")["status"], "operational");
@@ -171,10 +198,14 @@ async fn one_unreachable_server_is_an_outage_of_that_server_only() {
 
     // Connectivity returns: recovery after recover_after successes.
     lab.servers[1].set_mode(Mode::Normal);
-    wait_until("ns2.lab operational again", Duration::from_secs(3), || async move {
-        let v = get_json(addr, "/api/v1/status").await.1;
-        server(&v, "ns2.lab")["status"] == "operational" && zone(&v)["status"] == "operational"
-    })
+    wait_until(
+        "ns2.lab operational again",
+        Duration::from_secs(3),
+        || async move {
+            let v = get_json(addr, "/api/v1/status").await.1;
+            server(&v, "ns2.lab")["status"] == "operational" && zone(&v)["status"] == "operational"
+        },
+    )
     .await;
     d.shutdown().await.expect("clean shutdown");
 }
@@ -216,7 +247,10 @@ async fn lagging_server_is_degraded_then_recovers() {
     })
     .await;
     let v = status(&d).await;
-    assert!(server(&v, "ns3.lab")["lag_seconds"].as_f64().unwrap() >= 1.0, "{v}");
+    assert!(
+        server(&v, "ns3.lab")["lag_seconds"].as_f64().unwrap() >= 1.0,
+        "{v}"
+    );
     assert!(took < Duration::from_secs(3), "lag degraded after {took:?}");
     assert_eq!(server(&v, "ns1.lab")["status"], "operational");
     assert_eq!(zone(&v)["serial"], 501);
@@ -229,7 +263,9 @@ async fn lagging_server_is_degraded_then_recovers() {
     .await;
     let (_, metrics) = http(d.http_addr, "GET", "/metrics").await;
     assert!(
-        metrics.contains("nsprobe_serial_propagation_seconds_count{server=\"ns3.lab\",zone=\"dk.\"} 1"),
+        metrics.contains(
+            "nsprobe_serial_propagation_seconds_count{server=\"ns3.lab\",zone=\"dk.\"} 1"
+        ),
         "propagation observed for ns3.lab:\n{metrics}"
     );
     d.shutdown().await.expect("clean shutdown");
@@ -257,7 +293,10 @@ async fn maintenance_window_shows_under_maintenance_not_outage() {
     let v = status(&d).await;
     let ns2 = server(&v, "ns2.lab");
     assert_eq!(ns2["status"], "under_maintenance", "{v}");
-    assert_eq!(ns2["maintenance"]["reason"], "Secondary data-centre network work");
+    assert_eq!(
+        ns2["maintenance"]["reason"],
+        "Secondary data-centre network work"
+    );
     assert_eq!(zone(&v)["status"], "operational", "{v}");
     let (_, metrics) = http(addr, "GET", "/metrics").await;
     assert!(metrics.contains("nsprobe_maintenance{component=\"ns2.lab\"} 1"));
@@ -282,7 +321,10 @@ async fn restart_mid_stall_keeps_the_true_serial_age() {
     let changed_at = zone(&before)["serial_changed_at"].clone();
     let age_before = zone(&before)["serial_age_seconds"].as_f64().unwrap();
     d.shutdown().await.expect("clean shutdown saves state");
-    assert!(lab.dir.path().join("state.json").exists(), "state file written");
+    assert!(
+        lab.dir.path().join("state.json").exists(),
+        "state file written"
+    );
 
     tokio::time::sleep(Duration::from_millis(2000)).await; // down during the stall
     let d = start(&cfg).await;
@@ -291,8 +333,15 @@ async fn restart_mid_stall_keeps_the_true_serial_age() {
     assert_eq!(zone(&after)["serial"], 43);
     assert_eq!(zone(&after)["serial_changed_at"], changed_at, "{after}");
     let age_after = zone(&after)["serial_age_seconds"].as_f64().unwrap();
-    assert!(age_after >= age_before + 2.0, "age {age_before} -> {age_after}");
-    assert_eq!(zone(&after)["stale"], true, "3.5 s old with stale_after 3s: {after}");
+    assert!(
+        age_after >= age_before + 2.0,
+        "age {age_before} -> {age_after}"
+    );
+    assert_eq!(
+        zone(&after)["stale"],
+        true,
+        "3.5 s old with stale_after 3s: {after}"
+    );
     d.shutdown().await.expect("clean shutdown");
 }
 
@@ -306,5 +355,8 @@ async fn corrupt_state_file_is_ignored() {
     assert_eq!(zone(&status(&d).await)["serial"], 1);
     d.shutdown().await.expect("clean shutdown");
     let saved = std::fs::read_to_string(lab.dir.path().join("state.json")).unwrap();
-    assert!(saved.contains("\"version\""), "state rewritten on shutdown: {saved}");
+    assert!(
+        saved.contains("\"version\""),
+        "state rewritten on shutdown: {saved}"
+    );
 }

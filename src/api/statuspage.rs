@@ -195,27 +195,36 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
             .map(|(_, t)| rfc3339(*t))
             .unwrap_or_else(|| created.clone())
     };
-    let component = |name: &str, st: Status, reason: &str, position: usize, group_id: Option<String>| Component {
-        id: stable_id("component", name),
-        name: name.to_string(),
-        status: st,
-        created_at: created.clone(),
-        updated_at: since(name),
-        position,
-        description: Some(reason.to_string()).filter(|r| !r.is_empty()),
-        showcase: true,
-        start_date: None,
-        group_id,
-        page_id: page_id.clone(),
-        group: false,
-        only_show_if_degraded: false,
-        components: None,
-    };
+    let component =
+        |name: &str, st: Status, reason: &str, position: usize, group_id: Option<String>| {
+            Component {
+                id: stable_id("component", name),
+                name: name.to_string(),
+                status: st,
+                created_at: created.clone(),
+                updated_at: since(name),
+                position,
+                description: Some(reason.to_string()).filter(|r| !r.is_empty()),
+                showcase: true,
+                start_date: None,
+                group_id,
+                page_id: page_id.clone(),
+                group: false,
+                only_show_if_degraded: false,
+                components: None,
+            }
+        };
     let mut components = Vec::new();
     let mut all = Vec::new();
     for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
         let gid = stable_id("component", &zs.group.name);
-        let mut group = component(&zs.group.name, zs.group.status, &zs.group.reason, gi + 1, None);
+        let mut group = component(
+            &zs.group.name,
+            zs.group.status,
+            &zs.group.reason,
+            gi + 1,
+            None,
+        );
         group.group = true;
         group.components = Some(
             zs.servers
@@ -227,7 +236,13 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         components.push(group);
         for (si, s) in zs.servers.iter().enumerate() {
             all.push(s.status);
-            components.push(component(&s.name, s.status, &s.reason, si + 1, Some(gid.clone())));
+            components.push(component(
+                &s.name,
+                s.status,
+                &s.reason,
+                si + 1,
+                Some(gid.clone()),
+            ));
         }
     }
     let scheduled_maintenances = inner
@@ -238,7 +253,10 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         .map(|w| {
             let started = w.start <= now;
             ScheduledMaintenance {
-                id: stable_id("maintenance", &format!("{}{}{:?}", w.start, w.end, w.components)),
+                id: stable_id(
+                    "maintenance",
+                    &format!("{}{}{:?}", w.start, w.end, w.components),
+                ),
                 name: if w.reason.is_empty() {
                     "Scheduled maintenance".into()
                 } else {

@@ -542,11 +542,16 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
     );
-    stream.write_all(req.as_bytes()).await.expect("send request");
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .expect("send request");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response has a head");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .expect("HTTP response has a head");
     let status = head
         .split_whitespace()
         .nth(1)
@@ -555,7 +560,11 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     let chunked = head
         .lines()
         .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     (status, body)
 }
 
