@@ -219,9 +219,9 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
         verdict = verdict.max(Verdict::Warning);
         problems.push("slow answers".into());
     }
-    for (name, err) in &resolve_errors {
+    for err in resolve_errors.values() {
         verdict = verdict.max(Verdict::Unknown);
-        problems.push(format!("cannot resolve {name}: {err}"));
+        problems.push(err.clone());
     }
     // A zone whose servers all failed resolution has no rows at all.
     for z in &config.zones {
