@@ -360,3 +360,73 @@ async fn corrupt_state_file_is_ignored() {
         "state rewritten on shutdown: {saved}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolved_addresses_become_targets_and_survive_resolver_failure() {
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, RData, Record};
+
+    // A recursive-resolver stand-in: an authoritative server for `lab.` that the
+    // daemon's [resolver] asks for the nameserver's A/AAAA records.
+    let zone = "$ORIGIN lab.\n$TTL 3600\n@ IN SOA ns hostmaster 1 7200 900 1209600 3600\n\
+                @ IN NS ns\nns IN A 127.0.0.1\nns1 IN A 127.0.1.1\n";
+    let (resolver_addr, resolver, handler) = common::hickory_zone_server(zone).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nsprobe.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\n[state]\npath = \"{}\"\n\
+             [resolver]\nservers = [\"{resolver_addr}\"]\nrefresh = \"300ms\"\ntimeout = \"200ms\"\n\
+             [[zone]]\nname = \"dk.\"\ninterval = \"500ms\"\ntimeout = \"100ms\"\ntransports = [\"udp\"]\n\
+             [[zone.nameservers]]\nname = \"ns1.lab\"\n",
+            dir.path().join("state.json").display()
+        ),
+    )
+    .unwrap();
+    let d = start(&cfg).await;
+    let addr = d.http_addr;
+    let addresses = |v: &Value| -> Vec<String> {
+        server(v, "ns1.lab")["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["address"].as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_until(
+        "resolved address probed",
+        Duration::from_secs(3),
+        || async move { addresses(&get_json(addr, "/api/v1/status").await.1) == ["127.0.1.1:53"] },
+    )
+    .await;
+
+    // A second address appears in DNS: it becomes a target at the next refresh.
+    let rec = Record::from_rdata(
+        Name::from_ascii("ns1.lab.").unwrap(),
+        3600,
+        RData::A(A::new(127, 0, 1, 2)),
+    );
+    assert!(handler.upsert(rec, 2).await);
+    wait_until(
+        "new address probed",
+        Duration::from_secs(3),
+        || async move {
+            addresses(&get_json(addr, "/api/v1/status").await.1) == ["127.0.1.1:53", "127.0.1.2:53"]
+        },
+    )
+    .await;
+
+    // The resolver goes away: the last known addresses stay, the failure is counted.
+    resolver.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let v = status(&d).await;
+    assert_eq!(addresses(&v), ["127.0.1.1:53", "127.0.1.2:53"], "{v}");
+    let (_, metrics) = http(addr, "GET", "/metrics").await;
+    assert!(
+        metrics.contains("nsprobe_resolve_failures_total{server=\"ns1.lab\"}"),
+        "resolution failures counted:\n{metrics}"
+    );
+    assert!(metrics.contains("nsprobe_server_addresses{server=\"ns1.lab\",zone=\"dk.\"} 2"));
+    d.shutdown().await.expect("clean shutdown");
+}

@@ -502,18 +502,33 @@ impl AuthServer {
 ///
 /// Panics (test setup) if the zone does not parse or no port can be bound.
 pub async fn hickory_auth_server(zone_text: &str) -> (SocketAddr, AuthServer) {
+    let (addr, server, _) = hickory_zone_server(zone_text).await;
+    (addr, server)
+}
+
+/// Like [`hickory_auth_server`], but also returns the zone's handler so a test can
+/// change records while the server runs (`handler.upsert(record, serial).await`).
+pub async fn hickory_zone_server(
+    zone_text: &str,
+) -> (
+    SocketAddr,
+    AuthServer,
+    Arc<InMemoryZoneHandler<TokioRuntimeProvider>>,
+) {
     let (origin, records) = hickory_proto::serialize::txt::Parser::new(zone_text, None, None)
         .parse()
         .expect("zone text parses");
-    let handler = InMemoryZoneHandler::<TokioRuntimeProvider>::new(
-        origin.clone(),
-        records,
-        ZoneType::Primary,
-        AxfrPolicy::Deny,
-    )
-    .expect("zone handler");
+    let handler = Arc::new(
+        InMemoryZoneHandler::<TokioRuntimeProvider>::new(
+            origin.clone(),
+            records,
+            ZoneType::Primary,
+            AxfrPolicy::Deny,
+        )
+        .expect("zone handler"),
+    );
     let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+    catalog.upsert(LowerName::from(&origin), vec![handler.clone()]);
     catalog.set_nsid(Some(
         NSIDPayload::new(HICKORY_NSID.as_bytes().to_vec()).expect("nsid"),
     ));
@@ -522,7 +537,7 @@ pub async fn hickory_auth_server(zone_text: &str) -> (SocketAddr, AuthServer) {
     let addr = udp.local_addr().expect("local addr");
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 64);
-    (addr, AuthServer { server })
+    (addr, AuthServer { server }, handler)
 }
 
 /// A loopback address where nothing listens (UDP or TCP): a port that was just bound and
