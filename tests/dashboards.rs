@@ -413,5 +413,6 @@ fn alert_rules_pass_promtool() {
         return;
     };
     run(&promtool, &["check", "rules", ALERTS]);
+    run(&promtool, &["check", "config", "contrib/prometheus.yml"]);
     run(&promtool, &["test", "rules", ALERT_TESTS]);
 }
