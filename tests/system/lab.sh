@@ -8,6 +8,7 @@
 #   lab_stop 2; lab_start_one 2 # stopped instance: queries are refused (ICMP port unreachable)
 #   lab_drop 3; lab_undrop 3    # silent outage (nftables input drop): queries time out
 #   lab_drop 3 30               # 30 % packet loss to instance 3
+#   lab_nsprobe_config "$LAB_DIR/nsprobe.toml"   # nsprobe config for these instances
 #   prom_start 127.0.0.1:19853  # Prometheus scraping nsprobe, with dashboards/alerts.yml
 #   prom_alerts                 # JSON array of active alerts (optional jq filter on it)
 #   prom_query 'up'             # instant query, JSON result vector
@@ -197,6 +198,11 @@ lab_start() {
   lab_nft_reset
   lab_make_key || return 1
   for ((i = 1; i <= n; i++)); do
+    if [[ -n $(lab_serial_of "$i") ]]; then
+      lab_die "$(lab_addr "$i"):$LAB_PORT already answers DNS: another lab running?" || return 1
+    fi
+  done
+  for ((i = 1; i <= n; i++)); do
     dir=$(lab_dir "$i")
     mkdir -p "$dir/run" "$dir/zones" "$dir/storage"
     cp -a "$LAB_DIR/keysrc/storage/keys" "$dir/storage/keys"
@@ -283,6 +289,37 @@ lab_undrop() {
     awk -v c="comment \"lab$i\"" 'index($0, c) { print $NF }'); do
     nft delete rule inet "$LAB_NFT_TABLE" input handle "$h"
   done
+}
+
+# lab_nsprobe_config FILE [LISTEN]: writes an nsprobe config for the running lab: zone
+# LAB_ZONE (component "DNS (.dk)"), one nameserver per instance, 1 s interval, HTTP on
+# LISTEN (default 127.0.0.1:19853), state in the lab dir. Append [[maintenance]] etc. to it.
+lab_nsprobe_config() {
+  local file=${1:?usage: lab_nsprobe_config FILE [LISTEN]} listen=${2:-127.0.0.1:19853} i
+  [[ -n $LAB_DIR ]] || lab_die "lab_nsprobe_config: call lab_start first" || return 1
+  {
+    cat <<EOF
+[http]
+listen = "$listen"
+
+[state]
+path = "$LAB_DIR/nsprobe-state.json"
+
+[[zone]]
+name = "$LAB_ZONE"
+component = "DNS (.dk)"
+interval = "1s"
+timeout = "500ms"
+stale_after = "20s"
+fail_after = 3
+recover_after = 2
+lag_after = "5s"
+dnssec = true
+EOF
+    for ((i = 1; i <= LAB_N; i++)); do
+      printf '\n[[zone.nameservers]]\nname = "%s"\naddresses = ["%s:%s"]\n' "$(lab_name "$i")" "$(lab_addr "$i")" "$LAB_PORT"
+    done
+  } >"$file"
 }
 
 # lab_cleanup: stops every process the lab started, removes the nft table and temp dirs.

@@ -81,7 +81,13 @@ lab_undrop 4
 [[ -n $(lab_serial_of 4) ]] || fail "undrop after loss"
 ok "lab_drop 4 50: $answered/40 answered"
 
-prom_start 127.0.0.1:19853 # nothing listens there: up == 0
+lab_nsprobe_config "$LAB_DIR/nsprobe.toml"
+[[ $(grep -c '^\[\[zone.nameservers\]\]' "$LAB_DIR/nsprobe.toml") == 4 ]] || fail "nsprobe config: nameservers"
+grep -q '^addresses = \["127.0.1.4:5300"\]' "$LAB_DIR/nsprobe.toml" || fail "nsprobe config: addresses"
+grep -q '^name = "d.nic.dk"' "$LAB_DIR/nsprobe.toml" || fail "nsprobe config: names"
+ok "lab_nsprobe_config"
+
+prom_start "$LAB_DIR/nsprobe.toml" # nothing listens on its [http] listen: up == 0
 [[ $(prom_query 'up{job="nsprobe"}' | jq -r '.[0].value[1]') == 0 ]] || fail "prometheus: up{job=nsprobe} != 0"
 [[ $(prom_alerts '[.[] | select(.labels.alertname == "NsprobeAbsent")] | length') == 1 ]] ||
   fail "prometheus: NsprobeAbsent not pending"
