@@ -192,16 +192,16 @@ lab_start() {
   ((n >= 1 && n <= 254)) || lab_die "lab_start: N must be 1..254" || return 1
   lab_require knotd knotc keymgr kdig nft || return 1
   [[ -z $LAB_DIR ]] || lab_die "lab already started in $LAB_DIR" || return 1
+  for ((i = 1; i <= n; i++)); do
+    if (: <>"/dev/tcp/$(lab_addr "$i")/$LAB_PORT") 2>/dev/null; then
+      lab_die "$(lab_addr "$i"):$LAB_PORT already accepts connections: another lab running?" || return 1
+    fi
+  done
   LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/nsprobe-lab.XXXXXX")
   LAB_N=$n
   lab_install_trap
   lab_nft_reset
   lab_make_key || return 1
-  for ((i = 1; i <= n; i++)); do
-    if [[ -n $(lab_serial_of "$i") ]]; then
-      lab_die "$(lab_addr "$i"):$LAB_PORT already answers DNS: another lab running?" || return 1
-    fi
-  done
   for ((i = 1; i <= n; i++)); do
     dir=$(lab_dir "$i")
     mkdir -p "$dir/run" "$dir/zones" "$dir/storage"
