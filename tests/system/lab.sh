@@ -12,7 +12,9 @@
 #   prom_start 127.0.0.1:19853  # Prometheus scraping nsprobe, with dashboards/alerts.yml
 #   prom_alerts                 # JSON array of active alerts (optional jq filter on it)
 #   prom_query 'up'             # instant query, JSON result vector
+#   lab_serial_of 2             # serial instance 2 answers (empty if none)
 #   lab_cleanup                 # also installed as an EXIT/INT/TERM trap by lab_start/prom_start
+#                               # (it replaces your EXIT trap: call lab_cleanup from yours instead)
 #
 # Needs (Debian): knot, knot-dnsutils, nftables, prometheus, curl, jq. nftables needs root.
 # Only loopback addresses are used. Settings (environment, before lab_start):
@@ -65,9 +67,9 @@ lab_install_trap() {
   trap 'lab_cleanup; exit 143' TERM
 }
 
-# Current serial of instance I as answered over UDP (empty if no answer).
+# lab_serial_of I: serial instance I answers over UDP; empty (and status 0) if none within 1 s.
 lab_serial_of() {
-  kdig @"$(lab_addr "$1")" -p "$LAB_PORT" "$LAB_ZONE" SOA +norec +short +time=1 +retry=0 2>/dev/null |
+  { kdig @"$(lab_addr "$1")" -p "$LAB_PORT" "$LAB_ZONE" SOA +norec +short +time=1 +retry=0 2>/dev/null || true; } |
     awk 'NF >= 7 { print $3; exit }'
 }
 
