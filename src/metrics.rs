@@ -48,6 +48,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_zone_stale_threshold_seconds", kind: Kind::Gauge, labels: &["zone"], help: "Serial age above which the zone counts as stale (fixed or learned)." },
     Family { name: "nsprobe_server_serial_lag", kind: Kind::Gauge, labels: ADDRESS, help: "How far this server address is behind the zone's newest serial, in serial units." },
     Family { name: "nsprobe_server_serial_lag_seconds", kind: Kind::Gauge, labels: ADDRESS, help: "How long this server address has been behind the zone's newest serial." },
+    Family { name: "nsprobe_zone_lag_threshold_seconds", kind: Kind::Gauge, labels: &["zone"], help: "How long a server may stay behind the zone's newest serial before it counts as lagging (lag_after)." },
     Family { name: "nsprobe_serial_propagation_seconds", kind: Kind::Histogram, labels: &["zone", "server"], help: "Time from the first server showing a new serial to this server showing it." },
     Family { name: "nsprobe_serial_regressions_total", kind: Kind::Counter, labels: ADDRESS, help: "Times this server address answered a serial older (RFC 1982) than it had before." },
     Family { name: "nsprobe_soa_rrsig_expiration_timestamp_seconds", kind: Kind::Gauge, labels: ADDRESS, help: "Expiration time of the RRSIG covering the SOA (Unix time), when DNSSEC is requested." },
@@ -168,6 +169,8 @@ pub struct Metrics {
     pub zone_stale_threshold: GaugeVec,
     /// `nsprobe_server_serial_lag`.
     pub server_lag: GaugeVec,
+    /// `nsprobe_zone_lag_threshold_seconds`.
+    pub zone_lag_threshold: GaugeVec,
     /// `nsprobe_server_serial_lag_seconds`.
     pub server_lag_seconds: GaugeVec,
     /// `nsprobe_serial_propagation_seconds`.
@@ -233,6 +236,7 @@ impl Metrics {
             zone_stale: gauge_vec(&r, "nsprobe_zone_stale"),
             zone_stale_threshold: gauge_vec(&r, "nsprobe_zone_stale_threshold_seconds"),
             server_lag: gauge_vec(&r, "nsprobe_server_serial_lag"),
+            zone_lag_threshold: gauge_vec(&r, "nsprobe_zone_lag_threshold_seconds"),
             server_lag_seconds: gauge_vec(&r, "nsprobe_server_serial_lag_seconds"),
             propagation: histogram_vec(
                 &r,
@@ -381,6 +385,7 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
         &m.zone_serial_age,
         &m.zone_stale,
         &m.zone_stale_threshold,
+        &m.zone_lag_threshold,
         &m.server_lag,
         &m.server_lag_seconds,
         &m.rrsig_expiration,
@@ -431,6 +436,9 @@ pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
         m.zone_stale_threshold
             .with_label_values(&[zone])
             .set(st.stale_threshold_ms() as f64 / 1000.0);
+        m.zone_lag_threshold
+            .with_label_values(&[zone])
+            .set(st.thresholds().lag_after.as_secs_f64());
         for (name, server) in st.servers() {
             for (key, t) in &server.targets {
                 if let Some(up) = t.up {
