@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# System tests: nsprobe against real Knot DNS instances, scraped by a real
+# Prometheus evaluating dashboards/alerts.yml. Replays the incidents of the .dk
+# status page — one nameserver unreachable, a lagging server, a stalled zone
+# publication, a maintenance window — plus a failed config reload, and asserts
+# through nsprobe's JSON API and Prometheus' /api/v1/alerts that the right
+# statuses and alerts appear and clear, and no others.
+#
+# Needs root (nftables) and: knot knot-dnsutils prometheus nftables curl jq
+# (`.ci/run` installs them). Uses only loopback addresses 127.0.1.1-4 and
+# 127.0.0.1; cleans up every process it starts. Takes about 3 minutes.
+#
+# The alert rules are evaluated from a copy of dashboards/alerts.yml whose `for:`
+# durations are shortened to ALERT_FOR (default 5s) so that the run stays short;
+# the expressions are the shipped ones. The full `for:` semantics are covered by
+# `promtool test rules dashboards/alerts.test.yml`, which this script also runs.
+#
+# Ends with the line "N passed, M failed"; exit status 1 if any check failed.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO"
+# shellcheck source=tests/system/lab.sh
+source tests/system/lab.sh
+
+NSPROBE=${NSPROBE:-$REPO/target/release/nsprobe}
+ALERT_FOR=${ALERT_FOR:-5s}
+HTTP=127.0.0.1:19853
+PUBLISH_EVERY=3
+
+PASSED=0
+FAILED=0
+NSPROBE_PID=""
+PUBLISHER_PID=""
+
+log() { echo "system: $*" >&2; }
+
+ok() {
+  PASSED=$((PASSED + 1))
+  echo "ok - $*"
+}
+
+not_ok() {
+  FAILED=$((FAILED + 1))
+  echo "not ok - $*"
+}
+
+# check DESCRIPTION COMMAND...: one assertion.
+check() {
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# wait_for DESCRIPTION LIMIT_S COMMAND...: polls every 0.25 s; on success records the
+# seconds since T0 in WAITED and passes, on time-out fails the check.
+WAITED=""
+wait_for() {
+  local what=$1 limit=$2 start
+  shift 2
+  start=$(now)
+  while true; do
+    if "$@" 2>/dev/null; then
+      WAITED=$(since "$T0")
+      ok "$what (after ${WAITED}s)"
+      return 0
+    fi
+    if awk -v s="$(since "$start")" -v l="$limit" 'BEGIN { exit !(s > l) }'; then
+      WAITED=""
+      not_ok "$what (not within ${limit}s)"
+      return 0 # go on: the remaining checks still say what works
+    fi
+    sleep 0.25
+  done
+}
+
+status_json() { curl -fsS "http://$HTTP/api/v1/status"; }
+server_status() { status_json | jq -r --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .status'; }
+zone_field() { status_json | jq -r ".zones[0].$1"; }
+server_is() { [[ $(server_status "$1") == "$2" ]]; }
+zone_is() { [[ $(zone_field status) == "$1" ]]; }
+zone_stale_is() { [[ $(zone_field stale) == "$1" ]]; }
+server_lag_positive() { [[ $(status_json | jq --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .lag') -gt 0 ]]; }
+
+# Firing alerts as sorted "alertname/server-or-zone" lines.
+firing() {
+  prom_alerts '[.[] | select(.state == "firing") | "\(.labels.alertname)/\(.labels.server // .labels.zone // "-")"] | sort | .[]' | jq -r .
+}
+firing_is() { [[ "$(firing | tr '\n' ' ')" == "$*" ]]; }
+alert_firing() { firing | grep -qx "$1"; }
+no_alert_firing() { ! firing | grep -q .; }
+
+abc_operational() {
+  server_is a.nic.dk operational && server_is b.nic.dk operational && server_is c.nic.dk operational
+}
+metrics_match() { curl -fsS "http://$HTTP/metrics" | grep -Eq "$1"; }
+live_metrics_pass_promtool() { curl -fsS "http://$HTTP/metrics" | promtool check metrics; }
+
+metric_value() {
+  curl -fsS "http://$HTTP/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
+}
+
+# The publisher: every PUBLISH_EVERY seconds a new serial on the instances listed in
+# $LAB_DIR/publish_to (empty file = publication stalled); the time of the last
+# publication goes to $LAB_DIR/last_publish.
+publisher() {
+  local serial=$LAB_SERIAL list
+  while true; do
+    list=$(cat "$LAB_DIR/publish_to")
+    if [[ -n $list ]]; then
+      serial=$((serial + 1))
+      # shellcheck disable=SC2086
+      lab_set_serial "$serial" $list >/dev/null 2>&1 || true
+      now >"$LAB_DIR/last_publish"
+      echo "$serial" >"$LAB_DIR/serial"
+    fi
+    sleep "$PUBLISH_EVERY"
+  done
+}
+publish_to() { echo "$*" >"$LAB_DIR/publish_to"; }
+
+cleanup() {
+  set +e
+  [[ -n $PUBLISHER_PID ]] && kill "$PUBLISHER_PID" 2>/dev/null
+  if [[ -n $NSPROBE_PID ]] && kill -0 "$NSPROBE_PID" 2>/dev/null; then
+    kill -TERM "$NSPROBE_PID"
+    wait "$NSPROBE_PID" 2>/dev/null
+  fi
+  lab_cleanup
+}
+
+# ---------------------------------------------------------------------------
+lab_require knotd knotc kdig keymgr prometheus promtool nft curl jq
+[[ $(id -u) == 0 ]] || { echo "system tests need root (nftables)"; echo "0 passed, 1 failed"; exit 1; }
+if [[ ! -x $NSPROBE ]]; then
+  log "building nsprobe (release)"
+  cargo build --release --quiet
+fi
+
+lab_start 4 # a, b, c, d.nic.dk on 127.0.1.1-4:5300
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+CONFIG=$LAB_DIR/nsprobe.toml
+lab_nsprobe_config "$CONFIG" "$HTTP"
+cat >>"$CONFIG" <<EOF
+
+[[maintenance]]
+components = ["d.nic.dk"]
+start = "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+end = "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+reason = "Secondary data-centre network work"
+EOF
+cp "$CONFIG" "$LAB_DIR/nsprobe.toml.good"
+
+sed -E "s/^([[:space:]]*for:).*/\1 $ALERT_FOR/" dashboards/alerts.yml >"$LAB_DIR/alerts.yml"
+cat >"$LAB_DIR/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $LAB_DIR/alerts.yml
+scrape_configs:
+  - job_name: nsprobe
+    static_configs:
+      - targets: ['$HTTP']
+EOF
+
+echo "# static checks"
+check "promtool check rules dashboards/alerts.yml" promtool check rules dashboards/alerts.yml
+check "promtool test rules dashboards/alerts.test.yml" promtool test rules dashboards/alerts.test.yml
+check "nsprobe validate on the lab config" "$NSPROBE" validate -c "$CONFIG"
+
+echo "# start: nsprobe, Prometheus, publication every ${PUBLISH_EVERY}s"
+"$NSPROBE" run -c "$CONFIG" 2>"$LAB_DIR/nsprobe.log" &
+NSPROBE_PID=$!
+publish_to 1 2 3
+publisher &
+PUBLISHER_PID=$!
+T0=$(now)
+wait_for "nsprobe ready (/readyz)" 15 curl -fsS "http://$HTTP/readyz"
+prom_start "$LAB_DIR/prometheus.yml"
+trap cleanup EXIT # prom_start installs lab_cleanup alone
+lab_stop 4        # d.nic.dk goes away during its declared maintenance window
+
+echo "# baseline: maintenance on d.nic.dk, everything else operational"
+T0=$(now)
+wait_for "d.nic.dk under_maintenance" 15 server_is d.nic.dk under_maintenance
+wait_for "a, b, c operational" 15 abc_operational
+check "zone operational (a server in maintenance does not degrade it)" zone_is operational
+sleep 8 # longer than ALERT_FOR: a d.nic.dk alert would be firing by now if not muted
+check "d.nic.dk is down (target_up 0) but no alert fires during its maintenance" no_alert_firing
+check "nsprobe_maintenance{component=\"d.nic.dk\"} is 1" \
+  test "$(metric_value 'nsprobe_maintenance{component="d.nic.dk"}')" = 1
+check "nsid_info shows each instance's own NSID" \
+  metrics_match '^nsprobe_nsid_info\{.*nsid="b\.nic\.dk".*server="b\.nic\.dk"'
+check "SOA RRSIG expiry exported (signed zone)" \
+  metrics_match '^nsprobe_soa_rrsig_expiration_timestamp_seconds\{'
+check "promtool check metrics on live /metrics" live_metrics_pass_promtool
+
+echo "# incident: b.nic.dk unreachable (packets dropped)"
+lab_drop 2
+T0=$(now)
+wait_for "b.nic.dk major_outage" 15 server_is b.nic.dk major_outage
+OUTAGE_STATUS=$WAITED
+check "zone group degraded_performance, not major_outage, with one server of four out" zone_is degraded_performance
+wait_for "NsprobeNameserverDown fires for b.nic.dk" 40 alert_firing NsprobeNameserverDown/b.nic.dk
+OUTAGE_ALERT=$WAITED
+check "no other alert fires during the outage" firing_is "NsprobeNameserverDown/b.nic.dk "
+lab_undrop 2
+T0=$(now)
+wait_for "b.nic.dk operational again" 15 server_is b.nic.dk operational
+wait_for "NsprobeNameserverDown for b.nic.dk clears" 20 no_alert_firing
+
+echo "# incident: c.nic.dk lags (publication reaches a and b only)"
+publish_to 1 2
+T0=$(now)
+wait_for "c.nic.dk lag seen" 15 server_lag_positive c.nic.dk
+wait_for "c.nic.dk degraded_performance (lag_after 5s)" 20 server_is c.nic.dk degraded_performance
+LAG_STATUS=$WAITED
+wait_for "NsprobeNameserverLagging fires for c.nic.dk" 40 alert_firing NsprobeNameserverLagging/c.nic.dk
+LAG_ALERT=$WAITED
+check "no other alert fires while c.nic.dk lags" firing_is "NsprobeNameserverLagging/c.nic.dk "
+publish_to 1 2 3
+T0=$(now)
+wait_for "c.nic.dk caught up and operational" 15 server_is c.nic.dk operational
+wait_for "NsprobeNameserverLagging clears" 20 no_alert_firing
+check "propagation delay observed for c.nic.dk" \
+  metrics_match '^nsprobe_serial_propagation_seconds_count\{server="c\.nic\.dk",zone="dk\."\} [1-9]'
+
+echo "# incident: stalled zone publication (every server answers, the serial stops)"
+publish_to
+sleep "$PUBLISH_EVERY"
+T0=$(cat "$LAB_DIR/last_publish")
+wait_for "zone stale (stale_after 20s)" 40 zone_stale_is true
+STALL_STATUS=$WAITED
+check "zone degraded_performance while stale" zone_is degraded_performance
+check "every answering server still operational" abc_operational
+check "stalled publication is flagged not earlier than stale_after" \
+  awk -v w="$STALL_STATUS" 'BEGIN { exit !(w >= 19) }'
+wait_for "NsprobeZoneSerialStale fires for dk." 40 alert_firing NsprobeZoneSerialStale/dk.
+STALL_ALERT=$WAITED
+check "no other alert fires during the stall" firing_is "NsprobeZoneSerialStale/dk. "
+publish_to 1 2 3
+T0=$(now)
+wait_for "zone fresh again" 15 zone_stale_is false
+wait_for "NsprobeZoneSerialStale clears" 20 no_alert_firing
+
+echo "# operations: a bad config reload keeps the old config running"
+echo 'this is = not [valid' >"$CONFIG"
+kill -HUP "$NSPROBE_PID"
+T0=$(now)
+wait_for "nsprobe_config_last_reload_successful is 0" 10 \
+  test "$(metric_value nsprobe_config_last_reload_successful)" = 0
+wait_for "NsprobeConfigReloadFailed fires" 30 alert_firing NsprobeConfigReloadFailed/-
+check "nsprobe still probes with the old config" zone_is operational
+cp "$LAB_DIR/nsprobe.toml.good" "$CONFIG"
+kill -HUP "$NSPROBE_PID"
+T0=$(now)
+wait_for "good reload: nsprobe_config_last_reload_successful is 1" 10 \
+  test "$(metric_value nsprobe_config_last_reload_successful)" = 1
+wait_for "NsprobeConfigReloadFailed clears" 20 no_alert_firing
+
+echo "# shutdown"
+kill -TERM "$NSPROBE_PID"
+rc=0
+wait "$NSPROBE_PID" || rc=$?
+NSPROBE_PID=""
+check "nsprobe exits 0 on SIGTERM" test "$rc" = 0
+check "state saved on shutdown" test -s "$LAB_DIR/nsprobe-state.json"
+if ((FAILED > 0)); then
+  echo "--- nsprobe log (last 40 lines)"
+  tail -n 40 "$LAB_DIR/nsprobe.log" || true
+fi
+
+echo
+echo "measured (seconds from incident start; interval 1s, fail_after 3, lag_after 5s, stale_after 20s, alert for: $ALERT_FOR):"
+echo "  outage: status ${OUTAGE_STATUS:-n/a}, alert firing ${OUTAGE_ALERT:-n/a}"
+echo "  lag:    status ${LAG_STATUS:-n/a}, alert firing ${LAG_ALERT:-n/a}"
+echo "  stall:  status ${STALL_STATUS:-n/a}, alert firing ${STALL_ALERT:-n/a} (from the last publication)"
+echo
+echo "system: $PASSED passed, $FAILED failed"
+((FAILED == 0))
