@@ -957,6 +957,12 @@ async fn readiness_health_and_error_responses() {
         assert_eq!(code, 200, "{path}: {v}");
         assert_eq!(v["zone"], ZONE);
     }
+    let (code, v) = get_json(addr, "/api/v1/zones/dk/servers/NS1.Lab/response-times").await;
+    assert_eq!((code, &v["server"]), (200, &Value::from("ns1.lab")), "{v}");
+    // Wrong method: 405 with a JSON error.
+    let (code, body) = http(addr, "GET", "/-/reload").await;
+    assert_eq!(code, 405, "{body}");
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["error"].is_string());
     // Reload is off unless enabled.
     let (code, v) = post_reload(addr).await;
     assert_eq!(code, 403, "{v}");
