@@ -594,6 +594,10 @@ async fn reload_adds_and_removes_targets_keeping_state_and_survives_a_bad_file()
     )
     .await;
     let before = status(addr).await;
+    dump(
+        "status-failing.json",
+        &serde_json::to_string_pretty(&before).unwrap(),
+    );
     let m_before = scrape(addr).await;
     let ns1_probes = probes_of(&m_before, "ns1.lab");
     let (_, rt) = get_json(addr, "/api/v1/zones/dk./servers/ns1.lab/response-times").await;
@@ -690,6 +694,7 @@ async fn reload_adds_and_removes_targets_keeping_state_and_survives_a_bad_file()
     lab.write("[[zone]]\nname = \"dk.\"\nbogus = 1\n");
     let (code, v) = post_reload(addr).await;
     assert_eq!(code, 500, "{v}");
+    dump("reload-500.json", &v.to_string());
     assert!(
         v["error"]
             .as_str()
@@ -893,6 +898,7 @@ async fn readiness_health_and_error_responses() {
     let (code, v) = get_json(addr, "/readyz").await;
     assert_eq!((code, &v["ready"]), (503, &Value::Bool(false)), "{v}");
     assert!(v["reason"].is_string());
+    dump("readyz-503.json", &v.to_string());
     assert_eq!(status(addr).await["ready"], false);
     assert_eq!(
         http(addr, "GET", "/healthz").await,
@@ -914,6 +920,7 @@ async fn readiness_health_and_error_responses() {
             .as_str()
             .unwrap_or_else(|| panic!("error in {v}"));
         assert!(msg.contains(needle), "GET {path}: {msg:?} lacks {needle:?}");
+        dump(&format!("error-{code}.json"), &body);
     };
     let rt = "/api/v1/zones/dk./servers/ns1.lab/response-times";
     expect(
