@@ -51,6 +51,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/status.json", get(page_status_v2))
         .route("/-/reload", post(reload))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                code: StatusCode::METHOD_NOT_ALLOWED,
+                message: "method not allowed on this endpoint".into(),
+            }
+        })
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -152,8 +158,14 @@ async fn reload(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn status_v1(State(shared): State<Arc<Shared>>) -> Json<StatusView> {
     let now = now_ms();
-    let inner = shared.lock();
-    Json(views::status_view(&inner, now))
+    let mut view = {
+        let inner = shared.lock();
+        views::status_view(&inner, now)
+    };
+    // The same readiness as /readyz (computing it from the state alone says
+    // "ready" before the first targets are even registered).
+    view.ready = shared.is_ready();
+    Json(view)
 }
 
 /// Query parameters of the response-time endpoint (parsed by hand for clear 400s).
@@ -186,6 +198,14 @@ async fn response_times(
     let now = now_ms();
     let inner = shared.lock();
     let entry = find_zone(&inner, &zone)?;
+    // Nameserver names are DNS names: match them case-insensitively.
+    let server = entry
+        .state
+        .servers()
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(&server))
+        .cloned()
+        .unwrap_or(server);
     views::response_times_view(entry, &server, now, minutes)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}")))

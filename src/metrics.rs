@@ -196,6 +196,16 @@ pub struct Metrics {
     /// `nsprobe_config_last_reload_success_timestamp_seconds`.
     pub reload_timestamp: Gauge,
     handles: Mutex<HashMap<String, HashMap<TargetKey, TargetHandles>>>,
+    /// Label values of the event-driven series (propagation: zone, server;
+    /// regressions: zone, server, address), so they can be dropped with their targets.
+    event_series: Mutex<EventSeries>,
+}
+
+/// Label values of the series created by [`Metrics::event`].
+#[derive(Debug, Default)]
+struct EventSeries {
+    propagation: HashSet<(String, String)>,
+    regressions: HashSet<(String, String, String)>,
 }
 
 impl Default for Metrics {
@@ -254,6 +264,7 @@ impl Metrics {
             reload_ok: plain_gauge("nsprobe_config_last_reload_successful"),
             reload_timestamp: plain_gauge("nsprobe_config_last_reload_success_timestamp_seconds"),
             handles: Mutex::new(HashMap::new()),
+            event_series: Mutex::new(EventSeries::default()),
             registry: r,
         }
     }
@@ -310,16 +321,31 @@ impl Metrics {
         match ev {
             Event::Propagated {
                 server, delay_ms, ..
-            } => self
-                .propagation
-                .with_label_values(&[zone, server.as_str()])
-                .observe(*delay_ms as f64 / 1000.0),
-            Event::SerialRegression { key, .. } => self
-                .regressions
-                .with_label_values(&[zone, key.server.as_str(), &key.addr.to_string()])
-                .inc(),
+            } => {
+                self.propagation
+                    .with_label_values(&[zone, server.as_str()])
+                    .observe(*delay_ms as f64 / 1000.0);
+                self.event_series()
+                    .propagation
+                    .insert((zone.to_string(), server.clone()));
+            }
+            Event::SerialRegression { key, .. } => {
+                let addr = key.addr.to_string();
+                self.regressions
+                    .with_label_values(&[zone, key.server.as_str(), &addr])
+                    .inc();
+                self.event_series().regressions.insert((
+                    zone.to_string(),
+                    key.server.clone(),
+                    addr,
+                ));
+            }
             _ => {}
         }
+    }
+
+    fn event_series(&self) -> std::sync::MutexGuard<'_, EventSeries> {
+        self.event_series.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Count a failed resolution of a nameserver name.
@@ -335,10 +361,36 @@ impl Metrics {
         }
     }
 
-    /// Drop the per-probe series of targets that are no longer scheduled.
+    /// Drop the per-probe series of targets that are no longer scheduled, and the
+    /// propagation and regression series of servers and addresses no longer probed.
     pub fn retain_targets(&self, targets: &[Target]) {
         let keep: HashSet<(&str, &TargetKey)> =
             targets.iter().map(|t| (&*t.zone, &t.key)).collect();
+        {
+            let servers: HashSet<(&str, &str)> = targets
+                .iter()
+                .map(|t| (&*t.zone, t.key.server.as_str()))
+                .collect();
+            let addresses: HashSet<(&str, &str, String)> = targets
+                .iter()
+                .map(|t| (&*t.zone, t.key.server.as_str(), t.key.addr.to_string()))
+                .collect();
+            let mut ev = self.event_series();
+            ev.propagation.retain(|(zone, server)| {
+                let kept = servers.contains(&(zone.as_str(), server.as_str()));
+                if !kept {
+                    let _ = self.propagation.remove_label_values(&[zone, server]);
+                }
+                kept
+            });
+            ev.regressions.retain(|(zone, server, addr)| {
+                let kept = addresses.contains(&(zone.as_str(), server.as_str(), addr.clone()));
+                if !kept {
+                    let _ = self.regressions.remove_label_values(&[zone, server, addr]);
+                }
+                kept
+            });
+        }
         let mut map = self.handles.lock().unwrap_or_else(|e| e.into_inner());
         for (zone, per_zone) in map.iter_mut() {
             per_zone.retain(|key, _| {

@@ -215,7 +215,10 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
             }
         };
     let mut components = Vec::new();
-    let mut all = Vec::new();
+    // The page indicator follows the zone groups (as `status` of `/api/v1/status`
+    // does): one server out of several is the group's degradation, not a
+    // critical outage of the page.
+    let mut groups = Vec::new();
     for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
         let gid = stable_id("component", &zs.group.name);
         let mut group = component(
@@ -232,10 +235,9 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
                 .map(|s| stable_id("component", &s.name))
                 .collect(),
         );
-        all.push(zs.group.status);
+        groups.push(zs.group.status);
         components.push(group);
         for (si, s) in zs.servers.iter().enumerate() {
-            all.push(s.status);
             components.push(component(
                 &s.name,
                 s.status,
@@ -282,7 +284,7 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
             }
         })
         .collect();
-    let worst_status = worst(all.iter().copied().filter(|s| severity(*s) > 1));
+    let worst_status = worst(groups.iter().copied().filter(|s| severity(*s) > 1));
     Summary {
         page,
         components,

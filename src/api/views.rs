@@ -17,7 +17,7 @@ pub struct StatusView {
     pub generated_at: String,
     /// Worst status over every zone group.
     pub status: Status,
-    /// True once every target has been probed at least once.
+    /// True once the first probe round is done (the same as `/readyz`).
     pub ready: bool,
     /// Every watched zone.
     pub zones: Vec<ZoneView>,
