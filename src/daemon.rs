@@ -432,6 +432,8 @@ impl Daemon {
                 .filter(|t| &*t.zone == zname.as_str())
                 .map(|t| t.key.clone())
                 .collect();
+            zone.state
+                .declare_servers(zone.config.nameservers.iter().map(|n| n.name.as_str()));
             zone.state.sync_targets(&keys);
         }
         inner.addresses = book;

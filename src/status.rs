@@ -139,6 +139,13 @@ pub fn evaluate_server(
     if let Some(w) = active_maintenance(name, maintenance, now) {
         return component(name, Status::UnderMaintenance, maintenance_reason(w));
     }
+    if server.targets.is_empty() {
+        return component(
+            name,
+            Status::Operational,
+            "not probed: no addresses known (name resolution failed?)".to_string(),
+        );
+    }
     if server.never_probed() {
         return component(name, Status::Operational, "no probes yet".to_string());
     }

@@ -368,9 +368,9 @@ async fn resolved_addresses_become_targets_and_survive_resolver_failure() {
 
     // A recursive-resolver stand-in: an authoritative server for `lab.` that the
     // daemon's [resolver] asks for the nameserver's A/AAAA records.
-    let zone = "$ORIGIN lab.\n$TTL 3600\n@ IN SOA ns hostmaster 1 7200 900 1209600 3600\n\
+    let zone_file = "$ORIGIN lab.\n$TTL 3600\n@ IN SOA ns hostmaster 1 7200 900 1209600 3600\n\
                 @ IN NS ns\nns IN A 127.0.0.1\nns1 IN A 127.0.1.1\n";
-    let (resolver_addr, resolver, handler) = common::hickory_zone_server(zone).await;
+    let (resolver_addr, resolver, handler) = common::hickory_zone_server(zone_file).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("nsprobe.toml");
     std::fs::write(
@@ -387,7 +387,11 @@ async fn resolved_addresses_become_targets_and_survive_resolver_failure() {
     let d = start(&cfg).await;
     let addr = d.http_addr;
     let addresses = |v: &Value| -> Vec<String> {
-        server(v, "ns1.lab")["targets"]
+        let servers = zone(v)["servers"].as_array().cloned().unwrap_or_default();
+        let Some(ns1) = servers.into_iter().find(|s| s["name"] == "ns1.lab") else {
+            return Vec::new(); // not resolved yet
+        };
+        ns1["targets"]
             .as_array()
             .unwrap()
             .iter()

@@ -407,6 +407,9 @@ pub struct ZoneState {
     zone: String,
     thresholds: Thresholds,
     servers: BTreeMap<String, ServerState>,
+    /// Configured nameserver names: kept as servers even while they have no target
+    /// (e.g. their name does not resolve), so they still show as components.
+    declared: BTreeSet<String>,
     publications: VecDeque<Publication>,
     gaps: VecDeque<u64>,
     pending: Pending,
@@ -419,6 +422,7 @@ impl ZoneState {
             zone: zone.to_string(),
             thresholds,
             servers: BTreeMap::new(),
+            declared: BTreeSet::new(),
             publications: VecDeque::new(),
             gaps: VecDeque::new(),
             pending: Pending::default(),
@@ -463,7 +467,9 @@ impl ZoneState {
                 .addresses
                 .retain(|addr, _| targets.keys().any(|k| k.addr == *addr));
         }
-        self.servers.retain(|_, s| !s.targets.is_empty());
+        let declared = &self.declared;
+        self.servers
+            .retain(|name, s| !s.targets.is_empty() || declared.contains(name));
         for key in keys {
             let pending = &mut self.pending;
             let server = self
@@ -480,6 +486,25 @@ impl ZoneState {
                     .remove(&(key.server.clone(), key.addr))
                     .unwrap_or_default()
             });
+        }
+    }
+
+    /// Declare the zone's configured nameservers: each is a server of the zone (and a
+    /// status-page component) even while it has no target to probe, e.g. because its
+    /// name does not resolve. Servers no longer declared and without targets are dropped.
+    pub fn declare_servers<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        self.declared = names.into_iter().map(str::to_string).collect();
+        let declared = &self.declared;
+        self.servers
+            .retain(|name, s| !s.targets.is_empty() || declared.contains(name));
+        for name in declared {
+            if !self.servers.contains_key(name) {
+                let server = ServerState {
+                    propagated_serial: self.pending.propagated.remove(name),
+                    ..ServerState::default()
+                };
+                self.servers.insert(name.clone(), server);
+            }
         }
     }
 

@@ -507,3 +507,19 @@ fn unconsumed_restored_state_is_saved_again() {
     r.restore(saved.clone());
     assert_eq!(r.to_persisted(), saved);
 }
+
+#[test]
+fn declared_server_without_targets_is_kept_and_shown() {
+    let mut z = ZoneState::new("dk.", Thresholds::default());
+    z.declare_servers(["a.nic.dk", "b.nic.dk"]);
+    let key = TargetKey::new("a.nic.dk", "127.0.1.1:53".parse().unwrap(), Transport::Udp);
+    z.sync_targets(std::slice::from_ref(&key));
+    assert_eq!(z.servers().len(), 2, "b.nic.dk kept without targets");
+    let st = crate::status::evaluate_zone(&z, "DNS (.dk)", &[], 0);
+    let b = st.servers.iter().find(|s| s.name == "b.nic.dk").unwrap();
+    assert_eq!(b.status, crate::status::Status::Operational);
+    assert!(b.reason.contains("no addresses"), "{}", b.reason);
+    // No longer declared and no targets: dropped.
+    z.declare_servers(["a.nic.dk"]);
+    assert_eq!(z.servers().len(), 1);
+}
