@@ -4,7 +4,7 @@
 //! (`Raw*`, unknown keys rejected, values wrapped in [`toml::Spanned`]) is
 //! converted into the validated types below; every error names the file, the
 //! line and column of the offending key or value, the key, and what to do.
-//! The key reference is `docs/config-reference.md`.
+//! The key reference is `README.md, section Configuration`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -353,9 +353,9 @@ impl Cx<'_> {
             }
         }
         if message.starts_with("missing field") {
-            message.push_str(" in this table; add it (see docs/config-reference.md)");
+            message.push_str(" in this table; add it (see README.md, section Configuration)");
         } else if message.starts_with("unknown field") {
-            message.push_str("; check the spelling (keys are listed in docs/config-reference.md)");
+            message.push_str("; check the spelling (keys are listed in README.md, section Configuration)");
         }
         self.err(span, message)
     }

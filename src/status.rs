@@ -1,6 +1,6 @@
 //! The pure status function: zone state + maintenance windows + now → status-page statuses.
 //!
-//! The rules are documented in `docs/status-rules.md`. Everything here is a pure
+//! The rules are documented in README.md, section Status rules. Everything here is a pure
 //! function of its arguments; thresholds come from the [`ZoneState`].
 
 use std::fmt;
@@ -128,7 +128,7 @@ fn maintenance_reason(w: &MaintenanceWindow) -> String {
     }
 }
 
-/// Evaluates one nameserver component (rules in `docs/status-rules.md`).
+/// Evaluates one nameserver component (rules in README.md, section Status rules).
 pub fn evaluate_server(
     state: &ZoneState,
     name: &str,

@@ -359,7 +359,7 @@ fn promtool_check(text: &str) {
 }
 
 /// Writes `body` to `$NSPROBE_DUMP_DIR/name` when that variable is set (used to
-/// capture real responses for docs/api.md).
+/// capture real responses for README.md).
 fn dump(name: &str, body: &str) {
     if let Ok(dir) = std::env::var("NSPROBE_DUMP_DIR") {
         std::fs::create_dir_all(&dir).expect("dump dir");
@@ -1141,7 +1141,7 @@ async fn every_openapi_path_is_served() {
     d.shutdown().await.expect("clean shutdown");
 }
 
-/// The metrics table of docs/api.md, generated from FAMILIES.
+/// The metrics table of README.md, generated from FAMILIES.
 fn metrics_table() -> String {
     let mut t = String::from("| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n");
     for f in FAMILIES {
@@ -1172,16 +1172,16 @@ fn metrics_table() -> String {
 fn docs_metrics_table_matches_families() {
     const BEGIN: &str = "<!-- metrics-table:begin (generated from FAMILIES by tests/http.rs) -->\n";
     const END: &str = "<!-- metrics-table:end -->";
-    let doc = repo_file("docs/api.md");
-    let (head, rest) = doc.split_once(BEGIN).expect("begin marker in docs/api.md");
-    let (table, tail) = rest.split_once(END).expect("end marker in docs/api.md");
+    let doc = repo_file("README.md");
+    let (head, rest) = doc.split_once(BEGIN).expect("begin marker in README.md");
+    let (table, tail) = rest.split_once(END).expect("end marker in README.md");
     let want = metrics_table();
     if table != want {
         if std::env::var("NSPROBE_BLESS").as_deref() == Ok("1") {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api.md");
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
             std::fs::write(p, format!("{head}{BEGIN}{want}{END}{tail}")).expect("write docs");
         } else {
-            panic!("docs/api.md metrics table is out of date (run with NSPROBE_BLESS=1):\n{want}");
+            panic!("README.md metrics table is out of date (run with NSPROBE_BLESS=1):\n{want}");
         }
     }
 }
