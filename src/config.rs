@@ -355,7 +355,9 @@ impl Cx<'_> {
         if message.starts_with("missing field") {
             message.push_str(" in this table; add it (see README.md, section Configuration)");
         } else if message.starts_with("unknown field") {
-            message.push_str("; check the spelling (keys are listed in README.md, section Configuration)");
+            message.push_str(
+                "; check the spelling (keys are listed in README.md, section Configuration)",
+            );
         }
         self.err(span, message)
     }

@@ -5,113 +5,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{get_json, http, wait_until, LabServer, Mode};
-use nsprobe::daemon::{self, RunOptions, Running};
+use common::{get_json, http, wait_until, Mode};
+use nsprobe::daemon::Running;
 use serde_json::Value;
 
-const ZONE: &str = "dk.";
-
-struct Lab {
-    servers: Vec<LabServer>,
-    dir: tempfile::TempDir,
-}
-
-impl Lab {
-    async fn new(n: usize, serial: u32) -> Lab {
-        let mut servers = Vec::new();
-        for _ in 0..n {
-            servers.push(LabServer::start(ZONE, serial).await);
-        }
-        Lab {
-            servers,
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn set_serial(&self, serial: u32) {
-        for s in &self.servers {
-            s.set_serial(serial);
-        }
-    }
-
-    /// Write a config for the lab's servers (`ns1.lab`, `ns2.lab`, …) and return its path.
-    /// `zone_keys` (one `key = value` per line) override the zone's test defaults.
-    fn config(&self, zone_keys: &str, tail: &str) -> PathBuf {
-        let defaults = [
-            "interval = \"200ms\"",
-            "timeout = \"100ms\"",
-            "fail_after = 2",
-            "recover_after = 2",
-            "window = 5",
-            "lag_after = \"1s\"",
-        ];
-        let overridden = |line: &str| {
-            let key = line.split('=').next().unwrap_or("").trim();
-            zone_keys
-                .lines()
-                .any(|l| l.split('=').next().unwrap_or("").trim() == key)
-        };
-        let mut text = format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\nenable_reload = true\n\
-             [state]\npath = \"{}\"\n\
-             [[zone]]\nname = \"{ZONE}\"\ncomponent = \"DNS (.dk)\"\n{zone_keys}\n",
-            self.dir.path().join("state.json").display()
-        );
-        for line in defaults.iter().filter(|l| !overridden(l)) {
-            text.push_str(line);
-            text.push('\n');
-        }
-        for (i, s) in self.servers.iter().enumerate() {
-            text.push_str(&format!(
-                "[[zone.nameservers]]\nname = \"ns{}.lab\"\naddresses = [\"{}\"]\n",
-                i + 1,
-                s.addr()
-            ));
-        }
-        text.push_str(tail);
-        let path = self.dir.path().join("nsprobe.toml");
-        std::fs::write(&path, text).expect("write config");
-        path
-    }
-}
-
-async fn start(config: &Path) -> Running {
-    daemon::start(RunOptions {
-        config_path: config.to_path_buf(),
-        listen: None,
-    })
-    .await
-    .expect("daemon starts")
-}
+use common::daemon_lab::{server, start, wait_ready, zone, Lab};
 
 async fn status(d: &Running) -> Value {
-    let (code, v) = get_json(d.http_addr, "/api/v1/status").await;
-    assert_eq!(code, 200);
-    v
-}
-
-fn zone(v: &Value) -> &Value {
-    &v["zones"][0]
-}
-
-fn server<'a>(v: &'a Value, name: &str) -> &'a Value {
-    zone(v)["servers"]
-        .as_array()
-        .expect("servers array")
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("server {name} in {v}"))
-}
-
-async fn wait_ready(d: &Running) {
-    let addr = d.http_addr;
-    wait_until("first probe round", Duration::from_secs(5), || async move {
-        http(addr, "GET", "/readyz").await.0 == 200
-    })
-    .await;
+    common::daemon_lab::status(d.http_addr).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,131 +8,14 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{closed_port, get_json, http, wait_until, LabServer, Mode};
-use nsprobe::daemon::{self, RunOptions, Running};
+use common::{closed_port, get_json, http, wait_until, Mode};
 use nsprobe::metrics::{Kind, DURATION_BUCKETS, FAMILIES};
 use serde_json::Value;
 
-const ZONE: &str = "dk.";
-const GROUP: &str = "DNS (.dk)";
-
-/// Lab servers (`ns1.lab`, `ns2.lab`, … in order) and a directory for config and state.
-struct Lab {
-    servers: Vec<LabServer>,
-    dir: tempfile::TempDir,
-}
-
-impl Lab {
-    async fn new(n: usize, serial: u32) -> Lab {
-        let mut servers = Vec::new();
-        for _ in 0..n {
-            servers.push(LabServer::start(ZONE, serial).await);
-        }
-        Lab {
-            servers,
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("nsprobe.toml")
-    }
-
-    /// Config text probing the lab servers with the given indexes (0-based; named
-    /// `ns{i+1}.lab`). `http` adds keys to `[http]`, `zone_keys` to the zone (they
-    /// override the defaults), `servers_tail` adds nameserver tables, `tail` ends the file.
-    fn text(&self, which: &[usize], http: &str, zone_keys: &str, tail: &str) -> String {
-        let defaults = [
-            "interval = \"200ms\"",
-            "timeout = \"100ms\"",
-            "fail_after = 2",
-            "recover_after = 2",
-            "window = 5",
-            "lag_after = \"1s\"",
-        ];
-        let overridden = |line: &str| {
-            let key = line.split('=').next().unwrap_or("").trim();
-            zone_keys
-                .lines()
-                .any(|l| l.split('=').next().unwrap_or("").trim() == key)
-        };
-        let mut text = format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\n{http}\n\
-             [state]\npath = \"{}\"\n",
-            self.dir.path().join("state.json").display()
-        );
-        text.push_str(tail);
-        text.push_str(&format!(
-            "\n[[zone]]\nname = \"{ZONE}\"\ncomponent = \"{GROUP}\"\n{zone_keys}\n"
-        ));
-        for line in defaults.iter().filter(|l| !overridden(l)) {
-            text.push_str(line);
-            text.push('\n');
-        }
-        for &i in which {
-            text.push_str(&format!(
-                "[[zone.nameservers]]\nname = \"ns{}.lab\"\naddresses = [\"{}\"]\n",
-                i + 1,
-                self.servers[i].addr()
-            ));
-        }
-        text
-    }
-
-    /// Write `text` as the config file and return its path.
-    fn write(&self, text: &str) -> PathBuf {
-        std::fs::write(self.path(), text).expect("write config");
-        self.path()
-    }
-
-    /// Config with every lab server, reload enabled, and `zone_keys` / `tail` as in [`Lab::text`].
-    fn config(&self, zone_keys: &str, tail: &str) -> PathBuf {
-        let all: Vec<usize> = (0..self.servers.len()).collect();
-        self.write(&self.text(&all, "enable_reload = true", zone_keys, tail))
-    }
-}
-
-async fn start(config: &Path) -> Running {
-    daemon::start(RunOptions {
-        config_path: config.to_path_buf(),
-        listen: None,
-    })
-    .await
-    .expect("daemon starts")
-}
-
-async fn wait_ready(d: &Running) {
-    let addr = d.http_addr;
-    wait_until("first probe round", Duration::from_secs(5), || async move {
-        http(addr, "GET", "/readyz").await.0 == 200
-    })
-    .await;
-}
-
-async fn status(addr: SocketAddr) -> Value {
-    let (code, v) = get_json(addr, "/api/v1/status").await;
-    assert_eq!(code, 200, "{v}");
-    v
-}
-
-fn zone(v: &Value) -> &Value {
-    &v["zones"][0]
-}
-
-fn find_server<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    zone(v)["servers"]
-        .as_array()
-        .expect("servers array")
-        .iter()
-        .find(|s| s["name"] == name)
-}
-
-fn server<'a>(v: &'a Value, name: &str) -> &'a Value {
-    find_server(v, name).unwrap_or_else(|| panic!("server {name} in {v}"))
-}
+use common::daemon_lab::{find_server, server, start, status, wait_ready, zone, Lab, GROUP, ZONE};
 
 // ---------------------------------------------------------------------------
 // A small parser of the Prometheus text format (enough for what nsprobe emits).

@@ -12,6 +12,8 @@
 
 #![allow(dead_code)] // Each test crate uses a different subset of this module.
 
+pub mod daemon_lab;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
