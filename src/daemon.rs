@@ -64,6 +64,8 @@ pub struct Inner {
     pub component_since: BTreeMap<String, (Status, UnixMs)>,
     /// When the daemon started.
     pub started_at: UnixMs,
+    /// The address the HTTP server is bound to (the configured one until a restart).
+    pub http_addr: SocketAddr,
 }
 
 impl Inner {
@@ -206,6 +208,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             },
             component_since: BTreeMap::new(),
             started_at: now,
+            http_addr,
         }),
         metrics,
         ready: AtomicBool::new(false),

@@ -183,7 +183,7 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
     let page = Page {
         id: page_id.clone(),
         name: "nsprobe".into(),
-        url: format!("http://{}", inner.config.http.listen),
+        url: format!("http://{}", inner.http_addr),
         time_zone: "Etc/UTC".into(),
         updated_at: rfc3339(now),
     };
