@@ -8,6 +8,11 @@
 //! bounded by the zone's timeout, which config validation keeps below the
 //! interval; a tick missed anyway is skipped, not bunched.
 //!
+//! Probe tasks run on their own tokio runtime ([`PROBE_WORKERS`] threads named
+//! `nsprobe-probe`), not on the daemon's: work that holds a daemon worker thread
+//! (building a large `/metrics` body, the daemon loop waiting for the state lock)
+//! then neither delays ticks nor inflates measured response times.
+//!
 //! Results leave as [`Report`]s on an mpsc channel to the single owner of the
 //! zone state (see `daemon`). The scheduler holds no zone state itself.
 
@@ -56,18 +61,32 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// Worker threads of the probing runtime.
+pub const PROBE_WORKERS: usize = 2;
+
 /// Owns one probing task per target; [`Scheduler::sync`] adds and removes tasks.
 pub struct Scheduler {
     reports: mpsc::Sender<Report>,
     running: HashMap<TargetId, Running>,
+    /// The probing runtime; `None` only while dropping (or if it could not be built,
+    /// in which case tasks run on the caller's runtime).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Scheduler {
     /// A scheduler sending its reports to `reports`.
     pub fn new(reports: mpsc::Sender<Report>) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(PROBE_WORKERS)
+            .thread_name("nsprobe-probe")
+            .enable_all()
+            .build()
+            .map_err(|e| tracing::warn!(error = %e, "no dedicated probe runtime; probing on the main one"))
+            .ok();
         Scheduler {
             reports,
             running: HashMap::new(),
+            runtime,
         }
     }
 
@@ -90,7 +109,11 @@ impl Scheduler {
             }
         });
         for (id, target) in wanted {
-            let task = tokio::spawn(run_target(target.clone(), self.reports.clone()));
+            let fut = run_target(target.clone(), self.reports.clone());
+            let task = match &self.runtime {
+                Some(rt) => rt.spawn(fut),
+                None => tokio::spawn(fut),
+            };
             self.running.insert(id, Running { target, task });
         }
     }
@@ -116,6 +139,10 @@ impl Scheduler {
 impl Drop for Scheduler {
     fn drop(&mut self) {
         self.stop();
+        if let Some(rt) = self.runtime.take() {
+            // Dropping a runtime blocks, which is not allowed inside the daemon's runtime.
+            rt.shutdown_background();
+        }
     }
 }
 

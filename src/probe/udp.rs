@@ -59,13 +59,16 @@ async fn run(query: &SoaQuery, addr: SocketAddr, last_stray: &mut Option<Failure
     if let Err(e) = sock.connect(addr).await {
         return UdpResult::Done(Err(network_failure("udp connect", &e)));
     }
-    let mut buf = vec![0u8; RECV_BUF];
+    // Capacity only: `recv_buf` writes into the spare capacity, so the 64 KiB are
+    // neither zeroed nor touched beyond the datagram's length.
+    let mut buf = Vec::with_capacity(RECV_BUF);
     let start = Instant::now();
     if let Err(e) = sock.send(&query.bytes).await {
         return UdpResult::Done(Err(network_failure("udp send", &e)));
     }
     loop {
-        let n = match sock.recv(&mut buf).await {
+        buf.clear();
+        let n = match sock.recv_buf(&mut buf).await {
             Ok(n) => n,
             Err(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
         };
