@@ -123,11 +123,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    {
+    let body = {
         let inner = shared.lock();
-        crate::metrics::refresh(&shared.metrics, &inner, now_ms());
-    }
-    let body = shared.metrics.encode();
+        crate::metrics::render(&shared.metrics, &inner, now_ms())
+    };
     (
         [(
             header::CONTENT_TYPE,

@@ -1,9 +1,12 @@
 //! Prometheus metrics.
 //!
-//! Counters and histograms are updated as probe reports arrive (with per-target
-//! handles cached, so the hot path does no label lookups); gauges are rebuilt
-//! from the zone state at scrape time, so series of targets that disappeared
-//! vanish with them.
+//! Everything about targets, servers and zones — probe counters and response-time
+//! histograms included — lives in the zone state; [`render`] writes it in the
+//! Prometheus text format at scrape time in one pass, so the probe hot path does
+//! no metric work at all and series of removed targets vanish with them. The few
+//! daemon-level families that no zone state holds (schedule slip, propagation
+//! delay, resolution failures, reloads, build info) live in a `prometheus`
+//! registry and are appended to the same exposition.
 //! [`FAMILIES`] is the contract: the names, types and labels nsprobe exports. The
 //! dashboard and alert-rule tests check their queries against it, and a test checks
 //! that the real exposition matches it.
@@ -63,10 +66,8 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_config_last_reload_success_timestamp_seconds", kind: Kind::Gauge, labels: &[], help: "When the configuration was last loaded successfully (Unix time)." },
 ];
 
-/// Histogram buckets for DNS response times, 100 µs … 5 s.
-pub const DURATION_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+/// Histogram buckets for DNS response times, 100 µs … 5 s (owned by the zone state).
+pub const DURATION_BUCKETS: &[f64] = &crate::state::RTT_BUCKETS;
 
 /// Histogram buckets for schedule slip, 10 µs … 1 s.
 pub const SLIP_BUCKETS: &[f64] = &[
@@ -78,18 +79,21 @@ pub const PROPAGATION_BUCKETS: &[f64] = &[
     1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
 ];
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts,
+    Registry, TextEncoder,
 };
 
+use crate::daemon::Inner;
 use crate::probe::FailureKind;
 use crate::scheduler::Target;
-use crate::state::{Event, Observation, TargetKey};
+use crate::state::Event;
+use crate::status::{self, Status};
 use crate::UnixMs;
 
 fn spec(name: &str) -> &'static Family {
@@ -99,113 +103,38 @@ fn spec(name: &str) -> &'static Family {
         .unwrap_or_else(|| panic!("metric family {name} missing from FAMILIES"))
 }
 
-fn gauge_vec(reg: &Registry, name: &str) -> GaugeVec {
-    let f = spec(name);
-    let g = GaugeVec::new(Opts::new(f.name, f.help), f.labels).expect("valid gauge family");
-    reg.register(Box::new(g.clone()))
-        .expect("unique metric name");
-    g
-}
+/// Families kept in the `prometheus` registry; every other family is rendered from state.
+const REGISTRY_FAMILIES: &[&str] = &[
+    "nsprobe_serial_propagation_seconds",
+    "nsprobe_resolve_failures_total",
+    "nsprobe_schedule_slip_seconds",
+    "nsprobe_build_info",
+    "nsprobe_config_last_reload_successful",
+    "nsprobe_config_last_reload_success_timestamp_seconds",
+];
 
-fn counter_vec(reg: &Registry, name: &str) -> IntCounterVec {
-    let f = spec(name);
-    let c = IntCounterVec::new(Opts::new(f.name, f.help), f.labels).expect("valid counter family");
+fn register<C: prometheus::core::Collector + Clone + 'static>(reg: &Registry, c: C) -> C {
     reg.register(Box::new(c.clone()))
         .expect("unique metric name");
     c
 }
 
-fn histogram_vec(reg: &Registry, name: &str, buckets: &[f64]) -> HistogramVec {
-    let f = spec(name);
-    let h = HistogramVec::new(
-        HistogramOpts::new(f.name, f.help).buckets(buckets.to_vec()),
-        f.labels,
-    )
-    .expect("valid histogram family");
-    reg.register(Box::new(h.clone()))
-        .expect("unique metric name");
-    h
-}
-
-/// Cached handles of one target's per-probe series.
-#[derive(Debug)]
-struct TargetHandles {
-    duration: Histogram,
-    ok: IntCounter,
-    failures: [IntCounter; FailureKind::ALL.len()],
-}
-
-/// Label values of a target: zone, server, address, transport.
-fn target_labels(zone: &str, key: &TargetKey) -> [String; 4] {
-    [
-        zone.to_string(),
-        key.server.clone(),
-        key.addr.to_string(),
-        key.transport.as_str().to_string(),
-    ]
-}
-
-/// Every metric nsprobe exports, registered in its own registry.
+/// The daemon-level metrics no zone state holds, in their own registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// `nsprobe_probe_duration_seconds`.
-    pub probe_duration: HistogramVec,
-    /// `nsprobe_probes_total`.
-    pub probes_total: IntCounterVec,
-    /// `nsprobe_target_up`.
-    pub target_up: GaugeVec,
-    /// `nsprobe_server_soa_serial`.
-    pub server_serial: GaugeVec,
-    /// `nsprobe_zone_soa_serial`.
-    pub zone_serial: GaugeVec,
-    /// `nsprobe_zone_serial_last_change_timestamp_seconds`.
-    pub zone_serial_changed: GaugeVec,
-    /// `nsprobe_zone_serial_age_seconds`.
-    pub zone_serial_age: GaugeVec,
-    /// `nsprobe_zone_stale`.
-    pub zone_stale: GaugeVec,
-    /// `nsprobe_zone_stale_threshold_seconds`.
-    pub zone_stale_threshold: GaugeVec,
-    /// `nsprobe_server_serial_lag`.
-    pub server_lag: GaugeVec,
-    /// `nsprobe_zone_lag_threshold_seconds`.
-    pub zone_lag_threshold: GaugeVec,
-    /// `nsprobe_server_serial_lag_seconds`.
-    pub server_lag_seconds: GaugeVec,
     /// `nsprobe_serial_propagation_seconds`.
     pub propagation: HistogramVec,
-    /// `nsprobe_serial_regressions_total`.
-    pub regressions: IntCounterVec,
-    /// `nsprobe_soa_rrsig_expiration_timestamp_seconds`.
-    pub rrsig_expiration: GaugeVec,
-    /// `nsprobe_server_addresses`.
-    pub server_addresses: GaugeVec,
     /// `nsprobe_resolve_failures_total`.
     pub resolve_failures: IntCounterVec,
-    /// `nsprobe_component_status`.
-    pub component_status: GaugeVec,
-    /// `nsprobe_maintenance`.
-    pub maintenance: GaugeVec,
-    /// `nsprobe_nsid_info`.
-    pub nsid_info: GaugeVec,
     /// `nsprobe_schedule_slip_seconds`.
     pub schedule_slip: Histogram,
     /// `nsprobe_config_last_reload_successful`.
     pub reload_ok: Gauge,
     /// `nsprobe_config_last_reload_success_timestamp_seconds`.
     pub reload_timestamp: Gauge,
-    handles: Mutex<HashMap<String, HashMap<TargetKey, TargetHandles>>>,
-    /// Label values of the event-driven series (propagation: zone, server;
-    /// regressions: zone, server, address), so they can be dropped with their targets.
-    event_series: Mutex<EventSeries>,
-}
-
-/// Label values of the series created by [`Metrics::event`].
-#[derive(Debug, Default)]
-struct EventSeries {
-    propagation: HashSet<(String, String)>,
-    regressions: HashSet<(String, String, String)>,
+    /// (zone, server) pairs with a propagation series, to drop those of removed servers.
+    propagation_series: Mutex<HashSet<(String, String)>>,
 }
 
 impl Default for Metrics {
@@ -215,137 +144,64 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Register every family of [`FAMILIES`] in a fresh registry.
+    /// Register the daemon-level families in a fresh registry.
     pub fn new() -> Self {
         let r = Registry::new();
-        let build = gauge_vec(&r, "nsprobe_build_info");
+        let f = spec("nsprobe_build_info");
+        let build = register(
+            &r,
+            GaugeVec::new(Opts::new(f.name, f.help), f.labels).expect("valid gauge"),
+        );
         build
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1.0);
-        let plain_gauge = |name: &str| {
+        let gauge = |name: &str| {
             let f = spec(name);
-            let g = Gauge::new(f.name, f.help).expect("valid gauge");
-            r.register(Box::new(g.clone())).expect("unique metric name");
-            g
+            register(&r, Gauge::new(f.name, f.help).expect("valid gauge"))
         };
-        let slip_spec = spec("nsprobe_schedule_slip_seconds");
-        let schedule_slip = Histogram::with_opts(
-            HistogramOpts::new(slip_spec.name, slip_spec.help).buckets(SLIP_BUCKETS.to_vec()),
+        let f = spec("nsprobe_serial_propagation_seconds");
+        let propagation = HistogramVec::new(
+            HistogramOpts::new(f.name, f.help).buckets(PROPAGATION_BUCKETS.to_vec()),
+            f.labels,
         )
         .expect("valid histogram");
-        r.register(Box::new(schedule_slip.clone()))
-            .expect("unique metric name");
+        let f = spec("nsprobe_resolve_failures_total");
+        let resolve_failures =
+            IntCounterVec::new(Opts::new(f.name, f.help), f.labels).expect("valid counter");
+        let f = spec("nsprobe_schedule_slip_seconds");
+        let schedule_slip =
+            Histogram::with_opts(HistogramOpts::new(f.name, f.help).buckets(SLIP_BUCKETS.to_vec()))
+                .expect("valid histogram");
         Metrics {
-            probe_duration: histogram_vec(&r, "nsprobe_probe_duration_seconds", DURATION_BUCKETS),
-            probes_total: counter_vec(&r, "nsprobe_probes_total"),
-            target_up: gauge_vec(&r, "nsprobe_target_up"),
-            server_serial: gauge_vec(&r, "nsprobe_server_soa_serial"),
-            zone_serial: gauge_vec(&r, "nsprobe_zone_soa_serial"),
-            zone_serial_changed: gauge_vec(&r, "nsprobe_zone_serial_last_change_timestamp_seconds"),
-            zone_serial_age: gauge_vec(&r, "nsprobe_zone_serial_age_seconds"),
-            zone_stale: gauge_vec(&r, "nsprobe_zone_stale"),
-            zone_stale_threshold: gauge_vec(&r, "nsprobe_zone_stale_threshold_seconds"),
-            server_lag: gauge_vec(&r, "nsprobe_server_serial_lag"),
-            zone_lag_threshold: gauge_vec(&r, "nsprobe_zone_lag_threshold_seconds"),
-            server_lag_seconds: gauge_vec(&r, "nsprobe_server_serial_lag_seconds"),
-            propagation: histogram_vec(
-                &r,
-                "nsprobe_serial_propagation_seconds",
-                PROPAGATION_BUCKETS,
-            ),
-            regressions: counter_vec(&r, "nsprobe_serial_regressions_total"),
-            rrsig_expiration: gauge_vec(&r, "nsprobe_soa_rrsig_expiration_timestamp_seconds"),
-            server_addresses: gauge_vec(&r, "nsprobe_server_addresses"),
-            resolve_failures: counter_vec(&r, "nsprobe_resolve_failures_total"),
-            component_status: gauge_vec(&r, "nsprobe_component_status"),
-            maintenance: gauge_vec(&r, "nsprobe_maintenance"),
-            nsid_info: gauge_vec(&r, "nsprobe_nsid_info"),
-            schedule_slip,
-            reload_ok: plain_gauge("nsprobe_config_last_reload_successful"),
-            reload_timestamp: plain_gauge("nsprobe_config_last_reload_success_timestamp_seconds"),
-            handles: Mutex::new(HashMap::new()),
-            event_series: Mutex::new(EventSeries::default()),
+            propagation: register(&r, propagation),
+            resolve_failures: register(&r, resolve_failures),
+            schedule_slip: register(&r, schedule_slip),
+            reload_ok: gauge("nsprobe_config_last_reload_successful"),
+            reload_timestamp: gauge("nsprobe_config_last_reload_success_timestamp_seconds"),
+            propagation_series: Mutex::new(HashSet::new()),
             registry: r,
         }
     }
 
-    fn with_handles<R>(
-        &self,
-        zone: &str,
-        key: &TargetKey,
-        f: impl FnOnce(&TargetHandles) -> R,
-    ) -> R {
-        let mut map = self.handles.lock().unwrap_or_else(|e| e.into_inner());
-        // Borrowed lookups: no allocation once the target's handles exist.
-        if let Some(h) = map.get(zone).and_then(|m| m.get(key)) {
-            return f(h);
-        }
-        let l = target_labels(zone, key);
-        let lr: [&str; 4] = [&l[0], &l[1], &l[2], &l[3]];
-        let counter = |result: &str| {
-            self.probes_total
-                .with_label_values(&[lr[0], lr[1], lr[2], lr[3], result])
-        };
-        let h = TargetHandles {
-            duration: self.probe_duration.with_label_values(&lr),
-            ok: counter("ok"),
-            failures: FailureKind::ALL.map(|k| counter(k.as_str())),
-        };
-        let r = f(&h);
-        map.entry(zone.to_string())
-            .or_default()
-            .insert(key.clone(), h);
-        r
-    }
-
-    /// Count one probe result (and its response time when it succeeded).
-    pub fn observe(&self, zone: &str, obs: &Observation, slip: Duration) {
+    /// Record how late a probe started compared with its plan.
+    pub fn observe_slip(&self, slip: Duration) {
         self.schedule_slip.observe(slip.as_secs_f64());
-        self.with_handles(zone, &obs.key, |h| match &obs.outcome {
-            Ok(a) => {
-                h.duration.observe(a.rtt.as_secs_f64());
-                h.ok.inc();
-            }
-            Err(f) => {
-                let i = FailureKind::ALL
-                    .iter()
-                    .position(|k| *k == f.kind)
-                    .unwrap_or(0);
-                h.failures[i].inc();
-            }
-        });
     }
 
-    /// Feed a zone-state event into the histograms and counters it drives.
+    /// Feed a zone-state event into the histograms it drives.
     pub fn event(&self, zone: &str, ev: &Event) {
-        match ev {
-            Event::Propagated {
-                server, delay_ms, ..
-            } => {
-                self.propagation
-                    .with_label_values(&[zone, server.as_str()])
-                    .observe(*delay_ms as f64 / 1000.0);
-                self.event_series()
-                    .propagation
-                    .insert((zone.to_string(), server.clone()));
-            }
-            Event::SerialRegression { key, .. } => {
-                let addr = key.addr.to_string();
-                self.regressions
-                    .with_label_values(&[zone, key.server.as_str(), &addr])
-                    .inc();
-                self.event_series().regressions.insert((
-                    zone.to_string(),
-                    key.server.clone(),
-                    addr,
-                ));
-            }
-            _ => {}
+        if let Event::Propagated {
+            server, delay_ms, ..
+        } = ev
+        {
+            self.propagation
+                .with_label_values(&[zone, server.as_str()])
+                .observe(*delay_ms as f64 / 1000.0);
+            self.propagation_series
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((zone.to_string(), server.clone()));
         }
-    }
-
-    fn event_series(&self) -> std::sync::MutexGuard<'_, EventSeries> {
-        self.event_series.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Count a failed resolution of a nameserver name.
@@ -361,178 +217,395 @@ impl Metrics {
         }
     }
 
-    /// Drop the per-probe series of targets that are no longer scheduled, and the
-    /// propagation and regression series of servers and addresses no longer probed.
+    /// Drop the propagation series of servers that are no longer probed (the
+    /// per-target series are rendered from state and vanish by themselves).
     pub fn retain_targets(&self, targets: &[Target]) {
-        let keep: HashSet<(&str, &TargetKey)> =
-            targets.iter().map(|t| (&*t.zone, &t.key)).collect();
-        {
-            let servers: HashSet<(&str, &str)> = targets
-                .iter()
-                .map(|t| (&*t.zone, t.key.server.as_str()))
-                .collect();
-            let addresses: HashSet<(&str, &str, String)> = targets
-                .iter()
-                .map(|t| (&*t.zone, t.key.server.as_str(), t.key.addr.to_string()))
-                .collect();
-            let mut ev = self.event_series();
-            ev.propagation.retain(|(zone, server)| {
+        let servers: HashSet<(&str, &str)> = targets
+            .iter()
+            .map(|t| (&*t.zone, t.key.server.as_str()))
+            .collect();
+        self.propagation_series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(zone, server)| {
                 let kept = servers.contains(&(zone.as_str(), server.as_str()));
                 if !kept {
                     let _ = self.propagation.remove_label_values(&[zone, server]);
                 }
                 kept
             });
-            ev.regressions.retain(|(zone, server, addr)| {
-                let kept = addresses.contains(&(zone.as_str(), server.as_str(), addr.clone()));
-                if !kept {
-                    let _ = self.regressions.remove_label_values(&[zone, server, addr]);
-                }
-                kept
-            });
-        }
-        let mut map = self.handles.lock().unwrap_or_else(|e| e.into_inner());
-        for (zone, per_zone) in map.iter_mut() {
-            per_zone.retain(|key, _| {
-                if keep.contains(&(zone.as_str(), key)) {
-                    return true;
-                }
-                let l = target_labels(zone, key);
-                let lr: [&str; 4] = [&l[0], &l[1], &l[2], &l[3]];
-                let _ = self.probe_duration.remove_label_values(&lr);
-                let results =
-                    std::iter::once("ok").chain(FailureKind::ALL.iter().map(|k| k.as_str()));
-                for result in results {
-                    let _ = self
-                        .probes_total
-                        .remove_label_values(&[lr[0], lr[1], lr[2], lr[3], result]);
-                }
-                false
-            });
-        }
-        map.retain(|_, per_zone| !per_zone.is_empty());
     }
 
-    /// Encode every family in the Prometheus text format.
-    pub fn encode(&self) -> String {
+    /// The registry's families in the text format.
+    fn encode_registry(&self, out: &mut String) {
         let mut buf = Vec::new();
-        let enc = TextEncoder::new();
-        if let Err(e) = enc.encode(&self.registry.gather(), &mut buf) {
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "cannot encode metrics");
         }
-        String::from_utf8(buf).unwrap_or_default()
+        out.push_str(&String::from_utf8_lossy(&buf));
     }
 }
 
-/// Rebuild every gauge from the daemon's state at `now` (called at scrape time).
-///
-/// Gauges are reset first, so series of removed targets, servers and zones vanish.
-pub fn refresh(m: &Metrics, inner: &crate::daemon::Inner, now: UnixMs) {
-    use crate::status::{self, Status};
-    for g in [
-        &m.target_up,
-        &m.server_serial,
-        &m.zone_serial,
-        &m.zone_serial_changed,
-        &m.zone_serial_age,
-        &m.zone_stale,
-        &m.zone_stale_threshold,
-        &m.zone_lag_threshold,
-        &m.server_lag,
-        &m.server_lag_seconds,
-        &m.rrsig_expiration,
-        &m.server_addresses,
-        &m.component_status,
-        &m.maintenance,
-        &m.nsid_info,
-    ] {
-        g.reset();
+/// Writes the Prometheus text exposition format (version 0.0.4).
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// `# HELP` and `# TYPE` of a family from [`FAMILIES`].
+    fn header(&mut self, name: &str) {
+        let f = spec(name);
+        let kind = match f.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        let help = f.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
-    let set_status = |component: &str, group: &str, current: Status| {
-        for s in Status::ALL {
-            m.component_status
-                .with_label_values(&[component, group, s.as_str()])
-                .set(if s == current { 1.0 } else { 0.0 });
+
+    /// One sample: `name{k="v",…} value`. Label values are escaped.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl SampleValue) {
+        let labels = label_set(labels);
+        self.sample_with(name, &labels, None, value);
+    }
+
+    /// One sample with a pre-rendered label set (from [`label_set`]) and optionally
+    /// one more label appended (a histogram's `le`).
+    fn sample_with(
+        &mut self,
+        name: &str,
+        labels: &str,
+        extra: Option<(&str, &str)>,
+        value: impl SampleValue,
+    ) {
+        self.out.push_str(name);
+        if !labels.is_empty() || extra.is_some() {
+            self.out.push('{');
+            self.out.push_str(labels);
+            if let Some((k, v)) = extra {
+                if !labels.is_empty() {
+                    self.out.push(',');
+                }
+                push_label(&mut self.out, k, v);
+            }
+            self.out.push('}');
         }
-        let in_maintenance =
-            status::active_maintenance(component, &inner.config.maintenance, now).is_some();
-        m.maintenance
-            .with_label_values(&[component])
-            .set(if in_maintenance { 1.0 } else { 0.0 });
+        self.out.push(' ');
+        value.write_to(&mut self.out);
+        self.out.push('\n');
+    }
+}
+
+/// A sample value: integers (counts, serials, flags) are written with `itoa`, the
+/// common case on the hot path of a scrape; floats with `Display`.
+trait SampleValue {
+    fn write_to(self, out: &mut String);
+}
+
+macro_rules! int_sample_value {
+    ($($t:ty),*) => {$(
+        impl SampleValue for $t {
+            fn write_to(self, out: &mut String) {
+                out.push_str(itoa::Buffer::new().format(self));
+            }
+        }
+    )*};
+}
+int_sample_value!(u8, u32, u64, usize);
+
+impl SampleValue for f64 {
+    fn write_to(self, out: &mut String) {
+        if self.is_nan() {
+            out.push_str("NaN");
+        } else if self.is_infinite() {
+            out.push_str(if self > 0.0 { "+Inf" } else { "-Inf" });
+        } else {
+            let _ = write!(out, "{self}");
+        }
+    }
+}
+
+/// `k="v"` with the value escaped as the text format requires.
+fn push_label(out: &mut String, k: &str, v: &str) {
+    out.push_str(k);
+    out.push_str("=\"");
+    if !v.contains(['\\', '"', '\n']) {
+        out.push_str(v);
+        out.push('"');
+        return;
+    }
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A rendered label set without braces: `k1="v1",k2="v2"`.
+fn label_set(labels: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_label(&mut s, k, v);
+    }
+    s
+}
+
+/// The `le` label values of [`DURATION_BUCKETS`], as the text format writes them.
+const DURATION_LE: [&str; 15] = [
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25", "0.5", "1", "2.5", "5",
+];
+
+fn flag(b: bool) -> u8 {
+    u8::from(b)
+}
+
+/// The whole `/metrics` document: every family of [`FAMILIES`], rendered from the
+/// daemon's state at `now` plus the registry's daemon-level families.
+pub fn render(m: &Metrics, inner: &Inner, now: UnixMs) -> String {
+    let targets: usize = inner
+        .zones
+        .values()
+        .flat_map(|z| z.state.servers().values())
+        .map(|s| s.targets.len())
+        .sum();
+    let mut e = Exposition {
+        out: String::with_capacity(4096 + targets * 2600),
     };
-    for (entry, zs) in inner.statuses(now) {
-        let st = &entry.state;
-        let zone = st.zone();
-        set_status(&zs.group.name, "", zs.group.status);
-        for s in &zs.servers {
-            set_status(&s.name, &zs.group.name, s.status);
+    let statuses = inner.statuses(now);
+    for family in FAMILIES {
+        let name = family.name;
+        if REGISTRY_FAMILIES.contains(&name) {
+            continue;
         }
-        if let Some(serial) = st.newest_serial() {
-            m.zone_serial
-                .with_label_values(&[zone])
-                .set(f64::from(serial));
+        e.header(name);
+        for (entry, zs) in &statuses {
+            let st = &entry.state;
+            let zone = st.zone();
+            let z = [("zone", zone)];
+            match name {
+                "nsprobe_zone_soa_serial" => {
+                    if let Some(serial) = st.newest_serial() {
+                        e.sample(name, &z, serial);
+                    }
+                }
+                "nsprobe_zone_serial_last_change_timestamp_seconds" => {
+                    if let Some(t) = st.serial_first_seen() {
+                        e.sample(name, &z, t as f64 / 1000.0);
+                    }
+                }
+                "nsprobe_zone_serial_age_seconds" => {
+                    if let Some(age) = st.serial_age_ms(now) {
+                        e.sample(name, &z, age as f64 / 1000.0);
+                    }
+                }
+                "nsprobe_zone_stale" => e.sample(name, &z, flag(zs.stale)),
+                "nsprobe_zone_stale_threshold_seconds" => {
+                    e.sample(name, &z, st.stale_threshold_ms() as f64 / 1000.0)
+                }
+                "nsprobe_zone_lag_threshold_seconds" => {
+                    e.sample(name, &z, st.thresholds().lag_after.as_secs_f64())
+                }
+                "nsprobe_server_addresses" => {
+                    for ns in &entry.config.nameservers {
+                        let n = inner.addresses.get(&ns.name).map_or(0, |a| a.addrs.len());
+                        e.sample(name, &[("server", &ns.name), ("zone", zone)], n);
+                    }
+                }
+                "nsprobe_component_status" | "nsprobe_maintenance" => {
+                    let group = zs.group.name.as_str();
+                    let components = std::iter::once((&zs.group, ""))
+                        .chain(zs.servers.iter().map(|s| (s, group)));
+                    for (c, parent) in components {
+                        if name == "nsprobe_maintenance" {
+                            let on =
+                                status::active_maintenance(&c.name, &inner.config.maintenance, now)
+                                    .is_some();
+                            e.sample(name, &[("component", &c.name)], flag(on));
+                            continue;
+                        }
+                        for s in Status::ALL {
+                            let labels = [
+                                ("component", c.name.as_str()),
+                                ("group", parent),
+                                ("status", s.as_str()),
+                            ];
+                            e.sample(name, &labels, flag(s == c.status));
+                        }
+                    }
+                }
+                _ => render_server_family(&mut e, name, st, zone, now),
+            }
         }
-        if let Some(t) = st.serial_first_seen() {
-            m.zone_serial_changed
-                .with_label_values(&[zone])
-                .set(t as f64 / 1000.0);
-        }
-        if let Some(age) = st.serial_age_ms(now) {
-            m.zone_serial_age
-                .with_label_values(&[zone])
-                .set(age as f64 / 1000.0);
-        }
-        m.zone_stale
-            .with_label_values(&[zone])
-            .set(if zs.stale { 1.0 } else { 0.0 });
-        m.zone_stale_threshold
-            .with_label_values(&[zone])
-            .set(st.stale_threshold_ms() as f64 / 1000.0);
-        m.zone_lag_threshold
-            .with_label_values(&[zone])
-            .set(st.thresholds().lag_after.as_secs_f64());
-        for (name, server) in st.servers() {
-            for (key, t) in &server.targets {
-                if let Some(up) = t.up {
+    }
+    m.encode_registry(&mut e.out);
+    e.out
+}
+
+/// Families with one series per target or per address.
+fn render_server_family(
+    e: &mut Exposition,
+    name: &str,
+    st: &crate::state::ZoneState,
+    zone: &str,
+    now: UnixMs,
+) {
+    for (server, ss) in st.servers() {
+        let server = server.as_str();
+        match name {
+            "nsprobe_probe_duration_seconds" | "nsprobe_probes_total" | "nsprobe_target_up" => {
+                for (key, t) in &ss.targets {
                     let addr = key.addr.to_string();
-                    m.target_up
-                        .with_label_values(&[zone, name, &addr, key.transport.as_str()])
-                        .set(if up { 1.0 } else { 0.0 });
+                    let transport = key.transport.as_str();
+                    let labels = [
+                        ("address", addr.as_str()),
+                        ("server", server),
+                        ("transport", transport),
+                        ("zone", zone),
+                    ];
+                    match name {
+                        "nsprobe_target_up" => {
+                            if let Some(up) = t.up {
+                                e.sample(name, &labels, flag(up));
+                            }
+                        }
+                        "nsprobe_probes_total" => {
+                            let results = std::iter::once(("ok", t.successes)).chain(
+                                FailureKind::ALL.iter().filter_map(|k| {
+                                    t.failures_by_kind.get(k).map(|n| (k.as_str(), *n))
+                                }),
+                            );
+                            for (result, n) in results {
+                                let labels = [
+                                    ("address", addr.as_str()),
+                                    ("result", result),
+                                    ("server", server),
+                                    ("transport", transport),
+                                    ("zone", zone),
+                                ];
+                                e.sample(name, &labels, n);
+                            }
+                        }
+                        _ => {
+                            let h = &t.rtt_histogram;
+                            let set = label_set(&labels);
+                            let bucket = "nsprobe_probe_duration_seconds_bucket";
+                            for ((_, n), le) in h.cumulative().zip(DURATION_LE) {
+                                e.sample_with(bucket, &set, Some(("le", le)), n);
+                            }
+                            e.sample_with(bucket, &set, Some(("le", "+Inf")), h.count);
+                            e.sample_with("nsprobe_probe_duration_seconds_sum", &set, None, h.sum);
+                            e.sample_with(
+                                "nsprobe_probe_duration_seconds_count",
+                                &set,
+                                None,
+                                h.count,
+                            );
+                        }
+                    }
                 }
             }
-            for (addr, a) in &server.addresses {
-                let addr = addr.to_string();
-                let labels = [zone, name.as_str(), addr.as_str()];
-                if let Some(serial) = a.serial {
-                    m.server_serial
-                        .with_label_values(&labels)
-                        .set(f64::from(serial));
-                }
-                if let Some(lag) = st.lag_of(a, now) {
-                    m.server_lag
-                        .with_label_values(&labels)
-                        .set(f64::from(lag.serials));
-                    m.server_lag_seconds
-                        .with_label_values(&labels)
-                        .set(lag.ms as f64 / 1000.0);
-                }
-                if let Some(exp) = a.rrsig_expiration {
-                    m.rrsig_expiration
-                        .with_label_values(&labels)
-                        .set(f64::from(exp));
-                }
-                if let Some(nsid) = &a.nsid {
-                    m.nsid_info
-                        .with_label_values(&[zone, name, &addr, nsid])
-                        .set(1.0);
+            _ => {
+                for (addr, a) in &ss.addresses {
+                    let addr = addr.to_string();
+                    let labels = [
+                        ("address", addr.as_str()),
+                        ("server", server),
+                        ("zone", zone),
+                    ];
+                    match name {
+                        "nsprobe_server_soa_serial" => {
+                            if let Some(serial) = a.serial {
+                                e.sample(name, &labels, serial);
+                            }
+                        }
+                        "nsprobe_server_serial_lag" | "nsprobe_server_serial_lag_seconds" => {
+                            if let Some(lag) = st.lag_of(a, now) {
+                                if name == "nsprobe_server_serial_lag" {
+                                    e.sample(name, &labels, lag.serials);
+                                } else {
+                                    e.sample(name, &labels, lag.ms as f64 / 1000.0);
+                                }
+                            }
+                        }
+                        "nsprobe_serial_regressions_total" => {
+                            e.sample(name, &labels, a.regressions)
+                        }
+                        "nsprobe_soa_rrsig_expiration_timestamp_seconds" => {
+                            if let Some(exp) = a.rrsig_expiration {
+                                e.sample(name, &labels, exp);
+                            }
+                        }
+                        "nsprobe_nsid_info" => {
+                            if let Some(nsid) = &a.nsid {
+                                let labels = [
+                                    ("address", addr.as_str()),
+                                    ("nsid", nsid.as_str()),
+                                    ("server", server),
+                                    ("zone", zone),
+                                ];
+                                e.sample(name, &labels, 1u8);
+                            }
+                        }
+                        other => debug_assert!(false, "family {other} has no renderer"),
+                    }
                 }
             }
         }
-        for ns in &entry.config.nameservers {
-            let n = inner.addresses.get(&ns.name).map_or(0, |a| a.addrs.len());
-            m.server_addresses
-                .with_label_values(&[zone, &ns.name])
-                .set(n as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn le_labels_match_the_buckets() {
+        let formatted: Vec<String> = DURATION_BUCKETS.iter().map(|b| b.to_string()).collect();
+        assert_eq!(formatted, DURATION_LE);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(
+            label_set(&[("nsid", "a\"b\\c\nd"), ("zone", "dk.")]),
+            r#"nsid="a\"b\\c\nd",zone="dk.""#
+        );
+    }
+
+    #[test]
+    fn every_family_is_rendered_from_state_or_the_registry() {
+        let m = Metrics::new();
+        let registry: Vec<String> = m
+            .registry
+            .gather()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        for name in REGISTRY_FAMILIES {
+            assert!(
+                FAMILIES.iter().any(|f| f.name == *name),
+                "{name} in FAMILIES"
+            );
+            // Vec families without series are not gathered; the plain ones are.
+            let _ = &registry;
+        }
+        for f in FAMILIES {
+            if !REGISTRY_FAMILIES.contains(&f.name) {
+                assert!(
+                    !registry.contains(&f.name.to_string()),
+                    "{} rendered twice",
+                    f.name
+                );
+            }
         }
     }
 }

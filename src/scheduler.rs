@@ -62,7 +62,7 @@ struct Running {
 }
 
 /// Worker threads of the probing runtime.
-pub const PROBE_WORKERS: usize = 2;
+pub const PROBE_WORKERS: usize = 1;
 
 /// Owns one probing task per target; [`Scheduler::sync`] adds and removes tasks.
 pub struct Scheduler {

@@ -325,3 +325,69 @@ mod tests {
         assert_eq!(pts[0].max_ms, Some(9.0));
     }
 }
+
+/// Upper bounds (seconds) of the response-time histogram buckets: 100 µs … 5 s,
+/// suited to DNS (loopback answers in ~0.1 ms, far servers in tens of ms, timeouts
+/// in seconds). Exported as `nsprobe_probe_duration_seconds`.
+pub const RTT_BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Response-time histogram of one target's successful probes since the daemon started
+/// (a Prometheus histogram: cumulative counts per bucket, sum and count).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RttHistogram {
+    /// Observations per bucket of [`RTT_BUCKETS`] (not cumulative; larger ones only in `count`).
+    pub buckets: [u64; RTT_BUCKETS.len()],
+    /// Sum of all observations, in seconds.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl RttHistogram {
+    /// Count one response time.
+    pub fn observe(&mut self, rtt: Duration) {
+        let secs = rtt.as_secs_f64();
+        if let Some(i) = RTT_BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[i] += 1;
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
+
+    /// `(upper bound, cumulative count)` per bucket, as Prometheus exposes them
+    /// (the `+Inf` bucket is `count`).
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        RTT_BUCKETS
+            .iter()
+            .zip(self.buckets.iter())
+            .scan(0u64, |acc, (le, n)| {
+                *acc += n;
+                Some((*le, *acc))
+            })
+    }
+}
+
+#[cfg(test)]
+mod rtt_tests {
+    use super::*;
+
+    #[test]
+    fn histogram_counts_cumulatively_and_keeps_overflow_in_count() {
+        let mut h = RttHistogram::default();
+        h.observe(Duration::from_micros(100)); // on the first bound: le="0.0001"
+        h.observe(Duration::from_micros(300));
+        h.observe(Duration::from_millis(30));
+        h.observe(Duration::from_secs(6)); // above every bound: only +Inf
+        let c: Vec<(f64, u64)> = h.cumulative().collect();
+        assert_eq!(c[0], (0.0001, 1));
+        assert_eq!(c[1], (0.00025, 1));
+        assert_eq!(c[2], (0.0005, 2));
+        assert_eq!(c[7], (0.025, 2));
+        assert_eq!(c[8], (0.05, 3));
+        assert_eq!(c[14], (5.0, 3));
+        assert_eq!(h.count, 4);
+        assert!((h.sum - 6.0304).abs() < 1e-9);
+    }
+}

@@ -17,7 +17,9 @@ mod history;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use history::{MinutePoint, ResponseHistory, HISTORY_MINUTES, MINUTE_MS};
+pub use history::{
+    MinutePoint, ResponseHistory, RttHistogram, HISTORY_MINUTES, MINUTE_MS, RTT_BUCKETS,
+};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -169,6 +171,8 @@ pub struct TargetState {
     pub successes: u64,
     /// Failed probes by kind.
     pub failures_by_kind: BTreeMap<FailureKind, u64>,
+    /// Response times of the successful probes (`nsprobe_probe_duration_seconds`).
+    pub rtt_histogram: RttHistogram,
 }
 
 impl TargetState {
@@ -233,6 +237,7 @@ impl TargetState {
                 self.last_nsid.clone_from(&answer.nsid);
                 self.last_rrsig_expiration = answer.rrsig_expiration;
                 self.last_rtt = Some(answer.rtt);
+                self.rtt_histogram.observe(answer.rtt);
                 self.window.push_back(Some(answer.rtt));
                 match self.up {
                     None => self.up = Some(true),
