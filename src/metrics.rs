@@ -378,16 +378,22 @@ pub fn render(m: &Metrics, inner: &Inner, now: UnixMs) -> String {
         .map(|s| s.targets.len())
         .sum();
     let mut e = Exposition {
-        out: String::with_capacity(4096 + targets * 2600),
+        out: String::with_capacity(4096 + targets * 3800),
     };
     let statuses = inner.statuses(now);
+    // Label sets are rendered once per scrape: formatting addresses is the most
+    // expensive part of a line, and every target appears in several families.
+    let labelled: Vec<Labelled> = statuses
+        .iter()
+        .map(|(entry, _)| Labelled::new(&entry.state))
+        .collect();
     for family in FAMILIES {
         let name = family.name;
         if REGISTRY_FAMILIES.contains(&name) {
             continue;
         }
         e.header(name);
-        for (entry, zs) in &statuses {
+        for ((entry, zs), labelled) in statuses.iter().zip(&labelled) {
             let st = &entry.state;
             let zone = st.zone();
             let z = [("zone", zone)];
@@ -442,7 +448,7 @@ pub fn render(m: &Metrics, inner: &Inner, now: UnixMs) -> String {
                         }
                     }
                 }
-                _ => render_server_family(&mut e, name, st, zone, now),
+                _ => render_server_family(&mut e, name, st, labelled, now),
             }
         }
     }
@@ -450,113 +456,110 @@ pub fn render(m: &Metrics, inner: &Inner, now: UnixMs) -> String {
     e.out
 }
 
+/// One zone's targets and addresses with their label sets rendered once per scrape.
+struct Labelled<'a> {
+    /// Target state and `address="…",server="…",transport="…",zone="…"`.
+    targets: Vec<(&'a crate::state::TargetState, String)>,
+    /// Address state and `address="…",server="…",zone="…"`.
+    addresses: Vec<(&'a crate::state::AddressState, String)>,
+}
+
+impl<'a> Labelled<'a> {
+    fn new(st: &'a crate::state::ZoneState) -> Labelled<'a> {
+        let zone = st.zone();
+        let mut targets = Vec::new();
+        let mut addresses = Vec::new();
+        for (server, ss) in st.servers() {
+            for (addr, a) in &ss.addresses {
+                let addr = addr.to_string();
+                let set = label_set(&[("address", &addr), ("server", server), ("zone", zone)]);
+                addresses.push((a, set));
+            }
+            for (key, t) in &ss.targets {
+                let addr = key.addr.to_string();
+                let set = label_set(&[
+                    ("address", &addr),
+                    ("server", server),
+                    ("transport", key.transport.as_str()),
+                    ("zone", zone),
+                ]);
+                targets.push((t, set));
+            }
+        }
+        Labelled { targets, addresses }
+    }
+}
+
 /// Families with one series per target or per address.
 fn render_server_family(
     e: &mut Exposition,
     name: &str,
     st: &crate::state::ZoneState,
-    zone: &str,
+    labelled: &Labelled<'_>,
     now: UnixMs,
 ) {
-    for (server, ss) in st.servers() {
-        let server = server.as_str();
-        match name {
-            "nsprobe_probe_duration_seconds" | "nsprobe_probes_total" | "nsprobe_target_up" => {
-                for (key, t) in &ss.targets {
-                    let addr = key.addr.to_string();
-                    let transport = key.transport.as_str();
-                    let labels = [
-                        ("address", addr.as_str()),
-                        ("server", server),
-                        ("transport", transport),
-                        ("zone", zone),
-                    ];
-                    match name {
-                        "nsprobe_target_up" => {
-                            if let Some(up) = t.up {
-                                e.sample(name, &labels, flag(up));
-                            }
-                        }
-                        "nsprobe_probes_total" => {
-                            let results = std::iter::once(("ok", t.successes)).chain(
-                                FailureKind::ALL.iter().filter_map(|k| {
-                                    t.failures_by_kind.get(k).map(|n| (k.as_str(), *n))
-                                }),
-                            );
-                            for (result, n) in results {
-                                let labels = [
-                                    ("address", addr.as_str()),
-                                    ("result", result),
-                                    ("server", server),
-                                    ("transport", transport),
-                                    ("zone", zone),
-                                ];
-                                e.sample(name, &labels, n);
-                            }
-                        }
-                        _ => {
-                            let h = &t.rtt_histogram;
-                            let set = label_set(&labels);
-                            let bucket = "nsprobe_probe_duration_seconds_bucket";
-                            for ((_, n), le) in h.cumulative().zip(DURATION_LE) {
-                                e.sample_with(bucket, &set, Some(("le", le)), n);
-                            }
-                            e.sample_with(bucket, &set, Some(("le", "+Inf")), h.count);
-                            e.sample_with("nsprobe_probe_duration_seconds_sum", &set, None, h.sum);
-                            e.sample_with(
-                                "nsprobe_probe_duration_seconds_count",
-                                &set,
-                                None,
-                                h.count,
-                            );
-                        }
+    match name {
+        "nsprobe_target_up" => {
+            for (t, set) in &labelled.targets {
+                if let Some(up) = t.up {
+                    e.sample_with(name, set, None, flag(up));
+                }
+            }
+        }
+        "nsprobe_probes_total" => {
+            for (t, set) in &labelled.targets {
+                e.sample_with(name, set, Some(("result", "ok")), t.successes);
+                for kind in FailureKind::ALL {
+                    if let Some(n) = t.failures_by_kind.get(&kind) {
+                        e.sample_with(name, set, Some(("result", kind.as_str())), *n);
                     }
                 }
             }
-            _ => {
-                for (addr, a) in &ss.addresses {
-                    let addr = addr.to_string();
-                    let labels = [
-                        ("address", addr.as_str()),
-                        ("server", server),
-                        ("zone", zone),
-                    ];
-                    match name {
-                        "nsprobe_server_soa_serial" => {
-                            if let Some(serial) = a.serial {
-                                e.sample(name, &labels, serial);
-                            }
+        }
+        "nsprobe_probe_duration_seconds" => {
+            let bucket = "nsprobe_probe_duration_seconds_bucket";
+            for (t, set) in &labelled.targets {
+                let h = &t.rtt_histogram;
+                for ((_, n), le) in h.cumulative().zip(DURATION_LE) {
+                    e.sample_with(bucket, set, Some(("le", le)), n);
+                }
+                e.sample_with(bucket, set, Some(("le", "+Inf")), h.count);
+                e.sample_with("nsprobe_probe_duration_seconds_sum", set, None, h.sum);
+                e.sample_with("nsprobe_probe_duration_seconds_count", set, None, h.count);
+            }
+        }
+        _ => {
+            for (a, set) in &labelled.addresses {
+                match name {
+                    "nsprobe_server_soa_serial" => {
+                        if let Some(serial) = a.serial {
+                            e.sample_with(name, set, None, serial);
                         }
-                        "nsprobe_server_serial_lag" | "nsprobe_server_serial_lag_seconds" => {
-                            if let Some(lag) = st.lag_of(a, now) {
-                                if name == "nsprobe_server_serial_lag" {
-                                    e.sample(name, &labels, lag.serials);
-                                } else {
-                                    e.sample(name, &labels, lag.ms as f64 / 1000.0);
-                                }
-                            }
-                        }
-                        "nsprobe_serial_regressions_total" => {
-                            e.sample(name, &labels, a.regressions)
-                        }
-                        "nsprobe_soa_rrsig_expiration_timestamp_seconds" => {
-                            if let Some(exp) = a.rrsig_expiration {
-                                e.sample(name, &labels, exp);
-                            }
-                        }
-                        "nsprobe_nsid_info" => {
-                            if let Some(nsid) = &a.nsid {
-                                let labels = [
-                                    ("address", addr.as_str()),
-                                    ("nsid", nsid.as_str()),
-                                    ("server", server),
-                                    ("zone", zone),
-                                ];
-                                e.sample(name, &labels, 1u8);
-                            }
-                        }
-                        other => debug_assert!(false, "family {other} has no renderer"),
                     }
+                    "nsprobe_server_serial_lag" => {
+                        if let Some(lag) = st.lag_of(a, now) {
+                            e.sample_with(name, set, None, lag.serials);
+                        }
+                    }
+                    "nsprobe_server_serial_lag_seconds" => {
+                        if let Some(lag) = st.lag_of(a, now) {
+                            e.sample_with(name, set, None, lag.ms as f64 / 1000.0);
+                        }
+                    }
+                    "nsprobe_serial_regressions_total" => {
+                        e.sample_with(name, set, None, a.regressions)
+                    }
+                    "nsprobe_soa_rrsig_expiration_timestamp_seconds" => {
+                        if let Some(exp) = a.rrsig_expiration {
+                            e.sample_with(name, set, None, exp);
+                        }
+                    }
+                    "nsprobe_nsid_info" => {
+                        if let Some(nsid) = &a.nsid {
+                            e.sample_with(name, set, Some(("nsid", nsid)), 1u8);
+                        }
+                    }
+                    other => debug_assert!(false, "family {other} has no renderer"),
                 }
             }
         }
