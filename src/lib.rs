@@ -5,6 +5,8 @@
 //! [`state`] (pure zone state) → [`status`] (pure status function) →
 //! [`metrics`] / [`api`].
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod check;
 pub mod config;

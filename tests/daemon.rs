@@ -24,24 +24,28 @@ async fn stalled_publication_is_flagged_stale_and_clears() {
     wait_ready(&d).await;
 
     // Regular publications: never stale.
+    let mut published = tokio::time::Instant::now();
     for i in 1..=4 {
         lab.set_serial(2026062400 + i);
+        published = tokio::time::Instant::now();
         tokio::time::sleep(Duration::from_millis(400)).await;
         let v = status(&d).await;
         assert_eq!(zone(&v)["stale"], false, "{v}");
     }
     // Publication stops; every server keeps answering fast.
-    let frozen = tokio::time::Instant::now();
     let addr = d.http_addr;
     let took = wait_until("zone stale", Duration::from_secs(6), || async move {
         let v = get_json(addr, "/api/v1/status").await.1;
         zone(&v)["stale"] == true
     })
     .await;
-    let since_freeze = frozen.elapsed();
+    let since_publication = published.elapsed();
+    eprintln!("measured: stale {since_publication:?} after the last publication (stale_after 2s)");
+    // The serial is first seen at most one interval after it is published, so the
+    // zone may not be stale before 2 s have passed since the publication.
     assert!(
-        since_freeze >= Duration::from_millis(1500),
-        "stale too early: {since_freeze:?} after the last publication (stale_after 2s)"
+        since_publication >= Duration::from_millis(1950),
+        "stale too early: {since_publication:?} after the last publication (stale_after 2s)"
     );
     assert!(
         took <= Duration::from_secs(4),
@@ -86,6 +90,7 @@ async fn one_unreachable_server_is_an_outage_of_that_server_only() {
         },
     )
     .await;
+    eprintln!("measured: outage status after {took:?} (interval 200ms, fail_after 2)");
     // fail_after 2 × interval 200ms + timeout 100ms, plus scheduling slack.
     assert!(
         took < Duration::from_secs(2),
@@ -154,6 +159,7 @@ async fn lagging_server_is_degraded_then_recovers() {
         server(&v, "ns3.lab")["lag_seconds"].as_f64().unwrap() >= 1.0,
         "{v}"
     );
+    eprintln!("measured: lag degraded {took:?} after the lag was seen (lag_after 1s)");
     assert!(took < Duration::from_secs(3), "lag degraded after {took:?}");
     assert_eq!(server(&v, "ns1.lab")["status"], "operational");
     assert_eq!(zone(&v)["serial"], 501);
