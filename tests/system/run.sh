@@ -103,6 +103,10 @@ nsid_series() {
 }
 live_metrics_pass_promtool() { curl -fsS "http://$HTTP/metrics" | promtool check metrics; }
 
+# reload_metric_is V: nsprobe_config_last_reload_successful is V (a function, so that
+# wait_for re-reads the metric on every poll).
+reload_metric_is() { test "$(metric_value nsprobe_config_last_reload_successful)" = "$1"; }
+
 metric_value() {
   curl -fsS "http://$HTTP/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
 }
@@ -258,15 +262,13 @@ echo "# operations: a bad config reload keeps the old config running"
 echo 'this is = not [valid' >"$CONFIG"
 kill -HUP "$NSPROBE_PID"
 T0=$(now)
-wait_for "nsprobe_config_last_reload_successful is 0" 10 \
-  test "$(metric_value nsprobe_config_last_reload_successful)" = 0
+wait_for "nsprobe_config_last_reload_successful is 0" 10 reload_metric_is 0
 wait_for "NsprobeConfigReloadFailed fires" 30 alert_firing NsprobeConfigReloadFailed/-
 check "nsprobe still probes with the old config" zone_is operational
 cp "$LAB_DIR/nsprobe.toml.good" "$CONFIG"
 kill -HUP "$NSPROBE_PID"
 T0=$(now)
-wait_for "good reload: nsprobe_config_last_reload_successful is 1" 10 \
-  test "$(metric_value nsprobe_config_last_reload_successful)" = 1
+wait_for "good reload: nsprobe_config_last_reload_successful is 1" 10 reload_metric_is 1
 wait_for "NsprobeConfigReloadFailed clears" 20 no_alert_firing
 
 echo "# shutdown"
