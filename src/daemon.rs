@@ -38,6 +38,19 @@ pub struct ZoneEntry {
     pub state: ZoneState,
 }
 
+impl ZoneEntry {
+    /// A fresh entry for a configured zone. Its nameservers are declared at once, so
+    /// they are components from the first request on, before any address is known.
+    pub fn new(config: &ZoneConfig) -> ZoneEntry {
+        let mut state = ZoneState::new(&zone_key(config), config.thresholds.clone());
+        state.declare_servers(config.nameservers.iter().map(|n| n.name.as_str()));
+        ZoneEntry {
+            config: config.clone(),
+            state,
+        }
+    }
+}
+
 /// Outcome of the last configuration (re)load.
 #[derive(Debug, Clone, Default)]
 pub struct ReloadStatus {
@@ -178,13 +191,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
 
     let mut zones = BTreeMap::new();
     for z in &config.zones {
-        zones.insert(
-            zone_key(z),
-            ZoneEntry {
-                config: z.clone(),
-                state: ZoneState::new(&zone_key(z), z.thresholds.clone()),
-            },
-        );
+        zones.insert(zone_key(z), ZoneEntry::new(z));
     }
     restore_state(&config.state.path, &mut zones);
 
@@ -485,10 +492,7 @@ impl Daemon {
                         e.config = z.clone();
                         e
                     }
-                    None => ZoneEntry {
-                        config: z.clone(),
-                        state: ZoneState::new(&key, z.thresholds.clone()),
-                    },
+                    None => ZoneEntry::new(z),
                 };
                 next.insert(key, entry);
             }
