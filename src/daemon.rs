@@ -26,9 +26,6 @@ use crate::status::{self, Status, ZoneStatus};
 use crate::targets::{self, AddressBook};
 use crate::{now_ms, UnixMs};
 
-/// Version of the persisted state format.
-pub const STATE_VERSION: u32 = 1;
-
 /// One watched zone: its config, its pure state, and its last evaluated status.
 #[derive(Debug)]
 pub struct ZoneEntry {
@@ -517,15 +514,12 @@ impl Daemon {
     fn save(&self) {
         let (path, state) = {
             let inner = self.shared.lock();
-            let state = PersistedState {
-                version: STATE_VERSION,
-                saved_at: now_ms(),
-                zones: inner
-                    .zones
-                    .iter()
-                    .map(|(k, z)| (k.clone(), z.state.to_persisted()))
-                    .collect(),
-            };
+            let mut state = PersistedState::new(now_ms());
+            state.zones = inner
+                .zones
+                .iter()
+                .map(|(k, z)| (k.clone(), z.state.to_persisted()))
+                .collect();
             (inner.config.state.path.clone(), state)
         };
         match persist::save(&path, &state) {
