@@ -189,32 +189,29 @@ def nsprobe_rtts(port, n):
     return [float(x) for x in r.stdout.split()]
 
 
-def kdig_rtts(port, n):
+def cli_rtts(argv, pattern, n):
+    """RTTs in µs that a DNS command-line tool reports, one process per query
+    (at most n queries, at most 60 s); `pattern` captures the time in ms."""
     out = []
     t = time.time()
     for _ in range(n):
         if time.time() - t > 60:
             break
-        r = subprocess.run(["kdig", "@127.0.0.1", "-p", str(port), ZONE, "SOA", "+time=1", "+retry=0"],
-                           capture_output=True, text=True)
-        m = re.search(r"\(UDP\) in ([\d.]+) ms", r.stdout)
+        r = subprocess.run(argv, capture_output=True, text=True)
+        m = re.search(pattern, r.stdout)
         if m:
             out.append(float(m.group(1)) * 1000)
     return out
+
+
+def kdig_rtts(port, n):
+    return cli_rtts(["kdig", "@127.0.0.1", "-p", str(port), ZONE, "SOA", "+time=1", "+retry=0"],
+                    r"\(UDP\) in ([\d.]+) ms", n)
 
 
 def dig_rtts(port, n):
-    out = []
-    t = time.time()
-    for _ in range(n):
-        if time.time() - t > 60:
-            break
-        r = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), ZONE, "SOA", "+tries=1", "+time=1"],
-                           capture_output=True, text=True)
-        m = re.search(r"Query time: (\d+) msec", r.stdout)
-        if m:
-            out.append(float(m.group(1)) * 1000)
-    return out
+    return cli_rtts(["dig", "@127.0.0.1", "-p", str(port), ZONE, "SOA", "+tries=1", "+time=1"],
+                    r"Query time: (\d+) msec", n)
 
 
 def bb_rtts(port, n):
