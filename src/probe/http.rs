@@ -15,7 +15,7 @@ use std::time::Instant as StdInstant;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::cert::{classify_tls_error, unix_now, CertFacts, Seen, TlsClient};
+use super::cert::{classify_tls_error, find_rustls_error, unix_now, CertFacts, Seen, TlsClient};
 use super::tcp::excerpt;
 use super::{fail, CheckFailure, CheckOutcome, Facts, Pattern, Reason, Rejection, Success};
 
@@ -190,13 +190,13 @@ fn classify(err: &reqwest::Error, seen: &Seen) -> Rejection {
     if let Some(e) = seen.error() {
         return Rejection::new(classify_tls_error(&e), format!("certificate: {e}"));
     }
+    if let Some(t) = find_rustls_error(err) {
+        return Rejection::new(classify_tls_error(t), detail);
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if e.downcast_ref::<TooManyRedirects>().is_some() {
             return Rejection::new(Reason::HttpRedirects, detail);
-        }
-        if let Some(t) = e.downcast_ref::<rustls::Error>() {
-            return Rejection::new(classify_tls_error(t), detail);
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
@@ -207,9 +207,6 @@ fn classify(err: &reqwest::Error, seen: &Seen) -> Rejection {
             }
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return Rejection::new(classify_tls_error(t), detail);
-            }
             if io.kind() == std::io::ErrorKind::TimedOut {
                 return Rejection::new(Reason::Timeout, detail);
             }
