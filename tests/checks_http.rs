@@ -337,3 +337,23 @@ fn status_sets_and_pure_verdict() {
     );
     assert!(http::evaluate(204, b"", &StatusSet::default(), None).is_ok());
 }
+
+#[test]
+fn spec_constructors_reject_bad_input() {
+    let client = TlsClient::from_pem(TestCa::new().pem.as_bytes(), false).expect("client");
+    let spec = HttpSpec::new("https://punktum.dk/", client.clone()).expect("url");
+    assert_eq!(spec.expect_status, StatusSet::default());
+    assert_eq!(spec.max_redirects, http::DEFAULT_MAX_REDIRECTS);
+    for bad in [
+        "punktum.dk",
+        "ftp://punktum.dk/",
+        "https://",
+        "file:///etc/passwd",
+    ] {
+        let e = HttpSpec::new(bad, client.clone()).expect_err(bad);
+        assert!(e.to_string().contains("bad url"), "{e}");
+    }
+    assert!(nsprobe::probe::tls::server_name("epp.punktum.dk").is_ok());
+    assert!(nsprobe::probe::tls::server_name("127.0.0.1").is_ok());
+    assert!(nsprobe::probe::tls::server_name("not a name").is_err());
+}

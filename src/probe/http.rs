@@ -47,6 +47,33 @@ pub struct HttpSpec {
     pub tls: TlsClient,
 }
 
+impl HttpSpec {
+    /// A GET of `url` (`http` or `https` with a host) with the defaults: status 200-299,
+    /// no body pattern, [`DEFAULT_MAX_REDIRECTS`], [`DEFAULT_MAX_BODY`], URL host resolved.
+    pub fn new(url: &str, tls: TlsClient) -> Result<HttpSpec, UrlError> {
+        let url = Url::parse(url).map_err(|e| UrlError(format!("{url:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(UrlError(format!(
+                "{url}: write an http:// or https:// URL with a host"
+            )));
+        }
+        Ok(HttpSpec {
+            url,
+            addr: None,
+            expect_status: StatusSet::default(),
+            body: None,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            max_body: DEFAULT_MAX_BODY,
+            tls,
+        })
+    }
+}
+
+/// A URL an `http` check cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad url {0}")]
+pub struct UrlError(pub String);
+
 /// What an `http` check saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpFacts {
