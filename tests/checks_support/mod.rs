@@ -77,6 +77,8 @@ impl Responder {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // Like real servers: no Nagle delay on small writes after the handshake.
+                let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
