@@ -455,9 +455,13 @@ pub(crate) async fn step<T>(
     }
 }
 
-/// An I/O error as a [`Reason::Network`] failure.
+/// An I/O error as a failure: a TLS error inside it (e.g. an alert after the handshake,
+/// such as a required client certificate) is classified as TLS, the rest is [`Reason::Network`].
 pub(crate) fn io_failure(what: &str, err: &std::io::Error) -> CheckFailure {
-    fail(Reason::Network, format!("{what}: {err}"))
+    match cert::find_rustls_error(err) {
+        Some(t) => fail(cert::classify_tls_error(t), format!("{what}: TLS: {t}")),
+        None => fail(Reason::Network, format!("{what}: {err}")),
+    }
 }
 
 /// TCP connect (no Nagle) before `deadline`.
