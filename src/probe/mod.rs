@@ -101,6 +101,22 @@ impl fmt::Display for Kind {
 }
 
 impl CheckSpec {
+    /// What is checked, for logs and the API: `udp://192.0.2.1:53 dk.`, `tcp://…`,
+    /// `tls://localhost@127.0.0.1:443`, the URL, `whois://…`, `epp://…`.
+    pub fn target(&self) -> String {
+        match self {
+            CheckSpec::DnsSoa(p) => format!("{}://{} {}", p.transport, p.addr, p.zone),
+            CheckSpec::Tcp(t) => format!("tcp://{}", t.addr),
+            CheckSpec::Tls(t) => format!("tls://{}@{}", t.server_name.to_str(), t.addr),
+            CheckSpec::Http(h) => match h.addr {
+                Some(a) => format!("{} via {a}", h.url),
+                None => h.url.to_string(),
+            },
+            CheckSpec::Whois(w) => format!("whois://{} {}", w.addr, w.query),
+            CheckSpec::Epp(e) => format!("epp://{}@{}", e.server_name.to_str(), e.addr),
+        }
+    }
+
     /// This spec's kind.
     pub fn kind(&self) -> Kind {
         match self {
