@@ -125,6 +125,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
         resolver,
         resolving: false,
         resolve_again: false,
+        resolved_once: false,
         resolved_tx,
         loaded_tx,
         saving: None,
@@ -205,6 +206,9 @@ struct Daemon {
     resolving: bool,
     /// Another resolution is wanted once the running one is done (the config changed).
     resolve_again: bool,
+    /// The first resolution pass has been applied (or there was nothing to resolve):
+    /// until then the daemon is not ready, since resolved names have no targets yet.
+    resolved_once: bool,
     /// Where resolution tasks send their results.
     resolved_tx: mpsc::Sender<Resolutions>,
     /// Where config reads send their results.
@@ -253,6 +257,7 @@ impl Daemon {
                 _ = resolve_tick.tick() => self.start_resolution(),
                 Some(resolved) = resolved_rx.recv() => {
                     self.resolving = false;
+                    self.resolved_once = true;
                     self.sync_targets(&mut scheduler, &resolved);
                     if std::mem::take(&mut self.resolve_again) {
                         self.start_resolution();
@@ -350,7 +355,11 @@ impl Daemon {
                 }
             }
         }
-        if !self.shared.is_ready() && inner.all_targets_probed() && !scheduler.is_empty() {
+        if !self.shared.is_ready()
+            && self.resolved_once
+            && inner.all_targets_probed()
+            && !scheduler.is_empty()
+        {
             self.shared.set_ready();
             info!(targets = scheduler.len(), "first probe round done: ready");
         }
@@ -365,6 +374,7 @@ impl Daemon {
         }
         let names = targets::names_to_resolve(&self.shared.lock().config);
         if names.is_empty() {
+            self.resolved_once = true;
             return;
         }
         self.resolving = true;
