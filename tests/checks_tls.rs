@@ -488,7 +488,7 @@ fn mutated_input_never_panics() {
     use nsprobe::probe::cert::cert_facts;
     use rand::{Rng, SeedableRng};
     use rustls::pki_types::CertificateDer;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(2026_11_26);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261126);
     let ca = TestCa::new();
     let id = ca.valid(10);
     let der = id.chain_der[0].clone();
