@@ -34,6 +34,24 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// Declared maintenance windows.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Vantage canaries (`[[canary]]`): DNS servers outside the monitored zones; when they
+    /// fail together with the monitored servers, nsprobe's own network is the suspect.
+    pub canaries: Vec<CanaryConfig>,
+}
+
+/// One `[[canary]]`: a DNS server outside the monitored zones, probed like a nameserver
+/// (SOA query for `zone`); any DNS answer, even an error or a non-authoritative one, counts
+/// as reachable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryConfig {
+    /// A label for logs and metrics (`k.root-servers.net`).
+    pub name: String,
+    /// Address to query (default port 53).
+    pub address: SocketAddr,
+    /// Zone whose SOA is asked for (default the root, `.`).
+    pub zone: Name,
+    /// UDP (default) or TCP.
+    pub transport: Transport,
 }
 
 /// `[http]`: where the metrics/JSON API server listens.
@@ -116,6 +134,18 @@ pub struct Thresholds {
     pub partial_outage_share: f64,
     /// RRSIG on the SOA expiring within this = degraded (`rrsig_warn_before`, default 2d).
     pub rrsig_warn_before: Duration,
+    /// Span of the per-server evidence window that loss and slowness are judged over
+    /// (`stats_window`, default 5m).
+    pub stats_window: Duration,
+    /// Successes needed in the evidence window before slowness is judged (`min_samples`, default 20).
+    pub min_samples: u32,
+    /// A worse status is published only after it has held this long (`confirm_after`, default 30s).
+    pub confirm_after: Duration,
+    /// A better status is published only after it has held this long (`clear_after`, default 2m).
+    pub clear_after: Duration,
+    /// Every responding server older than the zone's newest serial for this long = the zone
+    /// rolled back; it re-baselines to the newest serial served (`rollback_after`, default 2m).
+    pub rollback_after: Duration,
 }
 
 impl Default for Thresholds {
@@ -132,6 +162,11 @@ impl Default for Thresholds {
             lag_after: Duration::from_secs(5 * 60),
             partial_outage_share: 0.5,
             rrsig_warn_before: Duration::from_secs(2 * 24 * 3600),
+            stats_window: Duration::from_secs(5 * 60),
+            min_samples: 20,
+            confirm_after: Duration::from_secs(30),
+            clear_after: Duration::from_secs(2 * 60),
+            rollback_after: Duration::from_secs(2 * 60),
         }
     }
 }
@@ -233,6 +268,17 @@ struct RawConfig {
     zone: Vec<RawZone>,
     #[serde(default)]
     maintenance: Vec<RawMaintenance>,
+    #[serde(default)]
+    canary: Vec<RawCanary>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    name: S<String>,
+    address: S<String>,
+    zone: Option<S<String>>,
+    transport: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +326,11 @@ struct RawZone {
     lag_after: Option<S<String>>,
     partial_outage_share: Option<S<f64>>,
     rrsig_warn_before: Option<S<String>>,
+    stats_window: Option<S<String>>,
+    min_samples: Option<S<u32>>,
+    confirm_after: Option<S<String>>,
+    clear_after: Option<S<String>>,
+    rollback_after: Option<S<String>>,
     #[serde(default)]
     nameservers: Vec<RawNameserver>,
 }
@@ -452,6 +503,12 @@ impl Cx<'_> {
             .enumerate()
             .map(|(i, m)| self.maintenance(i + 1, m, &zones))
             .collect::<Result<Vec<_>, _>>()?;
+        let canaries = raw
+            .canary
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.canary(i + 1, c))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             source: self.path.to_path_buf(),
             http,
@@ -459,6 +516,57 @@ impl Cx<'_> {
             resolver,
             zones,
             maintenance,
+            canaries,
+        })
+    }
+
+    fn canary(&self, index: usize, raw: &RawCanary) -> Result<CanaryConfig, ConfigError> {
+        let ctx = format!("canary #{index}: ");
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return Err(self.at(
+                &raw.name,
+                format!("{ctx}name must not be empty; give a label like \"k.root-servers.net\""),
+            ));
+        }
+        let address = self.address(&ctx, "address", &raw.address)?;
+        let zone = match &raw.zone {
+            None => Name::root(),
+            Some(z) => {
+                let given = z.get_ref().trim();
+                let bare = zone_bare_name(given).ok_or_else(|| {
+                    self.at(z, format!("{ctx}zone: invalid zone name {given:?}; write a domain name like \"se.\" or \".\""))
+                })?;
+                let fq = if bare.is_empty() {
+                    ".".to_string()
+                } else {
+                    format!("{bare}.")
+                };
+                Name::from_ascii(&fq)
+                    .map_err(|e| self.at(z, format!("{ctx}zone: invalid zone name ({e})")))?
+            }
+        };
+        let transport = match &raw.transport {
+            None => Transport::Udp,
+            Some(t) => match t.get_ref().trim().to_ascii_lowercase().as_str() {
+                "udp" => Transport::Udp,
+                "tcp" => Transport::Tcp,
+                _ => {
+                    return Err(self.at(
+                        t,
+                        format!(
+                            "{ctx}transport: unknown transport {:?}; use \"udp\" or \"tcp\"",
+                            t.get_ref()
+                        ),
+                    ))
+                }
+            },
+        };
+        Ok(CanaryConfig {
+            name,
+            address,
+            zone,
+            transport,
         })
     }
 
@@ -687,6 +795,29 @@ impl Cx<'_> {
                 &raw.rrsig_warn_before,
                 d.rrsig_warn_before,
                 true,
+            )?,
+            stats_window: self.duration(
+                c,
+                "stats_window",
+                &raw.stats_window,
+                d.stats_window,
+                false,
+            )?,
+            min_samples: positive("min_samples", &raw.min_samples, d.min_samples)?,
+            confirm_after: self.duration(
+                c,
+                "confirm_after",
+                &raw.confirm_after,
+                d.confirm_after,
+                true,
+            )?,
+            clear_after: self.duration(c, "clear_after", &raw.clear_after, d.clear_after, true)?,
+            rollback_after: self.duration(
+                c,
+                "rollback_after",
+                &raw.rollback_after,
+                d.rollback_after,
+                false,
             )?,
         };
 
@@ -975,6 +1106,11 @@ loss_after = 1.0
 lag_after = "10m"
 partial_outage_share = 0.25
 rrsig_warn_before = "3d"
+stats_window = "10m"
+min_samples = 30
+confirm_after = "45s"
+clear_after = "3m"
+rollback_after = "4m"
 [[zone.nameservers]]
 name = "ns1.example"
 [[zone.nameservers]]
@@ -1022,6 +1158,11 @@ reason = ""
                 lag_after: Duration::from_secs(600),
                 partial_outage_share: 0.25,
                 rrsig_warn_before: Duration::from_secs(3 * 86400),
+                stats_window: Duration::from_secs(600),
+                min_samples: 30,
+                confirm_after: Duration::from_secs(45),
+                clear_after: Duration::from_secs(180),
+                rollback_after: Duration::from_secs(240),
             }
         );
         assert_eq!(z.nameservers[1].name, "lab-1");

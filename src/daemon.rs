@@ -21,8 +21,8 @@ use crate::metrics::Metrics;
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
 use crate::scheduler::{Report, Scheduler};
-use crate::state::{Event, ZoneState};
-use crate::status::{self, Status, ZoneStatus};
+use crate::state::{Event, VantageState, ZoneState};
+use crate::status::{self, Status, Vantage, ZoneStatus, ZoneTracker};
 use crate::targets::{self, AddressBook};
 use crate::{now_ms, UnixMs};
 
@@ -33,6 +33,8 @@ pub struct ZoneEntry {
     pub config: ZoneConfig,
     /// Everything observed about the zone.
     pub state: ZoneState,
+    /// The zone's published statuses (confirmation layer), updated once a second.
+    pub tracker: ZoneTracker,
 }
 
 impl ZoneEntry {
@@ -44,6 +46,7 @@ impl ZoneEntry {
         ZoneEntry {
             config: config.clone(),
             state,
+            tracker: ZoneTracker::new(),
         }
     }
 }
@@ -76,6 +79,10 @@ pub struct Inner {
     pub started_at: UnixMs,
     /// The address the HTTP server is bound to (the configured one until a restart).
     pub http_addr: SocketAddr,
+    /// Canary reachability (vantage guard).
+    pub vantage: VantageState,
+    /// The last vantage verdict.
+    pub vantage_verdict: Vantage,
 }
 
 impl Inner {
@@ -89,17 +96,20 @@ impl Inner {
         })
     }
 
-    /// Evaluate every zone's status at `now`.
+    /// Every zone's published (confirmed) statuses; before the first status tick, the
+    /// instantaneous evaluation at `now`.
     pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
         self.zones
             .values()
             .map(|z| {
-                let s = status::evaluate_zone(
-                    &z.state,
-                    &z.config.component,
-                    &self.config.maintenance,
-                    now,
-                );
+                let s = z.tracker.current().cloned().unwrap_or_else(|| {
+                    status::evaluate_zone(
+                        &z.state,
+                        &z.config.component,
+                        &self.config.maintenance,
+                        now,
+                    )
+                });
                 (z, s)
             })
             .collect()
@@ -213,6 +223,8 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             component_since: BTreeMap::new(),
             started_at: now,
             http_addr,
+            vantage: VantageState::new(),
+            vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
         }),
         metrics,
         ready: AtomicBool::new(false),
@@ -383,6 +395,20 @@ impl Daemon {
     fn apply(&self, batch: &mut Vec<Report>) {
         let mut inner = self.shared.lock();
         for report in batch.drain(..) {
+            if &*report.zone == targets::CANARY_ZONE {
+                let fail_after = inner
+                    .config
+                    .zones
+                    .iter()
+                    .map(|z| z.thresholds.fail_after)
+                    .min()
+                    .unwrap_or(1);
+                let obs = report.observation;
+                if let Some(up) = inner.vantage.observe(&obs, fail_after) {
+                    info!(canary = %obs.key.server, address = %obs.key.addr, up, "canary reachability changed");
+                }
+                continue;
+            }
             let Some(zone) = inner.zones.get_mut(&*report.zone) else {
                 continue; // zone removed by a reload while the probe ran
             };
@@ -395,29 +421,46 @@ impl Daemon {
         }
     }
 
-    /// Evaluate statuses, log changes, update readiness.
+    /// Publish statuses through the confirmation layer, log every change, update readiness.
     fn check_statuses(&self, scheduler: &Scheduler) {
         let now = now_ms();
-        let mut inner = self.shared.lock();
-        let mut changes = Vec::new();
-        for (_, zs) in inner.statuses(now) {
-            for c in std::iter::once(&zs.group).chain(zs.servers.iter()) {
-                changes.push((c.name.clone(), c.status, c.reason.clone()));
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        let verdict =
+            status::vantage_verdict(&inner.vantage, inner.zones.values().map(|z| &z.state));
+        if verdict.up != inner.vantage_verdict.up {
+            if verdict.up {
+                info!(reason = %verdict.reason, "vantage up: statuses follow the evidence again");
+            } else {
+                warn!(reason = %verdict.reason, "vantage down: nsprobe's own network fails; statuses held");
             }
         }
-        for (name, st, reason) in changes {
-            match inner.component_since.get(&name) {
-                Some((prev, _)) if *prev == st => {}
-                prev => {
-                    let from = prev.map(|(p, _)| p.as_str()).unwrap_or("none");
-                    if st == Status::Operational && prev.is_none() {
-                        debug!(component = %name, status = st.as_str(), %reason, "status");
-                    } else {
-                        info!(component = %name, from, to = st.as_str(), %reason, "status change");
-                    }
-                    inner.component_since.insert(name, (st, now));
+        inner.vantage_verdict = verdict;
+        let maintenance = inner.config.maintenance.clone();
+        let mut changes = Vec::new();
+        for z in inner.zones.values_mut() {
+            changes.extend(z.tracker.update(
+                &z.state,
+                &z.config.component,
+                &maintenance,
+                &inner.vantage_verdict,
+                now,
+            ));
+        }
+        for c in changes {
+            match c.from {
+                None if c.to == Status::Unknown => {
+                    debug!(component = %c.name, status = c.to.as_str(), reason = %c.reason, "status")
                 }
+                from => info!(
+                    component = %c.name,
+                    from = from.map_or("none", |s| s.as_str()),
+                    to = c.to.as_str(),
+                    reason = %c.reason,
+                    "status change"
+                ),
             }
+            inner.component_since.insert(c.name, (c.to, c.at));
         }
         if !self.shared.is_ready() && inner.all_targets_probed() && !scheduler.is_empty() {
             self.shared.ready.store(true, Ordering::Relaxed);
@@ -436,8 +479,13 @@ impl Daemon {
             self.shared.metrics.resolve_failure(name);
             warn!(server = %name, error = %err, "cannot resolve nameserver; keeping last known addresses");
         }
-        let targets = targets::expand(&config, &book);
+        let mut targets = targets::expand(&config, &book);
+        let canaries = targets::canaries(&config);
         let mut inner = self.shared.lock();
+        inner
+            .vantage
+            .sync(&canaries.iter().map(|t| t.key.clone()).collect::<Vec<_>>());
+        targets.extend(canaries);
         for (zname, zone) in inner.zones.iter_mut() {
             let keys: Vec<_> = targets
                 .iter()
@@ -546,6 +594,10 @@ fn log_event(zone: &str, ev: &Event) {
         Event::TargetDown { key, reason } => warn!(
             zone, server = %key.server, address = %key.addr, transport = %key.transport,
             %reason, "target down"
+        ),
+        Event::ZoneRollback(r) => warn!(
+            zone, from = r.from, to = r.to, unserved_ms = r.unserved_ms,
+            "zone serial rolled back: no server has answered the newest serial; re-baselined to the newest served"
         ),
         Event::TargetUp { key } => info!(
             zone, server = %key.server, address = %key.addr, transport = %key.transport,

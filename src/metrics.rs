@@ -47,6 +47,9 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_zone_soa_serial", kind: Kind::Gauge, labels: &["zone"], help: "Newest SOA serial seen on any server of the zone (RFC 1982)." },
     Family { name: "nsprobe_zone_serial_last_change_timestamp_seconds", kind: Kind::Gauge, labels: &["zone"], help: "When the zone's newest serial was first seen (Unix time)." },
     Family { name: "nsprobe_zone_serial_age_seconds", kind: Kind::Gauge, labels: &["zone"], help: "Age of the zone's newest serial." },
+    Family { name: "nsprobe_zone_serial_rollbacks_total", kind: Kind::Counter, labels: &["zone"], help: "Zone-wide rollbacks: every responding server served an older serial than the zone's newest for rollback_after, so the zone re-baselined to the newest served." },
+    Family { name: "nsprobe_vantage_up", kind: Kind::Gauge, labels: &[], help: "0 when the canaries fail together with the monitored servers (nsprobe's own network is down; statuses are held), else 1. Always 1 without canaries." },
+    Family { name: "nsprobe_canary_up", kind: Kind::Gauge, labels: &["canary", "address", "transport"], help: "1 if the vantage canary answers (any DNS answer), 0 if it is unreachable (hysteresis applied)." },
     Family { name: "nsprobe_zone_stale", kind: Kind::Gauge, labels: &["zone"], help: "1 if the zone's newest serial is older than its staleness threshold." },
     Family { name: "nsprobe_zone_stale_threshold_seconds", kind: Kind::Gauge, labels: &["zone"], help: "Serial age above which the zone counts as stale (fixed or learned)." },
     Family { name: "nsprobe_server_serial_lag", kind: Kind::Gauge, labels: ADDRESS, help: "How far this server address is behind the zone's newest serial, in serial units." },
@@ -393,6 +396,27 @@ pub fn render(m: &Metrics, inner: &Inner, now: UnixMs) -> String {
             continue;
         }
         e.header(name);
+        match name {
+            "nsprobe_vantage_up" => {
+                e.sample(name, &[], flag(inner.vantage_verdict.up));
+                continue;
+            }
+            "nsprobe_canary_up" => {
+                for (k, c) in inner.vantage.canaries() {
+                    if let Some(up) = c.up {
+                        let addr = k.addr.to_string();
+                        let labels = [
+                            ("address", addr.as_str()),
+                            ("canary", k.server.as_str()),
+                            ("transport", k.transport.as_str()),
+                        ];
+                        e.sample(name, &labels, flag(up));
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
         for ((entry, zs), labelled) in statuses.iter().zip(&labelled) {
             let st = &entry.state;
             let zone = st.zone();
@@ -414,6 +438,7 @@ pub fn render(m: &Metrics, inner: &Inner, now: UnixMs) -> String {
                     }
                 }
                 "nsprobe_zone_stale" => e.sample(name, &z, flag(zs.stale)),
+                "nsprobe_zone_serial_rollbacks_total" => e.sample(name, &z, st.rollbacks()),
                 "nsprobe_zone_stale_threshold_seconds" => {
                     e.sample(name, &z, st.stale_threshold_ms() as f64 / 1000.0)
                 }

@@ -158,7 +158,7 @@ pub fn stable_id(kind: &str, name: &str) -> String {
 /// Statuspage indicator for the worst status on the page.
 pub fn indicator(s: Status) -> PageStatus {
     match s {
-        Status::Operational | Status::UnderMaintenance => PageStatus {
+        Status::Operational | Status::UnderMaintenance | Status::Unknown => PageStatus {
             indicator: "none",
             description: "All Systems Operational",
         },
@@ -188,23 +188,29 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         updated_at: rfc3339(now),
     };
     let created = rfc3339(inner.started_at);
-    let since = |name: &str| {
-        inner
-            .component_since
-            .get(name)
-            .map(|(_, t)| rfc3339(*t))
-            .unwrap_or_else(|| created.clone())
-    };
+    // Statuspage has no `unknown`: the last confirmed status is held and the description
+    // says so (README, section Status rules); `updated_at` is the last confirmed change.
     let component =
-        |name: &str, st: Status, reason: &str, position: usize, group_id: Option<String>| {
+        |c: &crate::status::ComponentStatus, position: usize, group_id: Option<String>| {
+            let description = if c.status == Status::Unknown {
+                match c.last_known {
+                    Some(k) => format!(
+                        "status unknown, showing the last confirmed ({k}): {}",
+                        c.reason
+                    ),
+                    None => format!("status unknown: {}", c.reason),
+                }
+            } else {
+                c.reason.clone()
+            };
             Component {
-                id: stable_id("component", name),
-                name: name.to_string(),
-                status: st,
+                id: stable_id("component", &c.name),
+                name: c.name.clone(),
+                status: c.statuspage_status(),
                 created_at: created.clone(),
-                updated_at: since(name),
+                updated_at: c.since.map(rfc3339).unwrap_or_else(|| created.clone()),
                 position,
-                description: Some(reason.to_string()).filter(|r| !r.is_empty()),
+                description: Some(description).filter(|r| !r.is_empty()),
                 showcase: true,
                 start_date: None,
                 group_id,
@@ -221,13 +227,7 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
     let mut groups = Vec::new();
     for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
         let gid = stable_id("component", &zs.group.name);
-        let mut group = component(
-            &zs.group.name,
-            zs.group.status,
-            &zs.group.reason,
-            gi + 1,
-            None,
-        );
+        let mut group = component(&zs.group, gi + 1, None);
         group.group = true;
         group.components = Some(
             zs.servers
@@ -235,16 +235,10 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
                 .map(|s| stable_id("component", &s.name))
                 .collect(),
         );
-        groups.push(zs.group.status);
+        groups.push(zs.group.statuspage_status());
         components.push(group);
         for (si, s) in zs.servers.iter().enumerate() {
-            components.push(component(
-                &s.name,
-                s.status,
-                &s.reason,
-                si + 1,
-                Some(gid.clone()),
-            ));
+            components.push(component(s, si + 1, Some(gid.clone())));
         }
     }
     let scheduled_maintenances = inner
