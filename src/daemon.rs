@@ -501,7 +501,10 @@ impl Daemon {
         if pass.changed {
             info!(targets = targets.len(), "targets updated");
         }
+        drop(inner);
         scheduler.sync(targets);
+        // Components added or removed show at once, not at the next status tick.
+        self.check_statuses(scheduler);
     }
 
     /// Re-read the config file; on failure keep the old config running.

@@ -155,10 +155,12 @@ pub fn wilson(k: usize, n: usize, z: f64) -> (f64, f64) {
     let denom = 1.0 + z2 / n;
     let centre = p + z2 / (2.0 * n);
     let margin = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    (
-        ((centre - margin) / denom).clamp(0.0, 1.0),
-        ((centre + margin) / denom).clamp(0.0, 1.0),
-    )
+    let low = if k == 0 {
+        0.0
+    } else {
+        ((centre - margin) / denom).clamp(0.0, 1.0)
+    };
+    (low, ((centre + margin) / denom).clamp(0.0, 1.0))
 }
 
 /// Median of `v` (sorts it); the mean of the two middle values for an even count.
