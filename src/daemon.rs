@@ -324,6 +324,10 @@ struct Daemon {
     resolver: NameResolver,
 }
 
+/// How often statuses are evaluated and published through the confirmation layer: the
+/// granularity of `confirm_after` / `clear_after` (a bound gains at most two ticks).
+pub const STATUS_TICK: Duration = Duration::from_millis(250);
+
 /// Largest number of reports applied under one lock acquisition.
 const REPORT_BATCH: usize = 1024;
 
@@ -344,7 +348,7 @@ impl Daemon {
         self.resolve_and_sync(&mut scheduler).await;
 
         let (mut resolve_tick, mut save_tick) = self.periodic_timers();
-        let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut status_tick = tokio::time::interval(STATUS_TICK);
         let mut hup = hangup_stream();
         let mut batch = Vec::with_capacity(REPORT_BATCH);
 

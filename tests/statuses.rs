@@ -27,7 +27,7 @@ fn statuspage_component<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("component {name} in {v}"))
 }
 
-/// Interval 200ms, timeout 100ms, fail_after 2, recover_after 2, status tick 1 s.
+/// Interval 200ms, timeout 100ms, fail_after 2, recover_after 2, status tick 250ms.
 const CONFIRM: &str = "confirm_after = \"1500ms\"\nclear_after = \"2500ms\"";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +52,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // A long one is, within fail_after × interval + timeout + confirm_after (+ 1 s tick).
+    // A long one is, within fail_after × interval + timeout + confirm_after + 2 ticks.
     lab.servers[1].set_mode(Mode::Silent);
     let took = wait_until(
         "ns2.lab major outage",
@@ -60,7 +60,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         || async move { server(&status(addr).await, "ns2.lab")["status"] == "major_outage" },
     )
     .await;
-    eprintln!("measured: major_outage published {took:?} after the server fell silent (bound 0.5s + 1.5s confirm + 1s tick)");
+    eprintln!("measured: major_outage published {took:?} after the server fell silent (bound 0.5s + 1.5s confirm + 0.5s ticks)");
     assert!(
         took >= Duration::from_millis(1500),
         "published before confirmation: {took:?}"
@@ -89,7 +89,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         || async move { server(&status(addr).await, "ns2.lab")["status"] == "operational" },
     )
     .await;
-    eprintln!("measured: operational again {took:?} after the server answered (bound 0.4s + 2.5s clear + 1s tick)");
+    eprintln!("measured: operational again {took:?} after the server answered (bound 0.4s + 2.5s clear + 0.5s ticks)");
     assert!(
         took >= Duration::from_millis(2500),
         "cleared too early: {took:?}"
