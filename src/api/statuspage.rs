@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use super::{rfc3339, severity, worst};
-use crate::daemon::Inner;
-use crate::status::Status;
+use crate::model::{ComponentId, Inner};
+use crate::status::{ComponentStatus, Status};
 use crate::UnixMs;
 
 /// `page` object.
@@ -155,6 +155,17 @@ pub fn stable_id(kind: &str, name: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The Statuspage id of a component: from its name for a group component (as
+/// before groups had members elsewhere), from group and name for a member, so a
+/// nameserver listed in two zones gets two distinct ids.
+pub fn component_id(id: &ComponentId) -> String {
+    if id.group.is_empty() {
+        stable_id("component", &id.name)
+    } else {
+        stable_id("component", &format!("{}\u{0}{}", id.group, id.name))
+    }
+}
+
 /// Statuspage indicator for the worst status on the page.
 pub fn indicator(s: Status) -> PageStatus {
     match s {
@@ -188,10 +199,11 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         updated_at: rfc3339(now),
     };
     let created = rfc3339(inner.started_at);
+    // A component is (group, name): a nameserver in two zones is two components.
     // Statuspage has no `unknown`: the last confirmed status is held and the description
     // says so (README, section Status rules); `updated_at` is the last confirmed change.
     let component =
-        |c: &crate::status::ComponentStatus, position: usize, group_id: Option<String>| {
+        |id: &ComponentId, c: &ComponentStatus, position: usize, group_id: Option<String>| {
             let description = if c.status == Status::Unknown {
                 match c.last_known {
                     Some(k) => format!(
@@ -204,8 +216,8 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
                 c.reason.clone()
             };
             Component {
-                id: stable_id("component", &c.name),
-                name: c.name.clone(),
+                id: component_id(id),
+                name: id.name.clone(),
                 status: c.statuspage_status(),
                 created_at: created.clone(),
                 updated_at: c.since.map(rfc3339).unwrap_or_else(|| created.clone()),
@@ -221,24 +233,30 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
             }
         };
     let mut components = Vec::new();
+    // The (group, name) of each entry of `components`, for matching maintenance windows.
+    let mut ids: Vec<ComponentId> = Vec::new();
     // The page indicator follows the zone groups (as `status` of `/api/v1/status`
     // does): one server out of several is the group's degradation, not a
     // critical outage of the page.
     let mut groups = Vec::new();
     for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
-        let gid = stable_id("component", &zs.group.name);
-        let mut group = component(&zs.group, gi + 1, None);
+        let group_id = ComponentId::group(&zs.group.name);
+        let gid = component_id(&group_id);
+        let mut group = component(&group_id, &zs.group, gi + 1, None);
         group.group = true;
         group.components = Some(
             zs.servers
                 .iter()
-                .map(|s| stable_id("component", &s.name))
+                .map(|s| component_id(&ComponentId::member(&zs.group.name, &s.name)))
                 .collect(),
         );
         groups.push(zs.group.statuspage_status());
+        ids.push(group_id);
         components.push(group);
         for (si, s) in zs.servers.iter().enumerate() {
-            components.push(component(s, si + 1, Some(gid.clone())));
+            let id = ComponentId::member(&zs.group.name, &s.name);
+            components.push(component(&id, s, si + 1, Some(gid.clone())));
+            ids.push(id);
         }
     }
     let scheduled_maintenances = inner
@@ -272,8 +290,9 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
                 incident_updates: Vec::new(),
                 components: components
                     .iter()
-                    .filter(|c| w.components.contains(&c.name))
-                    .cloned()
+                    .zip(&ids)
+                    .filter(|(_, id)| w.covers(&id.group, &id.name))
+                    .map(|(c, _)| c.clone())
                     .collect(),
             }
         })
