@@ -58,13 +58,48 @@ enum Command {
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let style = LogStyle::detect();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(style.ansi)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    match (format, style.journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        // journald stamps every line itself; a second timestamp is noise.
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
     }
+}
+
+/// How text logs are styled, decided from where stderr goes.
+struct LogStyle {
+    /// Colour (ANSI escapes): only on a terminal, and never with `NO_COLOR` set.
+    ansi: bool,
+    /// stderr is the systemd journal (`JOURNAL_STREAM` names stderr's device and inode).
+    journald: bool,
+}
+
+impl LogStyle {
+    fn detect() -> Self {
+        use std::io::IsTerminal as _;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        LogStyle {
+            ansi: std::io::stderr().is_terminal() && !no_color,
+            journald: stderr_is_journal(),
+        }
+    }
+}
+
+/// systemd sets `JOURNAL_STREAM=<dev>:<inode>` for a service whose stderr is the journal.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    stream.to_string_lossy() == format!("{}:{}", meta.dev(), meta.ino())
 }
 
 fn main() -> ExitCode {
