@@ -1,7 +1,12 @@
 //! Unit tests of the zone state, driven by a fake clock (ms).
 
 use super::*;
-use crate::probe::{Answer, Failure, FailureKind};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::Thresholds;
+use crate::probe::{Answer, Failure, FailureKind, Outcome, Transport};
+use crate::UnixMs;
 
 /// 2026-06-24T08:39:01Z, the last publication before the June 2026 stall.
 pub(crate) const T0: UnixMs = 1_782_290_341_000;

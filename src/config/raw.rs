@@ -1,0 +1,86 @@
+//! The private serde layer: the file's shape, unknown keys rejected, values
+//! wrapped in [`Spanned`] so validation errors can point at them.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) http: Option<RawHttp>,
+    pub(super) state: Option<RawState>,
+    pub(super) resolver: Option<RawResolver>,
+    #[serde(default)]
+    pub(super) zone: Vec<RawZone>,
+    #[serde(default)]
+    pub(super) maintenance: Vec<RawMaintenance>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub(super) listen: Option<S<String>>,
+    pub(super) enable_reload: Option<bool>,
+    pub(super) request_timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawState {
+    pub(super) path: Option<S<String>>,
+    pub(super) save_interval: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResolver {
+    #[serde(default)]
+    pub(super) servers: Vec<S<String>>,
+    pub(super) refresh: Option<S<String>>,
+    pub(super) timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZone {
+    pub(super) name: S<String>,
+    pub(super) component: Option<S<String>>,
+    pub(super) interval: Option<S<String>>,
+    pub(super) timeout: Option<S<String>>,
+    pub(super) transports: Option<S<Vec<S<String>>>>,
+    pub(super) dnssec: Option<bool>,
+    pub(super) nsid: Option<bool>,
+    pub(super) stale_after: Option<S<String>>,
+    pub(super) stale_factor: Option<S<f64>>,
+    pub(super) stale_min_samples: Option<S<u32>>,
+    pub(super) fail_after: Option<S<u32>>,
+    pub(super) recover_after: Option<S<u32>>,
+    pub(super) slow_after: Option<S<String>>,
+    pub(super) window: Option<S<u32>>,
+    pub(super) loss_after: Option<S<f64>>,
+    pub(super) lag_after: Option<S<String>>,
+    pub(super) partial_outage_share: Option<S<f64>>,
+    pub(super) rrsig_warn_before: Option<S<String>>,
+    #[serde(default)]
+    pub(super) nameservers: Vec<RawNameserver>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNameserver {
+    pub(super) name: S<String>,
+    #[serde(default)]
+    pub(super) addresses: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub(super) components: S<Vec<S<String>>>,
+    pub(super) start: S<toml::Value>,
+    pub(super) end: S<toml::Value>,
+    #[serde(default)]
+    pub(super) reason: String,
+}

@@ -1,0 +1,149 @@
+//! The validated configuration types: what the rest of nsprobe reads.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+
+use crate::probe::Transport;
+use crate::UnixMs;
+
+/// A validated nsprobe configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this configuration was read from.
+    pub source: PathBuf,
+    /// HTTP server settings.
+    pub http: HttpConfig,
+    /// Persistent state settings.
+    pub state: StateConfig,
+    /// How nameserver names are resolved to addresses.
+    pub resolver: ResolverSettings,
+    /// The zones to watch (at least one).
+    pub zones: Vec<ZoneConfig>,
+    /// Declared maintenance windows.
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+/// `[http]`: where the metrics/JSON API server listens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// Listen address, default `127.0.0.1:9853`.
+    pub listen: SocketAddr,
+    /// Allow `POST /-/reload` (default false).
+    pub enable_reload: bool,
+    /// Per-request timeout (default 10s).
+    pub request_timeout: Duration,
+}
+
+/// `[state]`: what must survive a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateConfig {
+    /// State file path (default `nsprobe-state.json`), relative paths resolved against the working directory.
+    pub path: PathBuf,
+    /// How often state is saved (default 60s); it is also saved on shutdown.
+    pub save_interval: Duration,
+}
+
+/// `[resolver]`: resolution of nameserver names (hickory-resolver).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolverSettings {
+    /// Recursive resolvers to use; empty = the system's `/etc/resolv.conf`.
+    pub servers: Vec<SocketAddr>,
+    /// How often names are re-resolved (default 5m).
+    pub refresh: Duration,
+    /// Timeout per resolution attempt (default 5s).
+    pub timeout: Duration,
+}
+
+/// One `[[zone]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneConfig {
+    /// Zone name, fully qualified (`dk.`).
+    pub name: Name,
+    /// Status-page group component name (`DNS (.dk)`), default `DNS (<zone>)`.
+    pub component: String,
+    /// Probe interval per target.
+    pub interval: Duration,
+    /// Timeout per probe; always shorter than `interval`.
+    pub timeout: Duration,
+    /// Transports to probe each address over (non-empty, no duplicates).
+    pub transports: Vec<Transport>,
+    /// Request the SOA's RRSIG (EDNS DO bit), default false.
+    pub dnssec: bool,
+    /// Request NSID, default true.
+    pub nsid: bool,
+    /// Thresholds turning state into statuses.
+    pub thresholds: Thresholds,
+    /// The zone's nameservers (non-empty, unique names).
+    pub nameservers: Vec<NameserverConfig>,
+}
+
+/// Per-zone thresholds for staleness, outages and degradation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// Newest serial older than this = stalled publication (`stale_after`).
+    pub stale_after: Duration,
+    /// Adaptive staleness: flag stale when the current gap exceeds this multiple of the learned
+    /// normal publication gap (`stale_factor`); None = off.
+    pub stale_factor: Option<f64>,
+    /// Serial changes observed before the learned cadence is trusted (`stale_min_samples`, default 5).
+    pub stale_min_samples: u32,
+    /// Consecutive failures before a target counts as down (`fail_after`, default 3).
+    pub fail_after: u32,
+    /// Consecutive successes before a down target counts as up again (`recover_after`, default 2).
+    pub recover_after: u32,
+    /// Median response time over the recent window above this = degraded (`slow_after`, default 500ms).
+    pub slow_after: Duration,
+    /// Number of recent probes per target in the slow/loss window (`window`, default 10).
+    pub window: u32,
+    /// Share of failed probes in the window at or above which a server is degraded (`loss_after`, default 0.2).
+    pub loss_after: f64,
+    /// A server behind the zone's newest serial for longer than this = degraded (`lag_after`, default 5m).
+    pub lag_after: Duration,
+    /// Share of servers out above which the zone is a partial outage (`partial_outage_share`, default 0.5).
+    pub partial_outage_share: f64,
+    /// RRSIG on the SOA expiring within this = degraded (`rrsig_warn_before`, default 2d).
+    pub rrsig_warn_before: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            stale_after: Duration::from_secs(30 * 60),
+            stale_factor: None,
+            stale_min_samples: 5,
+            fail_after: 3,
+            recover_after: 2,
+            slow_after: Duration::from_millis(500),
+            window: 10,
+            loss_after: 0.2,
+            lag_after: Duration::from_secs(5 * 60),
+            partial_outage_share: 0.5,
+            rrsig_warn_before: Duration::from_secs(2 * 24 * 3600),
+        }
+    }
+}
+
+/// One `[[zone.nameservers]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameserverConfig {
+    /// Server name as given (`a.nic.dk`); also its status-page component name.
+    pub name: String,
+    /// Fixed addresses (default port 53); empty = resolve `name` (A and AAAA).
+    pub addresses: Vec<SocketAddr>,
+}
+
+/// One `[[maintenance]]` window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceWindow {
+    /// Affected component names (nameserver names or zone component names).
+    pub components: Vec<String>,
+    /// Start, inclusive (ms since epoch).
+    pub start: UnixMs,
+    /// End, exclusive (ms since epoch); after `start`.
+    pub end: UnixMs,
+    /// Why (shown in the API and scheduled maintenances).
+    pub reason: String,
+}
