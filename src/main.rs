@@ -38,6 +38,9 @@ enum Command {
         /// Config file.
         #[arg(short, long)]
         config: PathBuf,
+        /// Web config file (Prometheus exporter-toolkit format: TLS, basic auth, headers).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
     },
     /// Probe every target once and print a table; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check {
@@ -53,6 +56,9 @@ enum Command {
         /// Config file.
         #[arg(short, long)]
         config: PathBuf,
+        /// Also check this web config file (TLS material included).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
     },
 }
 
@@ -105,12 +111,13 @@ fn stderr_is_journal() -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, web_config } => {
             init_logging(cli.log_format, "info");
             match runtime().and_then(|rt| {
                 rt.block_on(daemon::run(RunOptions {
                     config_path: config,
                     listen: None,
+                    web_config,
                 }))
             }) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -131,23 +138,36 @@ fn main() -> ExitCode {
             };
             ExitCode::from(code as u8)
         }
-        Command::Validate { config } => match config::load(&config) {
-            Ok(c) => {
-                let servers: usize = c.zones.iter().map(|z| z.nameservers.len()).sum();
-                println!(
-                    "{}: ok ({} zone(s), {} nameserver(s), {} maintenance window(s))",
-                    config.display(),
-                    c.zones.len(),
-                    servers,
-                    c.maintenance.len()
-                );
-                ExitCode::SUCCESS
+        Command::Validate { config, web_config } => {
+            if let Some(web) = &web_config {
+                if let Err(e) = nsprobe::web::WebHandle::load(Some(web)) {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+                println!("{}: ok", web.display());
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+            validate(&config)
+        }
+    }
+}
+
+fn validate(config: &std::path::Path) -> ExitCode {
+    match config::load(config) {
+        Ok(c) => {
+            let servers: usize = c.zones.iter().map(|z| z.nameservers.len()).sum();
+            println!(
+                "{}: ok ({} zone(s), {} nameserver(s), {} maintenance window(s))",
+                config.display(),
+                c.zones.len(),
+                servers,
+                c.maintenance.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
