@@ -1,243 +1,477 @@
-//! The probe: one SOA query to one address over one transport. Pure I/O.
+//! Checks: one file per kind behind one small interface. Pure I/O.
 //!
-//! The probe knows nothing of zones' state, schedules, statuses or metrics: it
-//! takes a [`ProbeSpec`] and returns an [`Outcome`]. Every byte sequence a
-//! server may send is classified; nothing here panics on input.
+//! A check takes its [`CheckSpec`] and a deadline and returns one [`CheckOutcome`]:
+//! a [`Success`] with the response time and kind-specific [`Facts`], or a
+//! [`CheckFailure`] with a stable [`Reason`] label. [`run`] is the only entry point
+//! the rest of nsprobe needs; each kind's file (`dns_soa.rs`, `tcp.rs`, `tls.rs`,
+//! `http.rs`, `whois.rs`, `epp.rs`) exposes its spec type, its facts type and a
+//! pure `bytes in, verdict out` function for what the server sent (fuzzed and
+//! property-tested separately). Checks know nothing of zones, components,
+//! schedules, statuses or metrics, and nothing a server sends can make them panic.
+//!
+//! Response times come from the monotonic clock; what each kind's time covers is
+//! documented on its spec type and in README's "Check kinds".
+//!
+//! The DNS SOA probe keeps its own richer types ([`ProbeSpec`], [`Outcome`],
+//! [`FailureKind`]), re-exported here; [`run`] maps them onto the common shape.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-pub mod message;
-mod tcp;
-mod udp;
+pub mod cert;
+pub mod dns_soa;
+pub mod epp;
+pub mod http;
+pub mod tcp;
+pub mod tls;
+pub mod whois;
 
-use message::Verdict;
+pub use cert::{CertFacts, TlsClient, TlsOptions};
+pub use dns_soa::{message, probe, Answer, Failure, FailureKind, Outcome, ProbeSpec, Transport};
 
-/// How a query travels to the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// DNS over UDP (a TC answer is retried over TCP and recorded as truncated).
-    Udp,
-    /// DNS over TCP (length-prefixed; the measured time includes the TCP connect).
-    Tcp,
+/// What to check and how: one variant per check kind.
+#[derive(Debug, Clone)]
+pub enum CheckSpec {
+    /// One SOA query to one nameserver address (the DNS layer builds on its [`Answer`]).
+    DnsSoa(ProbeSpec),
+    /// TCP connect, optional send, optional expected pattern.
+    Tcp(tcp::TcpSpec),
+    /// TCP connect plus TLS handshake; reports the certificate.
+    Tls(tls::TlsSpec),
+    /// HTTP(S) GET: status, optional body pattern, redirects, certificate.
+    Http(http::HttpSpec),
+    /// RFC 3912 whois: one query line, answer read to EOF, expected pattern.
+    Whois(whois::WhoisSpec),
+    /// RFC 5734 EPP over TLS: the greeting frame, parsed.
+    Epp(epp::EppSpec),
 }
 
-impl Transport {
-    /// Stable lower-case name, used as a metric label and in the JSON API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Everything one probe needs: which zone's SOA to ask for, where, how, and how long to wait.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeSpec {
-    /// The zone whose SOA is asked for (fully qualified, e.g. `dk.`).
-    pub zone: Name,
-    /// The server address to query directly.
-    pub addr: SocketAddr,
-    /// UDP or TCP.
-    pub transport: Transport,
-    /// Upper bound on the whole exchange (including a TC retry over TCP).
-    pub timeout: Duration,
-    /// Set the EDNS DO bit so that the SOA's RRSIG comes back.
-    pub dnssec_ok: bool,
-    /// Request the EDNS NSID option (RFC 5001).
-    pub nsid: bool,
-}
-
-/// A successful, validated, authoritative SOA answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
-    /// The SOA serial the server answered with.
-    pub serial: u32,
-    /// Response time: monotonic clock around send and receive (TCP: connect included).
-    pub rtt: Duration,
-    /// The NSID the server returned, if any (printable ASCII as is, otherwise hex).
-    pub nsid: Option<String>,
-    /// Expiration time (seconds since the epoch, 32-bit as on the wire) of the RRSIG covering the SOA, if any.
-    pub rrsig_expiration: Option<u32>,
-    /// Size in bytes of the answer message.
-    pub size: usize,
-    /// The UDP answer had TC set and the answer came from the TCP retry.
-    pub truncated: bool,
-}
-
-/// Why a probe failed. Each kind has a stable short name usable as a metric label.
+/// The kind of a check, as a stable label (`dns_soa`, `tcp`, `tls`, `http`, `whois`, `epp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// No valid answer within the timeout.
-    Timeout,
-    /// The network said no: connection refused, host/network unreachable, reset, send error.
-    Network,
-    /// RCODE SERVFAIL.
-    Servfail,
-    /// RCODE REFUSED.
-    Refused,
-    /// RCODE FORMERR.
-    Formerr,
-    /// RCODE NXDOMAIN.
-    Nxdomain,
-    /// Any other non-NOERROR RCODE.
-    Rcode,
-    /// NOERROR but AA clear: the server is not authoritative for the zone (lame).
-    Lame,
-    /// Authoritative but no SOA for exactly the zone in the answer section.
-    NoSoa,
-    /// Only answers with the wrong message ID arrived.
-    IdMismatch,
-    /// The answer's question section does not echo the query (or opcode/QR wrong).
-    QuestionMismatch,
-    /// Bytes that do not parse as a DNS message.
-    Malformed,
-    /// TC set on an answer over TCP.
-    TruncatedTcp,
+pub enum Kind {
+    /// [`CheckSpec::DnsSoa`].
+    DnsSoa,
+    /// [`CheckSpec::Tcp`].
+    Tcp,
+    /// [`CheckSpec::Tls`].
+    Tls,
+    /// [`CheckSpec::Http`].
+    Http,
+    /// [`CheckSpec::Whois`].
+    Whois,
+    /// [`CheckSpec::Epp`].
+    Epp,
 }
 
-impl FailureKind {
-    /// Every kind, in a stable order (for pre-creating metric series).
-    pub const ALL: [FailureKind; 13] = [
-        FailureKind::Timeout,
-        FailureKind::Network,
-        FailureKind::Servfail,
-        FailureKind::Refused,
-        FailureKind::Formerr,
-        FailureKind::Nxdomain,
-        FailureKind::Rcode,
-        FailureKind::Lame,
-        FailureKind::NoSoa,
-        FailureKind::IdMismatch,
-        FailureKind::QuestionMismatch,
-        FailureKind::Malformed,
-        FailureKind::TruncatedTcp,
+impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 6] = [
+        Kind::DnsSoa,
+        Kind::Tcp,
+        Kind::Tls,
+        Kind::Http,
+        Kind::Whois,
+        Kind::Epp,
     ];
 
-    /// Stable short name (`timeout`, `network`, `lame`…), used as a label.
+    /// Stable lower-case name, used as a label and as `kind = "..."` in the config.
     pub fn as_str(self) -> &'static str {
         match self {
-            FailureKind::Timeout => "timeout",
-            FailureKind::Network => "network",
-            FailureKind::Servfail => "servfail",
-            FailureKind::Refused => "refused",
-            FailureKind::Formerr => "formerr",
-            FailureKind::Nxdomain => "nxdomain",
-            FailureKind::Rcode => "rcode",
-            FailureKind::Lame => "lame",
-            FailureKind::NoSoa => "no_soa",
-            FailureKind::IdMismatch => "id_mismatch",
-            FailureKind::QuestionMismatch => "question_mismatch",
-            FailureKind::Malformed => "malformed",
-            FailureKind::TruncatedTcp => "truncated_tcp",
+            Kind::DnsSoa => "dns_soa",
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+            Kind::Http => "http",
+            Kind::Whois => "whois",
+            Kind::Epp => "epp",
         }
     }
 }
 
-impl fmt::Display for FailureKind {
+impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// A failed probe: the classified reason plus human detail for logs and the JSON API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// The classified reason.
-    pub kind: FailureKind,
-    /// Human-readable detail (e.g. the OS error, the RCODE, what mismatched).
+impl CheckSpec {
+    /// This spec's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            CheckSpec::DnsSoa(_) => Kind::DnsSoa,
+            CheckSpec::Tcp(_) => Kind::Tcp,
+            CheckSpec::Tls(_) => Kind::Tls,
+            CheckSpec::Http(_) => Kind::Http,
+            CheckSpec::Whois(_) => Kind::Whois,
+            CheckSpec::Epp(_) => Kind::Epp,
+        }
+    }
+}
+
+/// A passed check: the response time and what the server showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Success {
+    /// Response time (monotonic clock); what it covers depends on the kind.
+    pub rtt: Duration,
+    /// Kind-specific facts.
+    pub facts: Facts,
+}
+
+/// What a passed check learned, per kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Facts {
+    /// The validated SOA answer.
+    DnsSoa(Answer),
+    /// What a `tcp` check read.
+    Tcp(tcp::StreamFacts),
+    /// The TLS session and certificate.
+    Tls(tls::TlsFacts),
+    /// The final HTTP response.
+    Http(http::HttpFacts),
+    /// What a `whois` check read.
+    Whois(tcp::StreamFacts),
+    /// The EPP greeting and certificate.
+    Epp(epp::EppFacts),
+}
+
+impl Facts {
+    /// The server certificate, for kinds that saw one (`tls`, `epp`, `https` URLs).
+    pub fn cert(&self) -> Option<&CertFacts> {
+        match self {
+            Facts::Tls(t) => Some(&t.cert),
+            Facts::Http(h) => h.cert.as_ref(),
+            Facts::Epp(e) => Some(&e.cert),
+            Facts::DnsSoa(_) | Facts::Tcp(_) | Facts::Whois(_) => None,
+        }
+    }
+}
+
+/// Why a check failed: a stable short label usable as a Prometheus label value.
+///
+/// The first thirteen are the DNS probe's [`FailureKind`]s under the same names;
+/// the rest belong to the other kinds. README's "Check kinds" lists which kind
+/// produces which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Nothing (or nothing acceptable) before the deadline.
+    Timeout,
+    /// The network said no: connection refused, unreachable, reset, or closed mid-exchange.
+    Network,
+    /// DNS RCODE SERVFAIL.
+    Servfail,
+    /// DNS RCODE REFUSED (a connection refusal is [`Reason::Network`]).
+    Refused,
+    /// DNS RCODE FORMERR.
+    Formerr,
+    /// DNS RCODE NXDOMAIN.
+    Nxdomain,
+    /// Any other DNS RCODE.
+    Rcode,
+    /// DNS: NOERROR but not authoritative.
+    Lame,
+    /// DNS: no SOA for the zone in the answer.
+    NoSoa,
+    /// DNS: only answers with the wrong message ID.
+    IdMismatch,
+    /// DNS: the answer does not echo the question.
+    QuestionMismatch,
+    /// Bytes that do not parse as what the protocol promises (DNS message, HTTP response, XML).
+    Malformed,
+    /// DNS: TC set over TCP.
+    TruncatedTcp,
+    /// The TLS handshake failed for a reason other than the certificate (protocol error,
+    /// not TLS at all, alert from the server).
+    TlsHandshake,
+    /// The server certificate (or one in its chain) has expired.
+    CertExpired,
+    /// The server certificate is not valid yet.
+    CertNotYetValid,
+    /// The server certificate is not valid for the name checked.
+    CertNameMismatch,
+    /// The server certificate does not chain to a trusted root (unknown issuer, bad signature).
+    CertUntrusted,
+    /// Any other certificate problem (revoked, wrong usage, unparseable).
+    CertInvalid,
+    /// HTTP: the final status is not one of the expected ones.
+    HttpStatus,
+    /// HTTP: more redirects than allowed (or a redirect loop).
+    HttpRedirects,
+    /// HTTP: the body does not match the expected pattern.
+    BodyMismatch,
+    /// TCP/whois: the answer does not match the expected pattern (EOF or read bound reached).
+    ExpectMismatch,
+    /// Whois: the server closed the connection without sending anything.
+    EmptyResponse,
+    /// HTTP body or whois answer larger than the configured bound.
+    TooLarge,
+    /// EPP: the frame header is invalid (length below 5 or above the bound).
+    EppFrame,
+    /// EPP: well-formed XML, but not an EPP `<greeting>`.
+    NotEppGreeting,
+}
+
+impl Reason {
+    /// Every reason, in a stable order (for pre-creating metric series).
+    pub const ALL: [Reason; 27] = [
+        Reason::Timeout,
+        Reason::Network,
+        Reason::Servfail,
+        Reason::Refused,
+        Reason::Formerr,
+        Reason::Nxdomain,
+        Reason::Rcode,
+        Reason::Lame,
+        Reason::NoSoa,
+        Reason::IdMismatch,
+        Reason::QuestionMismatch,
+        Reason::Malformed,
+        Reason::TruncatedTcp,
+        Reason::TlsHandshake,
+        Reason::CertExpired,
+        Reason::CertNotYetValid,
+        Reason::CertNameMismatch,
+        Reason::CertUntrusted,
+        Reason::CertInvalid,
+        Reason::HttpStatus,
+        Reason::HttpRedirects,
+        Reason::BodyMismatch,
+        Reason::ExpectMismatch,
+        Reason::EmptyResponse,
+        Reason::TooLarge,
+        Reason::EppFrame,
+        Reason::NotEppGreeting,
+    ];
+
+    /// Stable snake_case label (`timeout`, `cert_expired`, `http_status`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Timeout => "timeout",
+            Reason::Network => "network",
+            Reason::Servfail => "servfail",
+            Reason::Refused => "refused",
+            Reason::Formerr => "formerr",
+            Reason::Nxdomain => "nxdomain",
+            Reason::Rcode => "rcode",
+            Reason::Lame => "lame",
+            Reason::NoSoa => "no_soa",
+            Reason::IdMismatch => "id_mismatch",
+            Reason::QuestionMismatch => "question_mismatch",
+            Reason::Malformed => "malformed",
+            Reason::TruncatedTcp => "truncated_tcp",
+            Reason::TlsHandshake => "tls_handshake",
+            Reason::CertExpired => "cert_expired",
+            Reason::CertNotYetValid => "cert_not_yet_valid",
+            Reason::CertNameMismatch => "cert_name_mismatch",
+            Reason::CertUntrusted => "cert_untrusted",
+            Reason::CertInvalid => "cert_invalid",
+            Reason::HttpStatus => "http_status",
+            Reason::HttpRedirects => "http_redirects",
+            Reason::BodyMismatch => "body_mismatch",
+            Reason::ExpectMismatch => "expect_mismatch",
+            Reason::EmptyResponse => "empty_response",
+            Reason::TooLarge => "too_large",
+            Reason::EppFrame => "epp_frame",
+            Reason::NotEppGreeting => "not_epp_greeting",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<FailureKind> for Reason {
+    fn from(kind: FailureKind) -> Reason {
+        match kind {
+            FailureKind::Timeout => Reason::Timeout,
+            FailureKind::Network => Reason::Network,
+            FailureKind::Servfail => Reason::Servfail,
+            FailureKind::Refused => Reason::Refused,
+            FailureKind::Formerr => Reason::Formerr,
+            FailureKind::Nxdomain => Reason::Nxdomain,
+            FailureKind::Rcode => Reason::Rcode,
+            FailureKind::Lame => Reason::Lame,
+            FailureKind::NoSoa => Reason::NoSoa,
+            FailureKind::IdMismatch => Reason::IdMismatch,
+            FailureKind::QuestionMismatch => Reason::QuestionMismatch,
+            FailureKind::Malformed => Reason::Malformed,
+            FailureKind::TruncatedTcp => Reason::TruncatedTcp,
+        }
+    }
+}
+
+/// A failed check: the classified reason plus detail for logs and the JSON API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckFailure {
+    /// The classified reason (a stable label).
+    pub reason: Reason,
+    /// Human-readable detail: the OS error, the status received, what did not match.
     pub detail: String,
     /// Time until the failing answer arrived, when one did (None for timeouts and network errors).
     pub rtt: Option<Duration>,
+    /// The server certificate, when one was received (also when it failed verification,
+    /// so an expired certificate still reports its expiry).
+    pub cert: Option<CertFacts>,
 }
 
-/// The result of one probe: a validated answer or a classified failure.
-pub type Outcome = Result<Answer, Failure>;
-
-/// Runs one probe: one SOA query for `spec.zone` to `spec.addr` over `spec.transport`.
-///
-/// - The query has a random ID, RD clear, EDNS0 with a 1232-byte payload, the DO bit when
-///   `spec.dnssec_ok` and an NSID request when `spec.nsid` (see [`message::build_query`]).
-/// - UDP: a fresh connected socket per query; stray datagrams (unparseable, wrong ID or
-///   question) do not end the wait. A valid answer with TC is retried over TCP within the
-///   same deadline; the answer then has `truncated: true` and the TCP exchange's RTT.
-/// - TCP: the RTT includes the TCP connect. Short reads and closed connections are
-///   [`FailureKind::Network`]; TC over TCP is [`FailureKind::TruncatedTcp`].
-/// - `spec.timeout` bounds the whole exchange, TC retry included.
-///
-/// The answer is validated by [`message::classify`]. Never panics on any server input.
-pub async fn probe(spec: &ProbeSpec) -> Outcome {
-    let deadline = tokio::time::Instant::now() + spec.timeout;
-    let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
-        // Cannot happen for a valid `Name`; reported rather than panicking.
-        Failure {
-            kind: FailureKind::Malformed,
-            detail: format!("cannot encode the query: {e}"),
-            rtt: None,
+impl From<Failure> for CheckFailure {
+    fn from(f: Failure) -> CheckFailure {
+        CheckFailure {
+            reason: f.kind.into(),
+            detail: f.detail,
+            rtt: f.rtt,
+            cert: None,
         }
-    })?;
-    match spec.transport {
-        Transport::Udp => match udp::exchange(&query, spec.addr, deadline, spec.timeout).await {
-            udp::UdpResult::Done(outcome) => outcome,
-            udp::UdpResult::Truncated => {
-                tcp::exchange(&query, spec.addr, deadline, spec.timeout, true).await
-            }
-        },
-        Transport::Tcp => tcp::exchange(&query, spec.addr, deadline, spec.timeout, false).await,
     }
 }
 
-/// Turns a final verdict plus the measured RTT into an outcome.
-fn verdict_outcome(verdict: Verdict, rtt: Duration, truncated: bool) -> Outcome {
-    match verdict {
-        Verdict::Answer(v) => Ok(Answer {
-            serial: v.serial,
+/// The result of one check.
+pub type CheckOutcome = Result<Success, CheckFailure>;
+
+/// A rejection by a pure response parser: the reason and what was wrong. The I/O
+/// side adds the response time and certificate to make a [`CheckFailure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The classified reason.
+    pub reason: Reason,
+    /// What was wrong, for humans.
+    pub detail: String,
+}
+
+impl Rejection {
+    /// A rejection with `reason` and `detail`.
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Rejection {
+        Rejection {
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    /// Turns the rejection into a failure observed after `rtt`, with the certificate if any.
+    pub fn into_failure(self, rtt: Option<Duration>, cert: Option<CertFacts>) -> CheckFailure {
+        CheckFailure {
+            reason: self.reason,
+            detail: self.detail,
             rtt,
-            nsid: v.nsid,
-            rrsig_expiration: v.rrsig_expiration,
-            size: v.size,
-            truncated,
-        }),
-        Verdict::Truncated => Err(Failure {
-            kind: FailureKind::TruncatedTcp,
-            detail: "TC set".to_string(),
-            rtt: Some(rtt),
-        }),
-        Verdict::Reject(kind, detail) => Err(Failure {
-            kind,
-            detail,
-            rtt: Some(rtt),
-        }),
+            cert,
+        }
     }
 }
 
-/// A [`FailureKind::Network`] failure from an I/O error.
-fn network_failure(what: &str, err: &std::io::Error) -> Failure {
-    Failure {
-        kind: FailureKind::Network,
-        detail: format!("{what}: {err}"),
-        rtt: None,
+/// A regular expression over bytes (a server's answer need not be UTF-8), compared by its source.
+#[derive(Debug, Clone)]
+pub struct Pattern(regex::bytes::Regex);
+
+impl Pattern {
+    /// Compiles `re` (Rust `regex` syntax; `(?m)` for per-line `^`/`$`).
+    pub fn new(re: &str) -> Result<Pattern, regex::Error> {
+        regex::bytes::Regex::new(re).map(Pattern)
+    }
+
+    /// The source text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether `haystack` contains a match.
+    pub fn is_match(&self, haystack: &[u8]) -> bool {
+        self.0.is_match(haystack)
+    }
+
+    /// The first match in `haystack`, as (lossy UTF-8) text capped at 200 characters.
+    pub fn find(&self, haystack: &[u8]) -> Option<String> {
+        self.0.find(haystack).map(|m| {
+            String::from_utf8_lossy(m.as_bytes())
+                .chars()
+                .take(200)
+                .collect()
+        })
     }
 }
 
-/// A [`FailureKind::Timeout`] failure.
-fn timeout_failure(timeout: Duration, transport: &str) -> Failure {
-    Failure {
-        kind: FailureKind::Timeout,
-        detail: format!("no valid {transport} answer within {timeout:?}"),
-        rtt: None,
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.as_str() == other.as_str()
     }
+}
+
+impl Eq for Pattern {}
+
+/// Runs one check of any kind; everything (connect, handshake, reads) ends by `deadline`.
+///
+/// For `dns_soa` the probe's own `timeout` still applies when it is shorter than
+/// the time left until `deadline`.
+pub async fn run(spec: &CheckSpec, deadline: Instant) -> CheckOutcome {
+    match spec {
+        CheckSpec::DnsSoa(p) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut p = p.clone();
+            p.timeout = p.timeout.min(left);
+            match probe(&p).await {
+                Ok(answer) => Ok(Success {
+                    rtt: answer.rtt,
+                    facts: Facts::DnsSoa(answer),
+                }),
+                Err(f) => Err(f.into()),
+            }
+        }
+        CheckSpec::Tcp(s) => tcp::check(s, deadline).await,
+        CheckSpec::Tls(s) => tls::check(s, deadline).await,
+        CheckSpec::Http(s) => http::check(s, deadline).await,
+        CheckSpec::Whois(s) => whois::check(s, deadline).await,
+        CheckSpec::Epp(s) => epp::check(s, deadline).await,
+    }
+}
+
+/// A failure with no answer and no certificate.
+pub(crate) fn fail(reason: Reason, detail: impl Into<String>) -> CheckFailure {
+    CheckFailure {
+        reason,
+        detail: detail.into(),
+        rtt: None,
+        cert: None,
+    }
+}
+
+/// Runs one step of a check with the deadline: elapsed becomes [`Reason::Timeout`] naming `what`.
+pub(crate) async fn step<T>(
+    deadline: Instant,
+    what: &str,
+    fut: impl Future<Output = Result<T, CheckFailure>>,
+) -> Result<T, CheckFailure> {
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(fail(Reason::Timeout, format!("{what}: deadline passed"))),
+    }
+}
+
+/// An I/O error as a [`Reason::Network`] failure.
+pub(crate) fn io_failure(what: &str, err: &std::io::Error) -> CheckFailure {
+    fail(Reason::Network, format!("{what}: {err}"))
+}
+
+/// TCP connect (no Nagle) before `deadline`.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<TcpStream, CheckFailure> {
+    step(deadline, "tcp connect", async {
+        let s = TcpStream::connect(addr)
+            .await
+            .map_err(|e| io_failure(&format!("tcp connect to {addr}"), &e))?;
+        s.set_nodelay(true)
+            .map_err(|e| io_failure("tcp set_nodelay", &e))?;
+        Ok(s)
+    })
+    .await
 }

@@ -1,79 +1,186 @@
-//! The TCP exchange: connect, one length-prefixed query, one length-prefixed answer.
+//! The `tcp` check: connect, optionally send a string, optionally read until a pattern matches.
+//!
+//! For line protocols such as DAS (domain availability service) or any banner.
+//! The response time is the TCP connect when there is no `expect`, otherwise the
+//! time until the pattern matched (connect, send and reads included).
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant as StdInstant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
-use super::message::{classify, SoaQuery, Verdict};
-use super::{network_failure, timeout_failure, verdict_outcome, Failure, FailureKind, Outcome};
+use super::{
+    connect, fail, io_failure, step, CheckFailure, CheckOutcome, Facts, Pattern, Reason, Rejection,
+    Success,
+};
 
-/// Sends `query` to `addr` over TCP and reads one answer, all before `deadline`.
-///
-/// The RTT is measured from just before `connect` to the moment the whole answer body has
-/// been read, so **it includes the TCP handshake** (about one extra round trip); parsing is
-/// outside the timed part. `truncated` is copied into the answer (set when this is the
-/// retry of a UDP answer with TC).
-///
-/// Classification: TC set → [`FailureKind::TruncatedTcp`]. Every I/O error, including the
-/// peer closing the connection before the length prefix or the announced body was read
-/// completely (a short read), is [`FailureKind::Network`]: the transport failed, not the
-/// DNS message. Only a completely received body that does not parse is
-/// [`FailureKind::Malformed`].
-pub(super) async fn exchange(
-    query: &SoaQuery,
-    addr: SocketAddr,
-    deadline: tokio::time::Instant,
-    timeout: Duration,
-    truncated: bool,
-) -> Outcome {
-    let (body, rtt) = match tokio::time::timeout_at(deadline, run(query, addr)).await {
-        Ok(Ok(got)) => got,
-        Ok(Err(f)) => return Err(f),
-        Err(_) => return Err(timeout_failure(timeout, "tcp")),
-    };
-    match classify(query, &body) {
-        Verdict::Truncated => Err(Failure {
-            kind: FailureKind::TruncatedTcp,
-            detail: "TC set on an answer over TCP".to_string(),
-            rtt: Some(rtt),
-        }),
-        other => verdict_outcome(other, rtt, truncated),
+/// Default bound on the bytes read while waiting for `expect` (64 KiB).
+pub const DEFAULT_MAX_READ: usize = 64 * 1024;
+
+/// A `tcp` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpSpec {
+    /// The address to connect to.
+    pub addr: SocketAddr,
+    /// Bytes written right after connecting (e.g. `"status\r\n"`), if any.
+    pub send: Option<Vec<u8>>,
+    /// Pattern the received bytes must match; reading stops at the first match,
+    /// at EOF, after `max_read` bytes, or at the deadline.
+    pub expect: Option<Pattern>,
+    /// Bound on the bytes read while waiting for `expect`.
+    pub max_read: usize,
+}
+
+impl TcpSpec {
+    /// A plain connect check to `addr`.
+    pub fn connect(addr: SocketAddr) -> TcpSpec {
+        TcpSpec {
+            addr,
+            send: None,
+            expect: None,
+            max_read: DEFAULT_MAX_READ,
+        }
     }
 }
 
-async fn run(query: &SoaQuery, addr: SocketAddr) -> Result<(Vec<u8>, Duration), Failure> {
-    let len = u16::try_from(query.bytes.len()).map_err(|_| Failure {
-        kind: FailureKind::Malformed,
-        detail: "query too long for TCP framing".to_string(),
-        rtt: None,
-    })?;
-    let mut framed = Vec::with_capacity(query.bytes.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(&query.bytes);
+/// What a `tcp` or `whois` check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamFacts {
+    /// Time to establish the TCP connection.
+    pub connect: Duration,
+    /// Bytes received.
+    pub bytes_read: usize,
+    /// The text `expect` matched (lossy UTF-8, at most 200 characters), if an `expect` was set.
+    pub matched: Option<String>,
+}
 
-    let start = Instant::now();
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| network_failure("tcp connect", &e))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| network_failure("tcp set_nodelay", &e))?;
-    stream
-        .write_all(&framed)
-        .await
-        .map_err(|e| network_failure("tcp write", &e))?;
-    let mut len_buf = [0u8; 2];
-    stream
-        .read_exact(&mut len_buf)
-        .await
-        .map_err(|e| network_failure("tcp read length", &e))?;
-    let n = usize::from(u16::from_be_bytes(len_buf));
-    let mut body = vec![0u8; n];
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| network_failure(&format!("tcp read {n}-byte answer"), &e))?;
-    Ok((body, start.elapsed()))
+/// Verdict on bytes read so far: `Ok(Some(m))` matched, `Ok(None)` keep reading,
+/// `Err` give up. `done` says no more bytes will come (EOF or `max_read` reached).
+///
+/// Pure; never panics on any input.
+pub fn evaluate(buf: &[u8], expect: &Pattern, done: bool) -> Result<Option<String>, Rejection> {
+    match expect.find(buf) {
+        Some(m) => Ok(Some(m)),
+        None if done => Err(Rejection::new(
+            Reason::ExpectMismatch,
+            format!(
+                "no match for /{}/ in {} bytes: {}",
+                expect.as_str(),
+                buf.len(),
+                excerpt(buf)
+            ),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The first 80 bytes of `buf` as escaped text, for failure details.
+pub fn excerpt(buf: &[u8]) -> String {
+    let head = buf.get(..80).unwrap_or(buf);
+    let mut s: String = head.escape_ascii().to_string();
+    if buf.len() > head.len() {
+        s.push('…');
+    }
+    format!("\"{s}\"")
+}
+
+/// How a bounded read ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadEnd {
+    /// `stop` said yes.
+    Stopped,
+    /// The peer closed the connection.
+    Eof,
+    /// `max` bytes were read without `stop` saying yes.
+    Full,
+}
+
+/// Reads into `buf` until `stop(buf)`, EOF or `max` bytes; I/O errors are [`Reason::Network`].
+pub(crate) async fn read_until<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    mut stop: impl FnMut(&[u8]) -> bool,
+) -> Result<ReadEnd, CheckFailure> {
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        if stop(buf) {
+            return Ok(ReadEnd::Stopped);
+        }
+        let room = max.saturating_sub(buf.len());
+        if room == 0 {
+            return Ok(ReadEnd::Full);
+        }
+        let want = room.min(chunk.len());
+        let n = r
+            .read(chunk.get_mut(..want).unwrap_or_default())
+            .await
+            .map_err(|e| io_failure("read", &e))?;
+        if n == 0 {
+            return Ok(ReadEnd::Eof);
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+}
+
+/// Runs a `tcp` check (see the module doc for what the response time covers).
+pub async fn check(spec: &TcpSpec, deadline: Instant) -> CheckOutcome {
+    let start = StdInstant::now();
+    let mut stream = connect(spec.addr, deadline).await?;
+    let connected = start.elapsed();
+    if let Some(send) = &spec.send {
+        step(deadline, "tcp send", async {
+            stream
+                .write_all(send)
+                .await
+                .map_err(|e| io_failure("tcp send", &e))
+        })
+        .await?;
+    }
+    let Some(expect) = &spec.expect else {
+        let _ = stream.shutdown().await;
+        return Ok(Success {
+            rtt: connected,
+            facts: Facts::Tcp(StreamFacts {
+                connect: connected,
+                bytes_read: 0,
+                matched: None,
+            }),
+        });
+    };
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout_at(
+        deadline,
+        read_until(&mut stream, &mut buf, spec.max_read, |b| expect.is_match(b)),
+    )
+    .await;
+    let rtt = start.elapsed();
+    let end = match read {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(fail(
+                Reason::Timeout,
+                format!(
+                    "no match for /{}/ before the deadline; read {} bytes: {}",
+                    expect.as_str(),
+                    buf.len(),
+                    excerpt(&buf)
+                ),
+            ))
+        }
+    };
+    match evaluate(&buf, expect, end != ReadEnd::Stopped) {
+        Ok(Some(m)) => Ok(Success {
+            rtt,
+            facts: Facts::Tcp(StreamFacts {
+                connect: connected,
+                bytes_read: buf.len(),
+                matched: Some(m),
+            }),
+        }),
+        Ok(None) => Err(fail(Reason::ExpectMismatch, "read ended without a match")),
+        Err(r) => Err(r.into_failure(Some(rtt), None)),
+    }
 }

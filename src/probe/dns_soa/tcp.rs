@@ -1,0 +1,79 @@
+//! The TCP exchange: connect, one length-prefixed query, one length-prefixed answer.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::message::{classify, SoaQuery, Verdict};
+use super::{network_failure, timeout_failure, verdict_outcome, Failure, FailureKind, Outcome};
+
+/// Sends `query` to `addr` over TCP and reads one answer, all before `deadline`.
+///
+/// The RTT is measured from just before `connect` to the moment the whole answer body has
+/// been read, so **it includes the TCP handshake** (about one extra round trip); parsing is
+/// outside the timed part. `truncated` is copied into the answer (set when this is the
+/// retry of a UDP answer with TC).
+///
+/// Classification: TC set → [`FailureKind::TruncatedTcp`]. Every I/O error, including the
+/// peer closing the connection before the length prefix or the announced body was read
+/// completely (a short read), is [`FailureKind::Network`]: the transport failed, not the
+/// DNS message. Only a completely received body that does not parse is
+/// [`FailureKind::Malformed`].
+pub(super) async fn exchange(
+    query: &SoaQuery,
+    addr: SocketAddr,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    truncated: bool,
+) -> Outcome {
+    let (body, rtt) = match tokio::time::timeout_at(deadline, run(query, addr)).await {
+        Ok(Ok(got)) => got,
+        Ok(Err(f)) => return Err(f),
+        Err(_) => return Err(timeout_failure(timeout, "tcp")),
+    };
+    match classify(query, &body) {
+        Verdict::Truncated => Err(Failure {
+            kind: FailureKind::TruncatedTcp,
+            detail: "TC set on an answer over TCP".to_string(),
+            rtt: Some(rtt),
+        }),
+        other => verdict_outcome(other, rtt, truncated),
+    }
+}
+
+async fn run(query: &SoaQuery, addr: SocketAddr) -> Result<(Vec<u8>, Duration), Failure> {
+    let len = u16::try_from(query.bytes.len()).map_err(|_| Failure {
+        kind: FailureKind::Malformed,
+        detail: "query too long for TCP framing".to_string(),
+        rtt: None,
+    })?;
+    let mut framed = Vec::with_capacity(query.bytes.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&query.bytes);
+
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| network_failure("tcp connect", &e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| network_failure("tcp set_nodelay", &e))?;
+    stream
+        .write_all(&framed)
+        .await
+        .map_err(|e| network_failure("tcp write", &e))?;
+    let mut len_buf = [0u8; 2];
+    stream
+        .read_exact(&mut len_buf)
+        .await
+        .map_err(|e| network_failure("tcp read length", &e))?;
+    let n = usize::from(u16::from_be_bytes(len_buf));
+    let mut body = vec![0u8; n];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| network_failure(&format!("tcp read {n}-byte answer"), &e))?;
+    Ok((body, start.elapsed()))
+}
