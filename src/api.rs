@@ -18,7 +18,10 @@ use serde::Serialize;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::daemon::{Inner, Shared, ZoneEntry};
+use axum::extract::FromRef;
+
+use crate::metrics::DaemonMetrics;
+use crate::model::{Inner, Shared, ZoneEntry};
 use crate::status::Status;
 use crate::{now_ms, UnixMs};
 
@@ -34,11 +37,32 @@ pub const DEFAULT_MINUTES: u32 = 60;
 /// Largest `minutes` the response-time endpoint serves (24 h of history).
 pub const MAX_MINUTES: u32 = 1440;
 
+/// What the handlers read: the read model and the daemon-level metrics.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The read model.
+    pub shared: Arc<Shared>,
+    /// Daemon-level metrics (for `/metrics`).
+    pub metrics: Arc<DaemonMetrics>,
+}
+
+impl FromRef<AppState> for Arc<Shared> {
+    fn from_ref(s: &AppState) -> Self {
+        s.shared.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<DaemonMetrics> {
+    fn from_ref(s: &AppState) -> Self {
+        s.metrics.clone()
+    }
+}
+
 /// The axum router for the daemon's HTTP server.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub fn router(shared: Arc<Shared>, metrics: Arc<DaemonMetrics>) -> Router {
     let timeout = shared.lock().config.http.request_timeout;
     Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status_v1))
@@ -62,7 +86,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout.max(Duration::from_millis(100)),
         ))
-        .with_state(shared)
+        .with_state(AppState { shared, metrics })
 }
 
 /// A JSON error response: `{"error": "..."}` with a status code.
@@ -122,11 +146,12 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let body = {
-        let inner = shared.lock();
-        crate::metrics::render(&shared.metrics, &inner, now_ms())
-    };
+async fn metrics_text(
+    State(shared): State<Arc<Shared>>,
+    State(daemon): State<Arc<DaemonMetrics>>,
+) -> Response {
+    // Numbers are copied under the lock; the text is rendered after it is released.
+    let (body, _held) = crate::metrics::scrape(&shared, &daemon, now_ms());
     (
         [(
             header::CONTENT_TYPE,

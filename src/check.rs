@@ -103,11 +103,7 @@ pub struct Report {
 pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
     let mut book = AddressBook::new();
     let pass = targets::refresh(config, resolver, &mut book, crate::now_ms()).await;
-    let resolve_errors: BTreeMap<String, String> = pass
-        .failures
-        .into_iter()
-        .filter(|(name, _)| book.get(name).is_none_or(|a| a.addrs.is_empty()))
-        .collect();
+    let resolve_errors: BTreeMap<String, String> = pass.failures.into_iter().collect();
     let targets = targets::expand(config, &book);
     let mut set = JoinSet::new();
     for (i, t) in targets.iter().enumerate() {

@@ -1,148 +1,34 @@
 //! The daemon: wires config → scheduler → zone state → status → metrics/API.
 //!
-//! One task (the loop in [`run`]) owns every write: it receives probe reports,
-//! feeds them to the pure [`ZoneState`]s, re-resolves names, reloads the config,
-//! saves state and logs status changes. HTTP handlers only take the [`Shared`]
-//! lock briefly to read.
+//! The only module that wires things together (only `main` and tests import it).
+//! One task (the loop in `Daemon::run`) owns every write to the read model
+//! ([`crate::model`]): it receives probe reports, feeds them to the pure zone states,
+//! applies name resolutions and reloaded configs, takes state snapshots and logs status
+//! changes. The loop never awaits network or disk I/O: name resolution, config file
+//! reads and state saving run beside it (a spawned task or a blocking thread) and
+//! send their results back on channels. HTTP handlers take the lock only to copy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::config::{self, Config, ZoneConfig};
-use crate::metrics::Metrics;
+use crate::config::{self, Config};
+use crate::metrics::DaemonMetrics;
+use crate::model::{zone_key, ComponentId, Inner, ReloadRequest, ReloadStatus, Shared, ZoneEntry};
+use crate::now_ms;
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
 use crate::scheduler::{Report, Scheduler};
-use crate::state::{Event, ZoneState};
-use crate::status::{self, Status, ZoneStatus};
-use crate::targets::{self, AddressBook};
-use crate::{now_ms, UnixMs};
-
-/// One watched zone: its config, its pure state, and its last evaluated status.
-#[derive(Debug)]
-pub struct ZoneEntry {
-    /// The zone's configuration.
-    pub config: ZoneConfig,
-    /// Everything observed about the zone.
-    pub state: ZoneState,
-}
-
-impl ZoneEntry {
-    /// A fresh entry for a configured zone. Its nameservers are declared at once, so
-    /// they are components from the first request on, before any address is known.
-    pub fn new(config: &ZoneConfig) -> ZoneEntry {
-        let mut state = ZoneState::new(&zone_key(config), config.thresholds.clone());
-        state.declare_servers(config.nameservers.iter().map(|n| n.name.as_str()));
-        ZoneEntry {
-            config: config.clone(),
-            state,
-        }
-    }
-}
-
-/// Outcome of the last configuration (re)load.
-#[derive(Debug, Clone, Default)]
-pub struct ReloadStatus {
-    /// Whether the last attempt succeeded.
-    pub ok: bool,
-    /// When the config was last loaded successfully.
-    pub last_success: UnixMs,
-    /// The error of the last attempt, if it failed.
-    pub error: Option<String>,
-}
-
-/// Everything the daemon knows, behind one lock.
-#[derive(Debug)]
-pub struct Inner {
-    /// The configuration in force.
-    pub config: Arc<Config>,
-    /// Watched zones, keyed by fully-qualified zone name (`dk.`).
-    pub zones: BTreeMap<String, ZoneEntry>,
-    /// Addresses of every nameserver.
-    pub addresses: AddressBook,
-    /// Outcome of the last config (re)load.
-    pub reload: ReloadStatus,
-    /// Last status and since when, per component name (for logging changes and `updated_at`).
-    pub component_since: BTreeMap<String, (Status, UnixMs)>,
-    /// When the daemon started.
-    pub started_at: UnixMs,
-    /// The address the HTTP server is bound to (the configured one until a restart).
-    pub http_addr: SocketAddr,
-}
-
-impl Inner {
-    /// True when every target of every zone has been probed at least once.
-    pub fn all_targets_probed(&self) -> bool {
-        self.zones.values().all(|z| {
-            z.state
-                .servers()
-                .values()
-                .all(|s| s.targets.values().all(|t| t.last_at.is_some()))
-        })
-    }
-
-    /// Evaluate every zone's status at `now`.
-    pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
-        self.zones
-            .values()
-            .map(|z| {
-                let s = status::evaluate_zone(
-                    &z.state,
-                    &z.config.component,
-                    &self.config.maintenance,
-                    now,
-                );
-                (z, s)
-            })
-            .collect()
-    }
-}
-
-/// A request to reload the configuration, answered with the outcome.
-pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
-
-/// State shared between the daemon loop and the HTTP server.
-#[derive(Debug)]
-pub struct Shared {
-    inner: Mutex<Inner>,
-    /// Prometheus metrics.
-    pub metrics: Metrics,
-    ready: AtomicBool,
-    reload_tx: mpsc::Sender<ReloadRequest>,
-}
-
-impl Shared {
-    /// Lock the daemon's state for reading or writing. Keep the guard short-lived.
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave Inner half-updated in a way
-        // that matters more than stopping the daemon would; keep serving.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// True once every target has been probed at least once.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    /// Ask the daemon loop to reload its configuration and wait for the outcome.
-    pub async fn reload(&self) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        self.reload_tx
-            .send(tx)
-            .await
-            .map_err(|_| "daemon is shutting down".to_string())?;
-        rx.await
-            .map_err(|_| "daemon is shutting down".to_string())?
-    }
-}
+use crate::state::Event;
+use crate::status::Status;
+use crate::targets::{self, AddressBook, Resolutions};
 
 /// Options of `nsprobe run` beyond the config file.
 #[derive(Debug, Clone)]
@@ -185,12 +71,12 @@ impl Running {
 pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     let config = Arc::new(config::load(&opts.config_path)?);
     let now = now_ms();
-    let metrics = Metrics::new();
+    let metrics = Arc::new(DaemonMetrics::new());
     metrics.set_reload(true, now);
 
     let mut zones = BTreeMap::new();
     for z in &config.zones {
-        zones.insert(zone_key(z), ZoneEntry::new(z));
+        zones.insert(zone_key(z), ZoneEntry::new(z, &config.maintenance));
     }
     restore_state(&config.state.path, &mut zones);
 
@@ -203,8 +89,8 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     let http_addr = listener.local_addr()?;
 
     let (reload_tx, reload_rx) = mpsc::channel(4);
-    let shared = Arc::new(Shared {
-        inner: Mutex::new(Inner {
+    let shared = Arc::new(Shared::new(
+        Inner {
             config: config.clone(),
             zones,
             addresses: AddressBook::new(),
@@ -216,14 +102,12 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             component_since: BTreeMap::new(),
             started_at: now,
             http_addr,
-        }),
-        metrics,
-        ready: AtomicBool::new(false),
+        },
         reload_tx,
-    });
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let router = crate::api::router(shared.clone());
+    let router = crate::api::router(shared.clone(), metrics.clone());
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
         crate::web::serve(listener, router, web, async move {
@@ -233,13 +117,22 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     });
     info!(%http_addr, config = %opts.config_path.display(), "nsprobe started");
 
+    let (resolved_tx, resolved_rx) = mpsc::channel(1);
+    let (loaded_tx, loaded_rx) = mpsc::channel(4);
     let daemon = Daemon {
         shared: shared.clone(),
+        metrics,
         config_path: opts.config_path.clone(),
         resolver,
+        resolving: false,
+        resolve_again: false,
+        resolved_once: false,
+        resolved_tx,
+        loaded_tx,
+        saving: None,
     };
     let task = tokio::spawn(async move {
-        let res = daemon.run(reload_rx, stop_rx).await;
+        let res = daemon.run(reload_rx, resolved_rx, loaded_rx, stop_rx).await;
         let _ = http.await;
         res
     });
@@ -285,11 +178,6 @@ async fn wait_for_termination() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// The zone map key: the fully-qualified zone name.
-pub fn zone_key(z: &ZoneConfig) -> String {
-    z.name.to_ascii()
-}
-
 fn restore_state(path: &Path, zones: &mut BTreeMap<String, ZoneEntry>) {
     match persist::load(path) {
         Ok(None) => info!(path = %path.display(), "no saved state; starting fresh"),
@@ -307,10 +195,27 @@ fn restore_state(path: &Path, zones: &mut BTreeMap<String, ZoneEntry>) {
     }
 }
 
+/// A config file read beside the loop, with whoever asked for it (None for SIGHUP).
+type Loaded = (Result<Config, config::ConfigError>, Option<ReloadRequest>);
+
 struct Daemon {
     shared: Arc<Shared>,
+    metrics: Arc<DaemonMetrics>,
     config_path: PathBuf,
     resolver: NameResolver,
+    /// A resolution task is running.
+    resolving: bool,
+    /// Another resolution is wanted once the running one is done (the config changed).
+    resolve_again: bool,
+    /// The first resolution pass has been applied (or there was nothing to resolve):
+    /// until then the daemon is not ready, since resolved names have no targets yet.
+    resolved_once: bool,
+    /// Where resolution tasks send their results.
+    resolved_tx: mpsc::Sender<Resolutions>,
+    /// Where config reads send their results.
+    loaded_tx: mpsc::Sender<Loaded>,
+    /// The state save running on a blocking thread, if any.
+    saving: Option<JoinHandle<()>>,
 }
 
 /// Largest number of reports applied under one lock acquisition.
@@ -324,13 +229,17 @@ const REPORT_COALESCE: Duration = Duration::from_millis(20);
 
 impl Daemon {
     async fn run(
-        self,
+        mut self,
         mut reload_rx: mpsc::Receiver<ReloadRequest>,
+        mut resolved_rx: mpsc::Receiver<Resolutions>,
+        mut loaded_rx: mpsc::Receiver<Loaded>,
         mut stop_rx: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let (report_tx, mut report_rx) = mpsc::channel::<Report>(4096);
         let mut scheduler = Scheduler::new(report_tx);
-        self.resolve_and_sync(&mut scheduler).await;
+        // Fixed addresses are probed at once; resolved names join when their answers arrive.
+        self.sync_targets(&mut scheduler, &Resolutions::new());
+        self.start_resolution();
 
         let (mut resolve_tick, mut save_tick) = self.periodic_timers();
         let mut status_tick = tokio::time::interval(Duration::from_secs(1));
@@ -346,16 +255,27 @@ impl Daemon {
                     tokio::time::sleep(REPORT_COALESCE).await;
                 }
                 _ = status_tick.tick() => self.check_statuses(&scheduler),
-                _ = resolve_tick.tick() => self.resolve_and_sync(&mut scheduler).await,
-                _ = save_tick.tick() => self.save(),
-                Some(reply) = reload_rx.recv() => {
-                    let res = self.reload(&mut scheduler).await;
-                    reloaded = res.is_ok();
-                    let _ = reply.send(res);
+                _ = resolve_tick.tick() => self.start_resolution(),
+                Some(resolved) = resolved_rx.recv() => {
+                    self.resolving = false;
+                    self.resolved_once = true;
+                    self.sync_targets(&mut scheduler, &resolved);
+                    if std::mem::take(&mut self.resolve_again) {
+                        self.start_resolution();
+                    }
                 }
+                _ = save_tick.tick() => self.start_save(),
+                Some(reply) = reload_rx.recv() => self.start_load(Some(reply)),
                 _ = recv_hangup(&mut hup) => {
                     info!("SIGHUP: reloading configuration");
-                    reloaded = self.reload(&mut scheduler).await.is_ok();
+                    self.start_load(None);
+                }
+                Some((res, reply)) = loaded_rx.recv() => {
+                    let res = self.reload(res, &mut scheduler);
+                    reloaded = res.is_ok();
+                    if let Some(reply) = reply {
+                        let _ = reply.send(res);
+                    }
                 }
                 _ = stopped(&mut stop_rx) => break,
             }
@@ -364,7 +284,11 @@ impl Daemon {
             }
         }
         scheduler.stop();
-        self.save();
+        // The final save is awaited: it must reach the disk before the process exits.
+        self.start_save();
+        if let Some(h) = self.saving.take() {
+            let _ = h.await;
+        }
         info!("nsprobe stopped");
         Ok(())
     }
@@ -387,10 +311,16 @@ impl Daemon {
             let Some(zone) = inner.zones.get_mut(&*report.zone) else {
                 continue; // zone removed by a reload while the probe ran
             };
-            self.shared.metrics.observe_slip(report.slip);
+            self.metrics.observe_slip(report.slip);
             let events = zone.state.observe(report.observation);
             for ev in &events {
-                self.shared.metrics.event(&report.zone, ev);
+                if let Event::Propagated {
+                    server, delay_ms, ..
+                } = ev
+                {
+                    self.metrics
+                        .observe_propagation(&report.zone, server, *delay_ms);
+                }
                 log_event(&report.zone, ev);
             }
         }
@@ -402,70 +332,125 @@ impl Daemon {
         let mut inner = self.shared.lock();
         let mut changes = Vec::new();
         for (_, zs) in inner.statuses(now) {
-            for c in std::iter::once(&zs.group).chain(zs.servers.iter()) {
-                changes.push((c.name.clone(), c.status, c.reason.clone()));
+            let g = &zs.group;
+            changes.push((ComponentId::group(&g.name), g.status, g.reason.clone()));
+            for s in &zs.servers {
+                changes.push((
+                    ComponentId::member(&g.name, &s.name),
+                    s.status,
+                    s.reason.clone(),
+                ));
             }
         }
-        for (name, st, reason) in changes {
-            match inner.component_since.get(&name) {
+        for (id, st, reason) in changes {
+            match inner.component_since.get(&id) {
                 Some((prev, _)) if *prev == st => {}
                 prev => {
                     let from = prev.map(|(p, _)| p.as_str()).unwrap_or("none");
                     if st == Status::Operational && prev.is_none() {
-                        debug!(component = %name, status = st.as_str(), %reason, "status");
+                        debug!(component = %id.name, group = %id.group, status = st.as_str(), %reason, "status");
                     } else {
-                        info!(component = %name, from, to = st.as_str(), %reason, "status change");
+                        info!(component = %id.name, group = %id.group, from, to = st.as_str(), %reason, "status change");
                     }
-                    inner.component_since.insert(name, (st, now));
+                    inner.component_since.insert(id, (st, now));
                 }
             }
         }
-        if !self.shared.is_ready() && inner.all_targets_probed() && !scheduler.is_empty() {
-            self.shared.ready.store(true, Ordering::Relaxed);
+        if !self.shared.is_ready()
+            && self.resolved_once
+            && inner.all_targets_probed()
+            && !scheduler.is_empty()
+        {
+            self.shared.set_ready();
             info!(targets = scheduler.len(), "first probe round done: ready");
         }
     }
 
-    /// Re-resolve nameserver names and bring targets in line with config and addresses.
-    async fn resolve_and_sync(&self, scheduler: &mut Scheduler) {
-        let (config, mut book) = {
-            let inner = self.shared.lock();
-            (inner.config.clone(), inner.addresses.clone())
+    /// Resolve nameserver names beside the loop; the answers come back on `resolved_tx`.
+    /// One resolution at a time: if one is running, another follows it.
+    fn start_resolution(&mut self) {
+        if self.resolving {
+            self.resolve_again = true;
+            return;
+        }
+        let names = targets::names_to_resolve(&self.shared.lock().config);
+        if names.is_empty() {
+            self.resolved_once = true;
+            return;
+        }
+        self.resolving = true;
+        let resolver = self.resolver.clone();
+        let tx = self.resolved_tx.clone();
+        tokio::spawn(async move {
+            let resolved = targets::resolve_names(&resolver, names).await;
+            let _ = tx.send(resolved).await;
+        });
+    }
+
+    /// Bring the address book and targets in line with the config and `resolved` names.
+    fn sync_targets(&self, scheduler: &mut Scheduler, resolved: &Resolutions) {
+        let (targets, pass) = {
+            let mut inner = self.shared.lock();
+            let config = inner.config.clone();
+            let pass = targets::apply(&config, &mut inner.addresses, resolved, now_ms());
+            let targets = targets::expand(&config, &inner.addresses);
+            for (zname, zone) in inner.zones.iter_mut() {
+                let keys: Vec<_> = targets
+                    .iter()
+                    .filter(|t| &*t.zone == zname.as_str())
+                    .map(|t| t.key.clone())
+                    .collect();
+                zone.state
+                    .declare_servers(zone.config.nameservers.iter().map(|n| n.name.as_str()));
+                zone.state.sync_targets(&keys);
+            }
+            (targets, pass)
         };
-        let pass = targets::refresh(&config, &self.resolver, &mut book, now_ms()).await;
         for (name, err) in &pass.failures {
-            self.shared.metrics.resolve_failure(name);
+            self.metrics.resolve_failure(name);
             warn!(server = %name, error = %err, "cannot resolve nameserver; keeping last known addresses");
         }
-        let targets = targets::expand(&config, &book);
-        let mut inner = self.shared.lock();
-        for (zname, zone) in inner.zones.iter_mut() {
-            let keys: Vec<_> = targets
-                .iter()
-                .filter(|t| &*t.zone == zname.as_str())
-                .map(|t| t.key.clone())
-                .collect();
-            zone.state
-                .declare_servers(zone.config.nameservers.iter().map(|n| n.name.as_str()));
-            zone.state.sync_targets(&keys);
-        }
-        inner.addresses = book;
-        self.shared.metrics.retain_targets(&targets);
+        let servers: HashSet<(&str, &str)> = targets
+            .iter()
+            .map(|t| (&*t.zone, t.key.server.as_str()))
+            .collect();
+        self.metrics.retain_servers(&servers);
         if pass.changed {
             info!(targets = targets.len(), "targets updated");
         }
         scheduler.sync(targets);
     }
 
-    /// Re-read the config file; on failure keep the old config running.
-    async fn reload(&self, scheduler: &mut Scheduler) -> Result<(), String> {
+    /// Read the config file on a blocking thread; the result comes back on `loaded_tx`.
+    fn start_load(&self, reply: Option<ReloadRequest>) {
+        let path = self.config_path.clone();
+        let tx = self.loaded_tx.clone();
+        tokio::spawn(async move {
+            let res = tokio::task::spawn_blocking(move || config::load(&path))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(config::ConfigError::Read {
+                        path: PathBuf::new(),
+                        io: std::io::Error::other(e.to_string()),
+                    })
+                });
+            let _ = tx.send((res, reply)).await;
+        });
+    }
+
+    /// Take a freshly read config; on failure keep the old config running.
+    fn reload(
+        &mut self,
+        loaded: Result<Config, config::ConfigError>,
+        scheduler: &mut Scheduler,
+    ) -> Result<(), String> {
         let now = now_ms();
-        let new = match config::load(&self.config_path) {
+        let new = match loaded {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 let msg = e.to_string();
                 error!(error = %msg, "config reload failed; keeping the running config");
-                self.shared.metrics.set_reload(false, now);
+                self.metrics.set_reload(false, now);
                 let mut inner = self.shared.lock();
                 inner.reload.ok = false;
                 inner.reload.error = Some(msg.clone());
@@ -486,11 +471,10 @@ impl Daemon {
                 let key = zone_key(z);
                 let entry = match zones.remove(&key) {
                     Some(mut e) => {
-                        e.state.set_thresholds(z.thresholds.clone());
-                        e.config = z.clone();
+                        e.reconfigure(z, &new.maintenance);
                         e
                     }
-                    None => ZoneEntry::new(z),
+                    None => ZoneEntry::new(z, &new.maintenance),
                 };
                 next.insert(key, entry);
             }
@@ -505,14 +489,21 @@ impl Daemon {
                 error: None,
             };
         }
-        self.shared.metrics.set_reload(true, now);
-        self.resolve_and_sync(scheduler).await;
+        self.metrics.set_reload(true, now);
+        // Fixed addresses and removed servers take effect now; new names when resolved.
+        self.sync_targets(scheduler, &Resolutions::new());
+        self.start_resolution();
         info!("configuration reloaded");
         Ok(())
     }
 
-    /// Write the persistent state atomically; errors are logged, never fatal.
-    fn save(&self) {
+    /// Snapshot the persistent state under the lock and write it on a blocking thread;
+    /// errors are logged, never fatal. A save still running is not doubled.
+    fn start_save(&mut self) {
+        if self.saving.as_ref().is_some_and(|h| !h.is_finished()) {
+            debug!("previous state save still running; skipping this one");
+            return;
+        }
         let (path, state) = {
             let inner = self.shared.lock();
             let mut state = PersistedState::new(now_ms());
@@ -523,10 +514,12 @@ impl Daemon {
                 .collect();
             (inner.config.state.path.clone(), state)
         };
-        match persist::save(&path, &state) {
-            Ok(()) => debug!(path = %path.display(), "state saved"),
-            Err(e) => error!(path = %path.display(), error = %e, "cannot save state"),
-        }
+        self.saving = Some(tokio::task::spawn_blocking(move || {
+            match persist::save(&path, &state) {
+                Ok(()) => debug!(path = %path.display(), "state saved"),
+                Err(e) => error!(path = %path.display(), error = %e, "cannot save state"),
+            }
+        }));
     }
 }
 

@@ -3,7 +3,7 @@
 //! The crate reads as a pipeline (see `ARCHITECTURE.md`):
 //! [`config`] → [`probe`] (one query to one address) → [`scheduler`] →
 //! [`state`] (pure zone state) → [`status`] (pure status function) →
-//! [`metrics`] / [`api`].
+//! [`metrics`] / [`api`], which read the [`model`]; [`daemon`] wires it all together.
 
 #![warn(missing_docs)]
 
@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod metrics;
+pub mod model;
 pub mod persist;
 pub mod probe;
 pub mod resolve;

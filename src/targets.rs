@@ -25,48 +25,94 @@ pub struct Addresses {
     pub last_error: Option<String>,
 }
 
-/// Addresses of every nameserver, keyed by nameserver name.
-pub type AddressBook = BTreeMap<String, Addresses>;
+/// Addresses of every nameserver, keyed by (zone, nameserver name): a nameserver
+/// listed in two zones with different fixed addresses probes each zone's own.
+pub type AddressBook = BTreeMap<(String, String), Addresses>;
+
+/// The result of resolving names, by name: addresses (port 53, sorted) or the error.
+pub type Resolutions = BTreeMap<String, Result<Vec<SocketAddr>, String>>;
 
 /// Port used for resolved nameserver addresses.
 pub const DNS_PORT: u16 = 53;
 
-/// Every distinct nameserver in the config (a name may serve several zones).
-fn nameservers(config: &Config) -> BTreeMap<&str, &NameserverConfig> {
+/// Every (zone, nameserver) in the config.
+fn nameservers(config: &Config) -> BTreeMap<(String, String), &NameserverConfig> {
     config
         .zones
         .iter()
-        .flat_map(|z| z.nameservers.iter())
-        .map(|ns| (ns.name.as_str(), ns))
+        .flat_map(|z| {
+            let zone = z.name.to_ascii();
+            z.nameservers
+                .iter()
+                .map(move |ns| ((zone.clone(), ns.name.clone()), ns))
+        })
         .collect()
+}
+
+/// Names to resolve: every nameserver listed without fixed addresses in some zone, once.
+pub fn names_to_resolve(config: &Config) -> Vec<String> {
+    let mut names: Vec<String> = config
+        .zones
+        .iter()
+        .flat_map(|z| z.nameservers.iter())
+        .filter(|ns| ns.addresses.is_empty())
+        .map(|ns| ns.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Resolve `names` (A and AAAA each), all at once. This is the network part; the
+/// daemon runs it beside its loop and applies the result with [`apply`].
+pub async fn resolve_names(resolver: &NameResolver, names: Vec<String>) -> Resolutions {
+    let mut set = tokio::task::JoinSet::new();
+    for name in names {
+        let resolver = resolver.clone();
+        set.spawn(async move {
+            let res = resolver.resolve(&name).await;
+            (
+                name,
+                res.map(|ips| to_sockets(&ips)).map_err(|e| e.to_string()),
+            )
+        });
+    }
+    let mut out = Resolutions::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((name, res)) = joined {
+            out.insert(name, res);
+        }
+    }
+    out
 }
 
 /// Outcome of one resolution pass, for logging and metrics.
 #[derive(Debug, Default)]
 pub struct ResolvePass {
-    /// Names whose resolution failed, with the error.
+    /// Names whose resolution failed, with the error (once per name).
     pub failures: Vec<(String, String)>,
-    /// True when any name's address set changed.
+    /// True when any (zone, nameserver)'s address set changed.
     pub changed: bool,
 }
 
-/// Bring `book` in line with `config`: fixed addresses copied, names without
-/// addresses resolved (A and AAAA). A failed resolution keeps the last known
-/// addresses and is reported in the returned pass, never fatal. Names no longer
+/// Bring `book` in line with `config` and fresh `resolved` names (pure): fixed
+/// addresses copied per zone, resolved names take their new addresses, a failed
+/// resolution keeps the last known addresses and is reported in the returned pass,
+/// never fatal. A name missing from `resolved` keeps what it had. Entries no longer
 /// in the config are dropped.
-pub async fn refresh(
+pub fn apply(
     config: &Config,
-    resolver: &NameResolver,
     book: &mut AddressBook,
+    resolved: &Resolutions,
     now: UnixMs,
 ) -> ResolvePass {
     let wanted = nameservers(config);
     let mut pass = ResolvePass::default();
     let before = book.len();
-    book.retain(|name, _| wanted.contains_key(name.as_str()));
+    book.retain(|key, _| wanted.contains_key(key));
     pass.changed |= book.len() != before;
-    for (name, ns) in wanted {
-        let entry = book.entry(name.to_string()).or_default();
+    for (key, ns) in wanted {
+        let entry = book.entry(key).or_default();
         if !ns.addresses.is_empty() {
             let fresh = Addresses {
                 addrs: ns.addresses.clone(),
@@ -79,22 +125,35 @@ pub async fn refresh(
             continue;
         }
         entry.fixed = false;
-        match resolver.resolve(name).await {
-            Ok(ips) => {
-                let addrs = to_sockets(&ips);
-                pass.changed |= entry.addrs != addrs;
-                entry.addrs = addrs;
+        match resolved.get(&ns.name) {
+            None => {}
+            Some(Ok(addrs)) => {
+                pass.changed |= entry.addrs != *addrs;
+                entry.addrs = addrs.clone();
                 entry.resolved_at = Some(now);
                 entry.last_error = None;
             }
-            Err(e) => {
-                let msg = e.to_string();
-                pass.failures.push((name.to_string(), msg.clone()));
-                entry.last_error = Some(msg);
-            }
+            Some(Err(msg)) => entry.last_error = Some(msg.clone()),
+        }
+    }
+    for (name, res) in resolved {
+        if let Err(msg) = res {
+            pass.failures.push((name.clone(), msg.clone()));
         }
     }
     pass
+}
+
+/// Resolve every name that needs it and apply the result to `book` (one-shot use:
+/// `nsprobe check`; the daemon does the two steps separately).
+pub async fn refresh(
+    config: &Config,
+    resolver: &NameResolver,
+    book: &mut AddressBook,
+    now: UnixMs,
+) -> ResolvePass {
+    let resolved = resolve_names(resolver, names_to_resolve(config)).await;
+    apply(config, book, &resolved, now)
 }
 
 fn to_sockets(ips: &[IpAddr]) -> Vec<SocketAddr> {
@@ -111,9 +170,10 @@ fn to_sockets(ips: &[IpAddr]) -> Vec<SocketAddr> {
 pub fn expand(config: &Config, book: &AddressBook) -> Vec<Target> {
     let mut out = Vec::new();
     for zone in &config.zones {
-        let zone_name: Arc<str> = Arc::from(zone.name.to_ascii().as_str());
+        let key = zone.name.to_ascii();
+        let zone_name: Arc<str> = Arc::from(key.as_str());
         for ns in &zone.nameservers {
-            let Some(addrs) = book.get(&ns.name) else {
+            let Some(addrs) = book.get(&(key.clone(), ns.name.clone())) else {
                 continue;
             };
             for addr in &addrs.addrs {

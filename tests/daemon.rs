@@ -208,8 +208,12 @@ async fn maintenance_window_shows_under_maintenance_not_outage() {
     );
     assert_eq!(zone(&v)["status"], "operational", "{v}");
     let (_, metrics) = http(addr, "GET", "/metrics").await;
-    assert!(metrics.contains("nsprobe_maintenance{component=\"ns2.lab\"} 1"));
-    assert!(metrics.contains("nsprobe_maintenance{component=\"ns1.lab\"} 0"));
+    assert!(
+        metrics.contains("nsprobe_maintenance{component=\"ns2.lab\",group=\"DNS (.dk)\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("nsprobe_maintenance{component=\"ns1.lab\",group=\"DNS (.dk)\"} 0"));
+    assert!(metrics.contains("nsprobe_maintenance{component=\"DNS (.dk)\",group=\"\"} 0"));
     d.shutdown().await.expect("clean shutdown");
 }
 

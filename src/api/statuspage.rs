@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::{rfc3339, severity, worst};
-use crate::daemon::Inner;
+use crate::model::{ComponentId, Inner};
 use crate::status::Status;
 use crate::UnixMs;
 
@@ -155,6 +155,17 @@ pub fn stable_id(kind: &str, name: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The Statuspage id of a component: from its name for a group component (as
+/// before groups had members elsewhere), from group and name for a member, so a
+/// nameserver listed in two zones gets two distinct ids.
+pub fn component_id(id: &ComponentId) -> String {
+    if id.group.is_empty() {
+        stable_id("component", &id.name)
+    } else {
+        stable_id("component", &format!("{}\u{0}{}", id.group, id.name))
+    }
+}
+
 /// Statuspage indicator for the worst status on the page.
 pub fn indicator(s: Status) -> PageStatus {
     match s {
@@ -188,21 +199,22 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         updated_at: rfc3339(now),
     };
     let created = rfc3339(inner.started_at);
-    let since = |name: &str| {
+    let since = |id: &ComponentId| {
         inner
             .component_since
-            .get(name)
+            .get(id)
             .map(|(_, t)| rfc3339(*t))
             .unwrap_or_else(|| created.clone())
     };
+    // A component is (group, name): a nameserver in two zones is two components.
     let component =
-        |name: &str, st: Status, reason: &str, position: usize, group_id: Option<String>| {
+        |id: &ComponentId, st: Status, reason: &str, position: usize, group_id: Option<String>| {
             Component {
-                id: stable_id("component", name),
-                name: name.to_string(),
+                id: component_id(id),
+                name: id.name.clone(),
                 status: st,
                 created_at: created.clone(),
-                updated_at: since(name),
+                updated_at: since(id),
                 position,
                 description: Some(reason.to_string()).filter(|r| !r.is_empty()),
                 showcase: true,
@@ -215,36 +227,36 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
             }
         };
     let mut components = Vec::new();
+    // The (group, name) of each entry of `components`, for matching maintenance windows.
+    let mut ids: Vec<ComponentId> = Vec::new();
     // The page indicator follows the zone groups (as `status` of `/api/v1/status`
     // does): one server out of several is the group's degradation, not a
     // critical outage of the page.
     let mut groups = Vec::new();
     for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
-        let gid = stable_id("component", &zs.group.name);
-        let mut group = component(
-            &zs.group.name,
-            zs.group.status,
-            &zs.group.reason,
-            gi + 1,
-            None,
-        );
+        let group_id = ComponentId::group(&zs.group.name);
+        let gid = component_id(&group_id);
+        let mut group = component(&group_id, zs.group.status, &zs.group.reason, gi + 1, None);
         group.group = true;
         group.components = Some(
             zs.servers
                 .iter()
-                .map(|s| stable_id("component", &s.name))
+                .map(|s| component_id(&ComponentId::member(&zs.group.name, &s.name)))
                 .collect(),
         );
         groups.push(zs.group.status);
+        ids.push(group_id);
         components.push(group);
         for (si, s) in zs.servers.iter().enumerate() {
+            let id = ComponentId::member(&zs.group.name, &s.name);
             components.push(component(
-                &s.name,
+                &id,
                 s.status,
                 &s.reason,
                 si + 1,
                 Some(gid.clone()),
             ));
+            ids.push(id);
         }
     }
     let scheduled_maintenances = inner
@@ -278,8 +290,9 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
                 incident_updates: Vec::new(),
                 components: components
                     .iter()
-                    .filter(|c| w.components.contains(&c.name))
-                    .cloned()
+                    .zip(&ids)
+                    .filter(|(_, id)| w.covers(&id.group, &id.name))
+                    .map(|(c, _)| c.clone())
                     .collect(),
             }
         })

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{rfc3339, worst};
-use crate::daemon::{Inner, ZoneEntry};
+use crate::model::{Inner, ZoneEntry};
 use crate::probe::Transport;
 use crate::status::{self, Status};
 use crate::UnixMs;
@@ -156,19 +156,21 @@ pub struct PointView {
     pub max_ms: Option<f64>,
 }
 
-fn maintenance_view(inner: &Inner, component: &str, now: UnixMs) -> Option<MaintenanceView> {
-    status::active_maintenance(component, &inner.config.maintenance, now).map(|w| MaintenanceView {
-        reason: w.reason.clone(),
-        start: rfc3339(w.start),
-        end: rfc3339(w.end),
-    })
+fn maintenance_view(entry: &ZoneEntry, component: &str, now: UnixMs) -> Option<MaintenanceView> {
+    entry
+        .active_maintenance(component, now)
+        .map(|w| MaintenanceView {
+            reason: w.reason.clone(),
+            start: rfc3339(w.start),
+            end: rfc3339(w.end),
+        })
 }
 
 /// The whole `/api/v1/status` document at `now`.
 pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     let mut zones = Vec::new();
     for (entry, zs) in inner.statuses(now) {
-        zones.push(zone_view(inner, entry, &zs, now));
+        zones.push(zone_view(entry, &zs, now));
     }
     StatusView {
         generated_at: rfc3339(now),
@@ -178,7 +180,7 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     }
 }
 
-fn zone_view(inner: &Inner, entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneView {
+fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneView {
     let st = &entry.state;
     let mut servers = Vec::new();
     for s in &zs.servers {
@@ -227,7 +229,7 @@ fn zone_view(inner: &Inner, entry: &ZoneEntry, zs: &status::ZoneStatus, now: Uni
             serial,
             lag,
             lag_seconds: lag_ms as f64 / 1000.0,
-            maintenance: maintenance_view(inner, &s.name, now),
+            maintenance: maintenance_view(entry, &s.name, now),
             targets,
         });
     }
@@ -242,7 +244,7 @@ fn zone_view(inner: &Inner, entry: &ZoneEntry, zs: &status::ZoneStatus, now: Uni
         stale: zs.stale,
         stale_after_seconds: st.stale_threshold_ms() as f64 / 1000.0,
         publication_interval_seconds: st.learned_gap_ms().map(|g| g as f64 / 1000.0),
-        maintenance: maintenance_view(inner, &zs.group.name, now),
+        maintenance: maintenance_view(entry, &zs.group.name, now),
         servers,
     }
 }

@@ -138,7 +138,9 @@ pub struct NameserverConfig {
 /// One `[[maintenance]]` window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaintenanceWindow {
-    /// Affected component names (nameserver names or zone component names).
+    /// Affected components, canonical spelling: a plain name (a zone's group component,
+    /// or a nameserver name: that nameserver in every zone listing it) or a qualified
+    /// `group/name` (that nameserver in that group only).
     pub components: Vec<String>,
     /// Start, inclusive (ms since epoch).
     pub start: UnixMs,
@@ -146,4 +148,41 @@ pub struct MaintenanceWindow {
     pub end: UnixMs,
     /// Why (shown in the API and scheduled maintenances).
     pub reason: String,
+}
+
+impl MaintenanceWindow {
+    /// True if the window names component `name` of group `group` (`group` empty for a
+    /// group component): by plain name, or qualified as `group/name`.
+    pub fn covers(&self, group: &str, name: &str) -> bool {
+        self.components.iter().any(|c| {
+            c == name
+                || (!group.is_empty()
+                    && c.strip_prefix(group)
+                        .and_then(|r| r.strip_prefix('/'))
+                        .is_some_and(|n| n == name))
+        })
+    }
+
+    /// The windows as seen from inside group `group`: qualified names of this group
+    /// become plain (`DNS (.dk)/a.nic.dk` → `a.nic.dk`); everything else stays as it is
+    /// (another group's qualified name matches no component of this group, since
+    /// nameserver names contain no `/`).
+    pub fn for_group(windows: &[MaintenanceWindow], group: &str) -> Vec<MaintenanceWindow> {
+        windows
+            .iter()
+            .map(|w| MaintenanceWindow {
+                components: w
+                    .components
+                    .iter()
+                    .map(|c| {
+                        c.strip_prefix(group)
+                            .and_then(|r| r.strip_prefix('/'))
+                            .unwrap_or(c)
+                            .to_string()
+                    })
+                    .collect(),
+                ..w.clone()
+            })
+            .collect()
+    }
 }

@@ -476,6 +476,9 @@ impl Cx<'_> {
             known.insert(z.component.to_lowercase(), z.component.clone());
             for ns in &z.nameservers {
                 known.insert(ns.name.to_lowercase(), ns.name.clone());
+                // Qualified: this nameserver in this group only.
+                let qualified = format!("{}/{}", z.component, ns.name);
+                known.insert(qualified.to_lowercase(), qualified);
             }
         }
         if raw.components.get_ref().is_empty() {
@@ -495,7 +498,7 @@ impl Cx<'_> {
                     .map(|n| format!("{n:?}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(self.at(comp, format!("{c}components: {given:?} is not a known component; use a nameserver name or a zone component: {names}")));
+                return Err(self.at(comp, format!("{c}components: {given:?} is not a known component; use a nameserver name, a zone component, or group/nameserver: {names}")));
             };
             if !seen.insert(canonical.clone()) {
                 return Err(self.at(

@@ -371,3 +371,26 @@ pub(crate) fn classify_handshake(err: &std::io::Error, seen: &Seen) -> Rejection
     };
     Rejection::new(reason, format!("TLS handshake: {err}"))
 }
+
+/// The rustls error inside `err`, looking through source chains and `io::Error`s
+/// wrapping other errors (hyper-util wraps rustls's `io::Error` in another one).
+pub(crate) fn find_rustls_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    let mut next: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
+    // Bounded: error chains are short; a cycle cannot make this loop forever.
+    for _ in 0..32 {
+        let e = next?;
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => None,
+            },
+            None => e.source(),
+        };
+    }
+    None
+}

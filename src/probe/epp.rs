@@ -6,7 +6,7 @@
 //! greeting frame is read (connect + handshake + greeting). No login is attempted.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Duration;
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -38,6 +38,18 @@ pub struct EppSpec {
     pub tls: TlsClient,
     /// Bound on the announced frame length (header included).
     pub max_frame: usize,
+}
+
+impl EppSpec {
+    /// A greeting check of `addr` verifying `server_name`, [`DEFAULT_MAX_FRAME`].
+    pub fn new(addr: SocketAddr, server_name: ServerName<'static>, tls: TlsClient) -> EppSpec {
+        EppSpec {
+            addr,
+            server_name,
+            tls,
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
 }
 
 /// What an `epp` check saw.
@@ -205,8 +217,8 @@ fn append(sv_id: &mut Option<String>, sv_date: &mut Option<String>, field: Optio
 
 /// Runs an `epp` check.
 pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
-    let start = StdInstant::now();
     let mut s = handshake(spec.addr, &spec.server_name, &spec.tls, &[], deadline).await?;
+    let start = s.started;
     let cert = s.cert.clone();
     let with_cert = |mut f: super::CheckFailure| {
         f.cert = Some(cert.clone());

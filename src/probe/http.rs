@@ -15,7 +15,7 @@ use std::time::Instant as StdInstant;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::cert::{classify_tls_error, unix_now, CertFacts, Seen, TlsClient};
+use super::cert::{classify_tls_error, find_rustls_error, unix_now, CertFacts, Seen, TlsClient};
 use super::tcp::excerpt;
 use super::{fail, CheckFailure, CheckOutcome, Facts, Pattern, Reason, Rejection, Success};
 
@@ -46,6 +46,33 @@ pub struct HttpSpec {
     /// Trust anchors and verification mode for `https`.
     pub tls: TlsClient,
 }
+
+impl HttpSpec {
+    /// A GET of `url` (`http` or `https` with a host) with the defaults: status 200-299,
+    /// no body pattern, [`DEFAULT_MAX_REDIRECTS`], [`DEFAULT_MAX_BODY`], URL host resolved.
+    pub fn new(url: &str, tls: TlsClient) -> Result<HttpSpec, UrlError> {
+        let url = Url::parse(url).map_err(|e| UrlError(format!("{url:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(UrlError(format!(
+                "{url}: write an http:// or https:// URL with a host"
+            )));
+        }
+        Ok(HttpSpec {
+            url,
+            addr: None,
+            expect_status: StatusSet::default(),
+            body: None,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            max_body: DEFAULT_MAX_BODY,
+            tls,
+        })
+    }
+}
+
+/// A URL an `http` check cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad url {0}")]
+pub struct UrlError(pub String);
 
 /// What an `http` check saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,13 +217,13 @@ fn classify(err: &reqwest::Error, seen: &Seen) -> Rejection {
     if let Some(e) = seen.error() {
         return Rejection::new(classify_tls_error(&e), format!("certificate: {e}"));
     }
+    if let Some(t) = find_rustls_error(err) {
+        return Rejection::new(classify_tls_error(t), detail);
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if e.downcast_ref::<TooManyRedirects>().is_some() {
             return Rejection::new(Reason::HttpRedirects, detail);
-        }
-        if let Some(t) = e.downcast_ref::<rustls::Error>() {
-            return Rejection::new(classify_tls_error(t), detail);
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
@@ -207,9 +234,6 @@ fn classify(err: &reqwest::Error, seen: &Seen) -> Rejection {
             }
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return Rejection::new(classify_tls_error(t), detail);
-            }
             if io.kind() == std::io::ErrorKind::TimedOut {
                 return Rejection::new(Reason::Timeout, detail);
             }

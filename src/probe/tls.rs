@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
-use rustls::pki_types::ServerName;
+pub use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -28,6 +28,13 @@ pub struct TlsSpec {
     pub server_name: ServerName<'static>,
     /// Trust anchors and verification mode.
     pub tls: TlsClient,
+}
+
+/// Parses a host name or IP address for SNI and certificate verification.
+pub fn server_name(
+    name: &str,
+) -> Result<ServerName<'static>, rustls::pki_types::InvalidDnsNameError> {
+    ServerName::try_from(name.to_string())
 }
 
 /// What a `tls` check saw.
@@ -51,6 +58,10 @@ pub(crate) struct Session {
     pub version: String,
     /// The certificate (verified unless the client is insecure).
     pub cert: CertFacts,
+    /// Just before the TCP connect: response times are measured from here.
+    pub started: StdInstant,
+    /// Connect + handshake.
+    pub handshake_done: Duration,
 }
 
 /// Connects and handshakes before `deadline`; used by `tls` and `epp`.
@@ -92,20 +103,22 @@ pub(crate) async fn handshake(
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
     let chain = conn.peer_certificates().unwrap_or_default();
-    let cert = cert_facts(chain, now).map_err(|r| r.into_failure(Some(start.elapsed()), None))?;
+    let handshake_done = start.elapsed();
+    let cert = cert_facts(chain, now).map_err(|r| r.into_failure(Some(handshake_done), None))?;
     Ok(Session {
         stream,
         connect: connected,
         version,
         cert,
+        started: start,
+        handshake_done,
     })
 }
 
 /// Runs a `tls` check.
 pub async fn check(spec: &TlsSpec, deadline: Instant) -> CheckOutcome {
-    let start = StdInstant::now();
     let mut s = handshake(spec.addr, &spec.server_name, &spec.tls, &[], deadline).await?;
-    let rtt = start.elapsed();
+    let rtt = s.handshake_done;
     // Polite close (close_notify); the outcome does not depend on it.
     let _ = tokio::time::timeout_at(deadline, s.stream.shutdown()).await;
     Ok(Success {

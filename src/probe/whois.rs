@@ -30,6 +30,18 @@ pub struct WhoisSpec {
     pub max_read: usize,
 }
 
+impl WhoisSpec {
+    /// A query for `query` to `addr`, any non-empty answer passing, [`DEFAULT_MAX_READ`].
+    pub fn new(addr: SocketAddr, query: &str) -> WhoisSpec {
+        WhoisSpec {
+            addr,
+            query: query.to_string(),
+            expect: None,
+            max_read: DEFAULT_MAX_READ,
+        }
+    }
+}
+
 /// Verdict on a complete whois answer (`full`: the read stopped at the size bound).
 ///
 /// Empty → [`Reason::EmptyResponse`]; bound reached → [`Reason::TooLarge`]; no match

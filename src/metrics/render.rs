@@ -1,0 +1,416 @@
+//! The text exposition (Prometheus format 0.0.4) of `/metrics`, written by hand.
+//!
+//! This is the measured hot path of a scrape (about 3.4 MB at 1,000 targets), so it
+//! is a single pass over plain copies — a [`Snapshot`] of the zone state and a
+//! [`DaemonSnapshot`] of the daemon-level metrics — with label sets formatted once per
+//! target and integers written with `itoa`. It runs after the state lock is released.
+//! Families are written in [`FAMILIES`] order, each with its `# HELP` and `# TYPE`.
+
+use std::fmt::Write as _;
+
+use super::counters::{DaemonSnapshot, Histogram};
+use super::families::{spec, Kind, FAMILIES};
+use super::snapshot::{Snapshot, ZoneSnapshot};
+use crate::status::Status;
+
+/// Writes the Prometheus text exposition format (version 0.0.4).
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// `# HELP` and `# TYPE` of a family from [`FAMILIES`].
+    fn header(&mut self, name: &str) {
+        let f = spec(name);
+        let kind = match f.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        let help = f.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// One sample: `name{k="v",…} value`. Label values are escaped.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl SampleValue) {
+        let labels = label_set(labels);
+        self.sample_with(name, &labels, None, value);
+    }
+
+    /// One sample with a pre-rendered label set (from [`label_set`]) and optionally
+    /// one more label appended (a histogram's `le`).
+    fn sample_with(
+        &mut self,
+        name: &str,
+        labels: &str,
+        extra: Option<(&str, &str)>,
+        value: impl SampleValue,
+    ) {
+        self.out.push_str(name);
+        if !labels.is_empty() || extra.is_some() {
+            self.out.push('{');
+            self.out.push_str(labels);
+            if let Some((k, v)) = extra {
+                if !labels.is_empty() {
+                    self.out.push(',');
+                }
+                push_label(&mut self.out, k, v);
+            }
+            self.out.push('}');
+        }
+        self.out.push(' ');
+        value.write_to(&mut self.out);
+        self.out.push('\n');
+    }
+}
+
+/// A sample value: integers (counts, serials, flags) are written with `itoa`, the
+/// common case on the hot path of a scrape; floats with `Display`.
+trait SampleValue {
+    fn write_to(self, out: &mut String);
+}
+
+macro_rules! int_sample_value {
+    ($($t:ty),*) => {$(
+        impl SampleValue for $t {
+            fn write_to(self, out: &mut String) {
+                out.push_str(itoa::Buffer::new().format(self));
+            }
+        }
+    )*};
+}
+int_sample_value!(u8, u32, u64, usize);
+
+impl SampleValue for f64 {
+    fn write_to(self, out: &mut String) {
+        if self.is_nan() {
+            out.push_str("NaN");
+        } else if self.is_infinite() {
+            out.push_str(if self > 0.0 { "+Inf" } else { "-Inf" });
+        } else {
+            let _ = write!(out, "{self}");
+        }
+    }
+}
+
+/// `k="v"` with the value escaped as the text format requires.
+fn push_label(out: &mut String, k: &str, v: &str) {
+    out.push_str(k);
+    out.push_str("=\"");
+    if !v.contains(['\\', '"', '\n']) {
+        out.push_str(v);
+        out.push('"');
+        return;
+    }
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A rendered label set without braces: `k1="v1",k2="v2"`.
+fn label_set(labels: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_label(&mut s, k, v);
+    }
+    s
+}
+
+/// The `le` label values of [`DURATION_BUCKETS`], as the text format writes them.
+const DURATION_LE: [&str; 15] = [
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25", "0.5", "1", "2.5", "5",
+];
+
+fn flag(b: bool) -> u8 {
+    u8::from(b)
+}
+
+/// The whole `/metrics` document from the two copies.
+pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
+    let mut e = Exposition {
+        out: String::with_capacity(4096 + snap.target_count() * 3800),
+    };
+    let now = snap.now;
+    // Label sets are rendered once per scrape: formatting addresses is the most
+    // expensive part of a line, and every target appears in several families.
+    let labelled: Vec<Labelled> = snap.zones.iter().map(Labelled::new).collect();
+    for family in FAMILIES {
+        let name = family.name;
+        e.header(name);
+        if render_daemon_family(&mut e, name, daemon) {
+            continue;
+        }
+        for (z, labelled) in snap.zones.iter().zip(&labelled) {
+            let zl = [("zone", z.zone.as_str())];
+            match name {
+                "nsprobe_zone_soa_serial" => {
+                    if let Some(serial) = z.newest_serial {
+                        e.sample(name, &zl, serial);
+                    }
+                }
+                "nsprobe_zone_serial_last_change_timestamp_seconds" => {
+                    if let Some(t) = z.serial_first_seen {
+                        e.sample(name, &zl, t as f64 / 1000.0);
+                    }
+                }
+                "nsprobe_zone_serial_age_seconds" => {
+                    if let Some(age) = z.serial_age_ms {
+                        e.sample(name, &zl, age as f64 / 1000.0);
+                    }
+                }
+                "nsprobe_zone_stale" => e.sample(name, &zl, flag(z.stale)),
+                "nsprobe_zone_stale_threshold_seconds" => {
+                    e.sample(name, &zl, z.stale_threshold_ms as f64 / 1000.0)
+                }
+                "nsprobe_zone_lag_threshold_seconds" => {
+                    e.sample(name, &zl, z.lag_after.as_secs_f64())
+                }
+                "nsprobe_server_addresses" => {
+                    for (server, n) in &z.server_addresses {
+                        e.sample(name, &[("server", server), ("zone", &z.zone)], *n);
+                    }
+                }
+                "nsprobe_maintenance" => {
+                    for c in &z.components {
+                        let labels = [("component", c.name.as_str()), ("group", &c.group)];
+                        e.sample(name, &labels, flag(c.maintenance));
+                    }
+                }
+                "nsprobe_component_status" => {
+                    for c in &z.components {
+                        for s in Status::ALL {
+                            let labels = [
+                                ("component", c.name.as_str()),
+                                ("group", &c.group),
+                                ("status", s.as_str()),
+                            ];
+                            e.sample(name, &labels, flag(s == c.status));
+                        }
+                    }
+                }
+                _ => render_server_family(&mut e, name, z, labelled, now),
+            }
+        }
+    }
+    e.out
+}
+
+/// The daemon-level families; false if `name` is not one of them.
+fn render_daemon_family(e: &mut Exposition, name: &str, d: &DaemonSnapshot) -> bool {
+    match name {
+        "nsprobe_schedule_slip_seconds" => histogram(e, name, "", &d.slip),
+        "nsprobe_serial_propagation_seconds" => {
+            for ((zone, server), h) in &d.propagation {
+                histogram(
+                    e,
+                    name,
+                    &label_set(&[("server", server), ("zone", zone)]),
+                    h,
+                );
+            }
+        }
+        "nsprobe_resolve_failures_total" => {
+            for (server, n) in &d.resolve_failures {
+                e.sample(name, &[("server", server)], *n);
+            }
+        }
+        "nsprobe_build_info" => e.sample(name, &[("version", env!("CARGO_PKG_VERSION"))], 1u8),
+        "nsprobe_config_last_reload_successful" => e.sample(name, &[], flag(d.reload_ok)),
+        "nsprobe_config_last_reload_success_timestamp_seconds" => {
+            if let Some(t) = d.reload_success_at {
+                e.sample(name, &[], t as f64 / 1000.0);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// `_bucket` (with `le`), `_sum` and `_count` of one histogram series.
+fn histogram(e: &mut Exposition, name: &str, labels: &str, h: &Histogram) {
+    let bucket = format!("{name}_bucket");
+    let mut le = String::new();
+    for (bound, n) in h.cumulative() {
+        le.clear();
+        let _ = write!(le, "{bound}");
+        e.sample_with(&bucket, labels, Some(("le", &le)), n);
+    }
+    e.sample_with(&bucket, labels, Some(("le", "+Inf")), h.count);
+    e.sample_with(&format!("{name}_sum"), labels, None, h.sum);
+    e.sample_with(&format!("{name}_count"), labels, None, h.count);
+}
+
+/// One zone's targets and addresses with their label sets rendered once per scrape.
+struct Labelled {
+    /// `address="…",server="…",transport="…",zone="…"` per target (same order as the snapshot).
+    targets: Vec<String>,
+    /// `address="…",server="…",zone="…"` per address.
+    addresses: Vec<String>,
+}
+
+impl Labelled {
+    fn new(z: &ZoneSnapshot) -> Labelled {
+        let zone = z.zone.as_str();
+        let mut addr = String::new();
+        let mut set = |server: usize, a: std::net::SocketAddr, transport: Option<&str>| {
+            addr.clear();
+            let _ = write!(addr, "{a}");
+            let server = z.servers[server].as_str();
+            match transport {
+                Some(t) => label_set(&[
+                    ("address", &addr),
+                    ("server", server),
+                    ("transport", t),
+                    ("zone", zone),
+                ]),
+                None => label_set(&[("address", &addr), ("server", server), ("zone", zone)]),
+            }
+        };
+        let targets = z
+            .targets
+            .iter()
+            .map(|t| set(t.server, t.addr, Some(t.transport.as_str())))
+            .collect();
+        let addresses = z
+            .addresses
+            .iter()
+            .map(|a| set(a.server, a.addr, None))
+            .collect();
+        Labelled { targets, addresses }
+    }
+}
+
+/// Families with one series per target or per address.
+fn render_server_family(
+    e: &mut Exposition,
+    name: &str,
+    z: &ZoneSnapshot,
+    labelled: &Labelled,
+    _now: crate::UnixMs,
+) {
+    match name {
+        "nsprobe_target_up" => {
+            for (t, set) in z.targets.iter().zip(&labelled.targets) {
+                if let Some(up) = t.up {
+                    e.sample_with(name, set, None, flag(up));
+                }
+            }
+        }
+        "nsprobe_probes_total" => {
+            for (t, set) in z.targets.iter().zip(&labelled.targets) {
+                e.sample_with(name, set, Some(("result", "ok")), t.successes);
+                for (kind, n) in &t.failures {
+                    e.sample_with(name, set, Some(("result", kind.as_str())), *n);
+                }
+            }
+        }
+        "nsprobe_probe_duration_seconds" => {
+            let bucket = "nsprobe_probe_duration_seconds_bucket";
+            for (t, set) in z.targets.iter().zip(&labelled.targets) {
+                let h = &t.rtt;
+                for ((_, n), le) in h.cumulative().zip(DURATION_LE) {
+                    e.sample_with(bucket, set, Some(("le", le)), n);
+                }
+                e.sample_with(bucket, set, Some(("le", "+Inf")), h.count);
+                e.sample_with("nsprobe_probe_duration_seconds_sum", set, None, h.sum);
+                e.sample_with("nsprobe_probe_duration_seconds_count", set, None, h.count);
+            }
+        }
+        _ => {
+            for (a, set) in z.addresses.iter().zip(&labelled.addresses) {
+                match name {
+                    "nsprobe_server_soa_serial" => {
+                        if let Some(serial) = a.serial {
+                            e.sample_with(name, set, None, serial);
+                        }
+                    }
+                    "nsprobe_server_serial_lag" => {
+                        if let Some(lag) = a.lag {
+                            e.sample_with(name, set, None, lag.serials);
+                        }
+                    }
+                    "nsprobe_server_serial_lag_seconds" => {
+                        if let Some(lag) = a.lag {
+                            e.sample_with(name, set, None, lag.ms as f64 / 1000.0);
+                        }
+                    }
+                    "nsprobe_serial_regressions_total" => {
+                        e.sample_with(name, set, None, a.regressions)
+                    }
+                    "nsprobe_soa_rrsig_expiration_timestamp_seconds" => {
+                        if let Some(exp) = a.rrsig_expiration {
+                            e.sample_with(name, set, None, exp);
+                        }
+                    }
+                    "nsprobe_nsid_info" => {
+                        if let Some(nsid) = &a.nsid {
+                            e.sample_with(name, set, Some(("nsid", nsid)), 1u8);
+                        }
+                    }
+                    other => debug_assert!(false, "family {other} has no renderer"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::DURATION_BUCKETS;
+    use super::*;
+
+    #[test]
+    fn le_labels_match_the_buckets() {
+        let formatted: Vec<String> = DURATION_BUCKETS.iter().map(|b| b.to_string()).collect();
+        assert_eq!(formatted, DURATION_LE);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(
+            label_set(&[("nsid", "a\"b\\c\nd"), ("zone", "dk.")]),
+            r#"nsid="a\"b\\c\nd",zone="dk.""#
+        );
+    }
+
+    #[test]
+    fn daemon_families_are_rendered_without_zones() {
+        let m = super::super::DaemonMetrics::new();
+        m.set_reload(true, 1_500);
+        m.observe_propagation("dk.", "a.nic.dk", 2_000);
+        m.resolve_failure("b.nic.dk");
+        let text = render(
+            &Snapshot {
+                now: 0,
+                zones: Vec::new(),
+            },
+            &m.snapshot(),
+        );
+        for line in [
+            "nsprobe_config_last_reload_successful 1",
+            "nsprobe_config_last_reload_success_timestamp_seconds 1.5",
+            "nsprobe_resolve_failures_total{server=\"b.nic.dk\"} 1",
+            "nsprobe_serial_propagation_seconds_bucket{server=\"a.nic.dk\",zone=\"dk.\",le=\"5\"} 1",
+            "nsprobe_serial_propagation_seconds_count{server=\"a.nic.dk\",zone=\"dk.\"} 1",
+            "nsprobe_schedule_slip_seconds_bucket{le=\"+Inf\"} 0",
+            "nsprobe_build_info{version=",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        // Every family has exactly one HELP line.
+        for f in FAMILIES {
+            assert_eq!(text.matches(&format!("# HELP {} ", f.name)).count(), 1);
+        }
+        let _ = Kind::Counter;
+    }
+}

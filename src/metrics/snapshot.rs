@@ -1,0 +1,190 @@
+//! The numbers `/metrics` needs, copied out of the read model under the state lock.
+//!
+//! [`Snapshot::take`] is the only part of a scrape that runs with the lock held: it
+//! evaluates statuses and copies plain numbers (no strings formatted, no text
+//! written). Rendering the text from the copy happens after the lock is released.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::model::Inner;
+use crate::probe::{FailureKind, Transport};
+use crate::state::{Lag, RttHistogram};
+use crate::status::Status;
+use crate::UnixMs;
+
+/// Everything `/metrics` renders from the daemon's state, at one instant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub now: UnixMs,
+    /// One entry per zone, in zone order.
+    pub zones: Vec<ZoneSnapshot>,
+}
+
+/// One zone's numbers.
+#[derive(Debug, Clone)]
+pub struct ZoneSnapshot {
+    /// Fully-qualified zone name.
+    pub zone: String,
+    /// Newest serial seen on any server.
+    pub newest_serial: Option<u32>,
+    /// When the newest serial was first seen.
+    pub serial_first_seen: Option<UnixMs>,
+    /// Age of the newest serial.
+    pub serial_age_ms: Option<u64>,
+    /// Whether the zone is stale.
+    pub stale: bool,
+    /// The staleness threshold in force.
+    pub stale_threshold_ms: u64,
+    /// `lag_after`.
+    pub lag_after: Duration,
+    /// Addresses currently probed per configured nameserver (config order).
+    pub server_addresses: Vec<(String, usize)>,
+    /// The zone's group component first, then its members.
+    pub components: Vec<ComponentSnapshot>,
+    /// Server names; targets and addresses refer to them by index.
+    pub servers: Vec<String>,
+    /// Every target.
+    pub targets: Vec<TargetSnapshot>,
+    /// Every probed address.
+    pub addresses: Vec<AddressSnapshot>,
+}
+
+/// One status-page component.
+#[derive(Debug, Clone)]
+pub struct ComponentSnapshot {
+    /// Its group; empty for a group component.
+    pub group: String,
+    /// Its name.
+    pub name: String,
+    /// Current status.
+    pub status: Status,
+    /// Whether a maintenance window covers it now.
+    pub maintenance: bool,
+}
+
+/// One target's counters.
+#[derive(Debug, Clone)]
+pub struct TargetSnapshot {
+    /// Index into [`ZoneSnapshot::servers`].
+    pub server: usize,
+    /// Address probed.
+    pub addr: SocketAddr,
+    /// Transport.
+    pub transport: Transport,
+    /// Up/down after hysteresis; None before the first decision.
+    pub up: Option<bool>,
+    /// Successful probes.
+    pub successes: u64,
+    /// Failed probes by reason (only reasons seen).
+    pub failures: Vec<(FailureKind, u64)>,
+    /// Response-time histogram.
+    pub rtt: RttHistogram,
+}
+
+/// One address's serial facts.
+#[derive(Debug, Clone)]
+pub struct AddressSnapshot {
+    /// Index into [`ZoneSnapshot::servers`].
+    pub server: usize,
+    /// The address.
+    pub addr: SocketAddr,
+    /// Latest serial.
+    pub serial: Option<u32>,
+    /// Lag behind the newest serial.
+    pub lag: Option<Lag>,
+    /// Serial regressions.
+    pub regressions: u64,
+    /// RRSIG expiration (Unix seconds).
+    pub rrsig_expiration: Option<u32>,
+    /// Latest NSID.
+    pub nsid: Option<String>,
+}
+
+impl Snapshot {
+    /// Copy what `/metrics` needs from `inner` at `now` (call with the lock held; cheap).
+    pub fn take(inner: &Inner, now: UnixMs) -> Snapshot {
+        let mut zones = Vec::with_capacity(inner.zones.len());
+        for (entry, zs) in inner.statuses(now) {
+            let st = &entry.state;
+            let zone = st.zone().to_string();
+            let group = zs.group.name.as_str();
+            let mut components = Vec::with_capacity(zs.servers.len() + 1);
+            components.push(ComponentSnapshot {
+                group: String::new(),
+                name: zs.group.name.clone(),
+                status: zs.group.status,
+                maintenance: entry.in_maintenance(&zs.group.name, now),
+            });
+            for s in &zs.servers {
+                components.push(ComponentSnapshot {
+                    group: group.to_string(),
+                    name: s.name.clone(),
+                    status: s.status,
+                    maintenance: entry.in_maintenance(&s.name, now),
+                });
+            }
+            let server_addresses = entry
+                .config
+                .nameservers
+                .iter()
+                .map(|ns| {
+                    let n = inner
+                        .addresses
+                        .get(&(zone.clone(), ns.name.clone()))
+                        .map_or(0, |a| a.addrs.len());
+                    (ns.name.clone(), n)
+                })
+                .collect();
+            let mut servers = Vec::with_capacity(st.servers().len());
+            let mut targets = Vec::new();
+            let mut addresses = Vec::new();
+            for (i, (name, ss)) in st.servers().iter().enumerate() {
+                servers.push(name.clone());
+                for (addr, a) in &ss.addresses {
+                    addresses.push(AddressSnapshot {
+                        server: i,
+                        addr: *addr,
+                        serial: a.serial,
+                        lag: st.lag_of(a, now),
+                        regressions: a.regressions,
+                        rrsig_expiration: a.rrsig_expiration,
+                        nsid: a.nsid.clone(),
+                    });
+                }
+                for (key, t) in &ss.targets {
+                    targets.push(TargetSnapshot {
+                        server: i,
+                        addr: key.addr,
+                        transport: key.transport,
+                        up: t.up,
+                        successes: t.successes,
+                        failures: t.failures_by_kind.iter().map(|(k, n)| (*k, *n)).collect(),
+                        rtt: t.rtt_histogram.clone(),
+                    });
+                }
+            }
+            zones.push(ZoneSnapshot {
+                newest_serial: st.newest_serial(),
+                serial_first_seen: st.serial_first_seen(),
+                serial_age_ms: st.serial_age_ms(now),
+                stale: zs.stale,
+                stale_threshold_ms: st.stale_threshold_ms(),
+                lag_after: st.thresholds().lag_after,
+                zone,
+                server_addresses,
+                components,
+                servers,
+                targets,
+                addresses,
+            });
+        }
+        Snapshot { now, zones }
+    }
+
+    /// Number of targets (to size the output buffer).
+    pub fn target_count(&self) -> usize {
+        self.zones.iter().map(|z| z.targets.len()).sum()
+    }
+}

@@ -1,0 +1,211 @@
+//! The read model: what the daemon knows, behind one lock, for the HTTP side to read.
+//!
+//! The daemon loop (`daemon.rs`) is the only writer; `api` (JSON, Statuspage) and
+//! `metrics` only read it. Nothing here does I/O. Components are identified by
+//! [`ComponentId`] — (group, name) — everywhere: a nameserver listed in two zones
+//! is two components, one per zone group.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::{Config, MaintenanceWindow, ZoneConfig};
+use crate::state::ZoneState;
+use crate::status::{self, Status, ZoneStatus};
+use crate::targets::AddressBook;
+use crate::UnixMs;
+
+/// One watched zone: its config and its pure state.
+#[derive(Debug)]
+pub struct ZoneEntry {
+    /// The zone's configuration.
+    pub config: ZoneConfig,
+    /// Everything observed about the zone.
+    pub state: ZoneState,
+    /// The maintenance windows as seen from this zone's group (see
+    /// [`MaintenanceWindow::for_group`]): plain component names, this group's only.
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+impl ZoneEntry {
+    /// A fresh entry for a configured zone. Its nameservers are declared at once, so
+    /// they are components from the first request on, before any address is known.
+    pub fn new(config: &ZoneConfig, windows: &[MaintenanceWindow]) -> ZoneEntry {
+        let mut state = ZoneState::new(&zone_key(config), config.thresholds.clone());
+        state.declare_servers(config.nameservers.iter().map(|n| n.name.as_str()));
+        ZoneEntry {
+            config: config.clone(),
+            state,
+            maintenance: MaintenanceWindow::for_group(windows, &config.component),
+        }
+    }
+
+    /// Take a reloaded config (state kept).
+    pub fn reconfigure(&mut self, config: &ZoneConfig, windows: &[MaintenanceWindow]) {
+        self.state.set_thresholds(config.thresholds.clone());
+        self.maintenance = MaintenanceWindow::for_group(windows, &config.component);
+        self.config = config.clone();
+    }
+
+    /// The window covering component `name` of this zone (its group or a server) at `now`.
+    pub fn active_maintenance(&self, name: &str, now: UnixMs) -> Option<&MaintenanceWindow> {
+        status::active_maintenance(name, &self.maintenance, now)
+    }
+
+    /// True while a window covers component `name` of this zone.
+    pub fn in_maintenance(&self, name: &str, now: UnixMs) -> bool {
+        self.active_maintenance(name, now).is_some()
+    }
+}
+
+/// The zone map key: the fully-qualified zone name (`dk.`).
+pub fn zone_key(z: &ZoneConfig) -> String {
+    z.name.to_ascii()
+}
+
+/// A status-page component: (group, name). A group component (e.g. `DNS (.dk)`) has
+/// an empty `group`; a member (e.g. nameserver `a.nic.dk`) names its group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ComponentId {
+    /// The group the component belongs to; empty for a group component itself.
+    pub group: String,
+    /// The component's name.
+    pub name: String,
+}
+
+impl ComponentId {
+    /// A group component.
+    pub fn group(name: &str) -> ComponentId {
+        ComponentId {
+            group: String::new(),
+            name: name.to_string(),
+        }
+    }
+
+    /// A member of `group`.
+    pub fn member(group: &str, name: &str) -> ComponentId {
+        ComponentId {
+            group: group.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentId {
+    /// `DNS (.dk)/a.nic.dk` for a member, `DNS (.dk)` for a group (as in logs and
+    /// qualified maintenance component names).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.group.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}/{}", self.group, self.name)
+        }
+    }
+}
+
+/// Outcome of the last configuration (re)load.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    /// Whether the last attempt succeeded.
+    pub ok: bool,
+    /// When the config was last loaded successfully.
+    pub last_success: UnixMs,
+    /// The error of the last attempt, if it failed.
+    pub error: Option<String>,
+}
+
+/// Everything the daemon knows, behind one lock.
+#[derive(Debug)]
+pub struct Inner {
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Watched zones, keyed by fully-qualified zone name (`dk.`).
+    pub zones: BTreeMap<String, ZoneEntry>,
+    /// Addresses of every (zone, nameserver).
+    pub addresses: AddressBook,
+    /// Outcome of the last config (re)load.
+    pub reload: ReloadStatus,
+    /// Last status and since when, per component (for logging changes and `updated_at`).
+    pub component_since: BTreeMap<ComponentId, (Status, UnixMs)>,
+    /// When the daemon started.
+    pub started_at: UnixMs,
+    /// The address the HTTP server is bound to (the configured one until a restart).
+    pub http_addr: SocketAddr,
+}
+
+impl Inner {
+    /// True when every target of every zone has been probed at least once.
+    pub fn all_targets_probed(&self) -> bool {
+        self.zones.values().all(|z| {
+            z.state
+                .servers()
+                .values()
+                .all(|s| s.targets.values().all(|t| t.last_at.is_some()))
+        })
+    }
+
+    /// Evaluate every zone's status at `now`.
+    pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
+        self.zones
+            .values()
+            .map(|z| {
+                let s = status::evaluate_zone(&z.state, &z.config.component, &z.maintenance, now);
+                (z, s)
+            })
+            .collect()
+    }
+}
+
+/// A request to reload the configuration, answered with the outcome.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// State shared between the daemon loop (the writer) and the HTTP server (readers).
+#[derive(Debug)]
+pub struct Shared {
+    inner: Mutex<Inner>,
+    ready: AtomicBool,
+    reload_tx: mpsc::Sender<ReloadRequest>,
+}
+
+impl Shared {
+    /// Shared state around `inner`; reload requests go to `reload_tx`.
+    pub fn new(inner: Inner, reload_tx: mpsc::Sender<ReloadRequest>) -> Shared {
+        Shared {
+            inner: Mutex::new(inner),
+            ready: AtomicBool::new(false),
+            reload_tx,
+        }
+    }
+
+    /// Lock the daemon's state for reading or writing. Keep the guard short-lived:
+    /// copy what you need and build responses after releasing it.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave Inner half-updated in a way
+        // that matters more than stopping the daemon would; keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True once every target has been probed at least once.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Mark the daemon ready (the daemon loop does, after the first probe round).
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Ask the daemon loop to reload its configuration and wait for the outcome.
+    pub async fn reload(&self) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.reload_tx
+            .send(tx)
+            .await
+            .map_err(|_| "daemon is shutting down".to_string())?;
+        rx.await
+            .map_err(|_| "daemon is shutting down".to_string())?
+    }
+}
