@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub config_path: PathBuf,
     /// Override of `http.listen` (e.g. port 0 in tests).
     pub listen: Option<SocketAddr>,
+    /// `--web.config.file`: TLS, basic auth and HTTP limits (exporter-toolkit format).
+    pub web_config: Option<PathBuf>,
 }
 
 /// Handle on a started daemon: its HTTP address and a way to stop it.
@@ -82,6 +84,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     }
     restore_state(&config.state.path, &mut zones);
 
+    let web = crate::web::WebHandle::load(opts.web_config.as_deref())?;
     let resolver = NameResolver::new(&config.resolver).context("cannot set up the resolver")?;
     let listen = opts.listen.unwrap_or(config.http.listen);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -113,12 +116,10 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     let router = crate::api::router(shared.clone(), metrics.clone());
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
-        let res = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stopped(&mut http_stop).await })
-            .await;
-        if let Err(e) = res {
-            error!(error = %e, "HTTP server failed");
-        }
+        crate::web::serve(listener, router, web, async move {
+            stopped(&mut http_stop).await
+        })
+        .await;
     });
     info!(%http_addr, config = %opts.config_path.display(), "nsprobe started");
 

@@ -108,6 +108,7 @@ impl Lab {
 /// Start the daemon in-process on `config` (HTTP on the port the config gives, 0 = any).
 pub async fn start(config: &Path) -> Running {
     daemon::start(RunOptions {
+        web_config: None,
         config_path: config.to_path_buf(),
         listen: None,
     })
