@@ -274,3 +274,114 @@ async fn the_loop_keeps_working_while_name_resolution_hangs() {
     assert!(common::daemon_lab::find_server(&v, "ns.hang.lab").is_some());
     d.shutdown().await.expect("clean shutdown");
 }
+
+/// The module dependency graph from `crate::` paths in the library sources (test
+/// code excluded): top-level module → modules it uses.
+fn module_graph() -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read src") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut graph: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).expect("under src");
+        if rel.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let first = rel.components().next().expect("path").as_os_str();
+        let module = first.to_string_lossy().trim_end_matches(".rs").to_string();
+        let text = std::fs::read_to_string(&f).expect("read source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let deps = graph.entry(module.clone()).or_default();
+        for part in code.split("crate::").skip(1) {
+            let dep: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let is_module = src.join(format!("{dep}.rs")).exists() || src.join(&dep).is_dir();
+            if !dep.is_empty() && is_module && dep != module {
+                deps.insert(dep);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn module_graph_has_no_cycles_and_only_main_wires_the_daemon() {
+    let graph = module_graph();
+    for (module, deps) in &graph {
+        assert!(
+            !deps.contains("daemon"),
+            "{module} imports daemon; only main (and tests) may"
+        );
+    }
+    for forbidden in ["api", "metrics"] {
+        for dep in ["daemon", "api"] {
+            if forbidden != dep {
+                assert!(
+                    !graph[forbidden].contains(dep),
+                    "{forbidden} must read the model, not {dep}"
+                );
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit<'a>(
+        m: &'a str,
+        graph: &'a BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut HashSet<&'a str>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        if let Some(i) = path.iter().position(|p| *p == m) {
+            panic!("import cycle: {} -> {m}", path[i..].join(" -> "));
+        }
+        path.push(m);
+        for d in graph.get(m).into_iter().flatten() {
+            visit(d, graph, path, done);
+        }
+        path.pop();
+        done.insert(m);
+    }
+    let mut done = HashSet::new();
+    for m in graph.keys() {
+        visit(m, &graph, &mut Vec::new(), &mut done);
+    }
+    // The graph documented in ARCHITECTURE.md is the real one.
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"),
+    )
+    .expect("ARCHITECTURE.md");
+    let mut missing = Vec::new();
+    for (module, deps) in &graph {
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let line = if deps.is_empty() {
+            format!("- `{module}` → —")
+        } else {
+            let d: Vec<String> = deps.iter().map(|d| format!("`{d}`")).collect();
+            format!("- `{module}` → {}", d.join(", "))
+        };
+        if !doc.contains(&line) {
+            missing.push(line);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md, module dependencies, lacks:\n{}",
+        missing.join("\n")
+    );
+}
