@@ -21,6 +21,7 @@ pub mod serial;
 pub mod state;
 pub mod status;
 pub mod targets;
+pub mod web;
 
 /// Wall-clock time as milliseconds since the Unix epoch.
 ///

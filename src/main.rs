@@ -38,6 +38,9 @@ enum Command {
         /// Config file.
         #[arg(short, long)]
         config: PathBuf,
+        /// Web config file (Prometheus exporter-toolkit format: TLS, basic auth, headers).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
     },
     /// Probe every target once and print a table; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check {
@@ -53,29 +56,68 @@ enum Command {
         /// Config file.
         #[arg(short, long)]
         config: PathBuf,
+        /// Also check this web config file (TLS material included).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
     },
 }
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let style = LogStyle::detect();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(style.ansi)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    match (format, style.journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        // journald stamps every line itself; a second timestamp is noise.
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
     }
+}
+
+/// How text logs are styled, decided from where stderr goes.
+struct LogStyle {
+    /// Colour (ANSI escapes): only on a terminal, and never with `NO_COLOR` set.
+    ansi: bool,
+    /// stderr is the systemd journal (`JOURNAL_STREAM` names stderr's device and inode).
+    journald: bool,
+}
+
+impl LogStyle {
+    fn detect() -> Self {
+        use std::io::IsTerminal as _;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        LogStyle {
+            ansi: std::io::stderr().is_terminal() && !no_color,
+            journald: stderr_is_journal(),
+        }
+    }
+}
+
+/// systemd sets `JOURNAL_STREAM=<dev>:<inode>` for a service whose stderr is the journal.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    stream.to_string_lossy() == format!("{}:{}", meta.dev(), meta.ino())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, web_config } => {
             init_logging(cli.log_format, "info");
             match runtime().and_then(|rt| {
                 rt.block_on(daemon::run(RunOptions {
                     config_path: config,
                     listen: None,
+                    web_config,
                 }))
             }) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -96,23 +138,36 @@ fn main() -> ExitCode {
             };
             ExitCode::from(code as u8)
         }
-        Command::Validate { config } => match config::load(&config) {
-            Ok(c) => {
-                let servers: usize = c.zones.iter().map(|z| z.nameservers.len()).sum();
-                println!(
-                    "{}: ok ({} zone(s), {} nameserver(s), {} maintenance window(s))",
-                    config.display(),
-                    c.zones.len(),
-                    servers,
-                    c.maintenance.len()
-                );
-                ExitCode::SUCCESS
+        Command::Validate { config, web_config } => {
+            if let Some(web) = &web_config {
+                if let Err(e) = nsprobe::web::WebHandle::load(Some(web)) {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+                println!("{}: ok", web.display());
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+            validate(&config)
+        }
+    }
+}
+
+fn validate(config: &std::path::Path) -> ExitCode {
+    match config::load(config) {
+        Ok(c) => {
+            let servers: usize = c.zones.iter().map(|z| z.nameservers.len()).sum();
+            println!(
+                "{}: ok ({} zone(s), {} nameserver(s), {} maintenance window(s))",
+                config.display(),
+                c.zones.len(),
+                servers,
+                c.maintenance.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

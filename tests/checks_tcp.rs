@@ -115,6 +115,11 @@ async fn tcp_connect_send_expect() {
         panic!("{s:?}")
     };
     assert_eq!(f.matched.as_deref(), Some("you said status dk"));
+    assert_eq!(spec.target(), format!("tcp://{}", srv.addr));
+    // Outcomes serialise for the JSON API, tagged by kind.
+    let json = serde_json::to_value(&s).expect("json");
+    assert_eq!(json["facts"]["kind"], "tcp");
+    assert_eq!(json["facts"]["matched"], "you said status dk");
     assert!(f.bytes_read >= "+OK das ready\r\nyou said status dk".len());
 }
 
@@ -329,6 +334,9 @@ async fn dns_soa_through_the_seam() {
     };
     assert_eq!(a.serial, 2026112601);
     assert_eq!(a.rtt, s.rtt);
+    let json = serde_json::to_value(&s).expect("json");
+    assert_eq!(json["facts"]["kind"], "dns_soa");
+    assert_eq!(json["facts"]["serial"], 2026112601);
     // The seam's deadline wins over a longer probe timeout: a silent server times out fast.
     let quiet = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await

@@ -103,7 +103,7 @@ async fn ca_file_option() {
     std::fs::write(&path, &ca.pem).expect("write");
     let client = TlsClient::new(&TlsOptions {
         ca_file: Some(path.clone()),
-        insecure_skip_verify: false,
+        ..TlsOptions::default()
     })
     .expect("client");
     let srv = tls_server(&ca.valid(10)).await;
@@ -111,14 +111,14 @@ async fn ca_file_option() {
 
     let missing = TlsClient::new(&TlsOptions {
         ca_file: Some(dir.path().join("nope.pem")),
-        insecure_skip_verify: false,
+        ..TlsOptions::default()
     })
     .expect_err("missing file");
     assert!(missing.to_string().contains("nope.pem"), "{missing}");
     std::fs::write(&path, "not a certificate\n").expect("write");
     let e = TlsClient::new(&TlsOptions {
         ca_file: Some(path),
-        insecure_skip_verify: false,
+        ..TlsOptions::default()
     })
     .expect_err("no certificate");
     assert!(e.to_string().contains("BEGIN CERTIFICATE"), "{e}");
@@ -344,6 +344,79 @@ async fn epp_hostile_servers_are_classified() {
         run(&epp_spec(srv.addr, &client, max), deadline_in(3000)).await,
         Reason::CertExpired,
     );
+}
+
+#[tokio::test]
+async fn epp_with_a_client_certificate() {
+    let ca = TestCa::new();
+    let id = ca.valid(60);
+    let srv = Responder::tls_requiring_client(
+        handler(|mut c| async move {
+            let _ = c.write_all(&frame(GREETING.as_bytes())).await;
+            let _ = c.flush().await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }),
+        &id,
+        &ca,
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (ca_path, client_cert, client_key) = {
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, &ca.pem).expect("ca");
+        let client = ca.issue(&["nsprobe-client"], now() - 3600, now() + 86_400);
+        let (c, k) = client.write(dir.path(), "client");
+        (p, c, k)
+    };
+    // Without a client certificate the server refuses (TLS 1.3: by an alert after the handshake).
+    let anonymous = TlsClient::from_pem(ca.pem.as_bytes(), false).expect("client");
+    let f = run(
+        &epp_spec(srv.addr, &anonymous, epp::DEFAULT_MAX_FRAME),
+        deadline_in(3000),
+    )
+    .await
+    .expect_err("client certificate required");
+    assert_eq!(f.reason, Reason::TlsHandshake, "{f:?}");
+    // With one it passes.
+    let opts = TlsOptions {
+        ca_file: Some(ca_path.clone()),
+        insecure_skip_verify: false,
+        client_cert: Some(client_cert.clone()),
+        client_key: Some(client_key.clone()),
+    };
+    let client = TlsClient::new(&opts).expect("client with certificate");
+    let s = ok(run(
+        &epp_spec(srv.addr, &client, epp::DEFAULT_MAX_FRAME),
+        deadline_in(3000),
+    )
+    .await);
+    let Facts::Epp(f) = &s.facts else {
+        panic!("{s:?}")
+    };
+    assert_eq!(f.sv_id, "Punktum dk EPP & test");
+    // Configuration errors: half a pair, a key that does not match, a missing file.
+    let half = TlsOptions {
+        client_key: None,
+        ..opts.clone()
+    };
+    assert!(TlsClient::new(&half)
+        .expect_err("half")
+        .to_string()
+        .contains("together"));
+    let other = ca.issue(&["other"], now() - 3600, now() + 86_400);
+    let (_, other_key) = other.write(dir.path(), "other");
+    let mismatched = TlsOptions {
+        client_key: Some(other_key),
+        ..opts.clone()
+    };
+    let e = TlsClient::new(&mismatched).expect_err("mismatched key");
+    assert!(e.to_string().contains("other.key"), "{e}");
+    let missing = TlsOptions {
+        client_cert: Some(dir.path().join("absent.crt")),
+        ..opts
+    };
+    let e = TlsClient::new(&missing).expect_err("missing");
+    assert!(e.to_string().contains("absent.crt"), "{e}");
 }
 
 #[test]

@@ -86,7 +86,7 @@ async fn two_zone_lab() -> (Lab, LabServer, LabServer, std::path::PathBuf) {
     for (zone, group, server) in [("dk.", "DNS (.dk)", &dk), ("se.", "DNS (.se)", &se)] {
         text.push_str(&format!(
             "[[zone]]\nname = \"{zone}\"\ncomponent = \"{group}\"\ninterval = \"200ms\"\n\
-             timeout = \"100ms\"\n[[zone.nameservers]]\nname = \"{SHARED}\"\naddresses = [\"{}\"]\n",
+             timeout = \"100ms\"\nconfirm_after = \"0s\"\nclear_after = \"0s\"\n[[zone.nameservers]]\nname = \"{SHARED}\"\naddresses = [\"{}\"]\n",
             server.addr()
         ));
     }
@@ -113,12 +113,17 @@ async fn a_nameserver_in_two_zones_is_two_components() {
     let (_lab, dk, se, path) = two_zone_lab().await;
     let d = start(&path).await;
     let addr = d.http_addr;
-    wait_until("both zones answered", Duration::from_secs(5), || async {
-        let (_, v) = get_json(addr, "/api/v1/status").await;
-        ["dk.", "se."]
-            .iter()
-            .all(|z| zone_doc(&v, z)["serial"].is_u64())
-    })
+    wait_until(
+        "both zones answered and evaluated",
+        Duration::from_secs(5),
+        || async {
+            let (_, v) = get_json(addr, "/api/v1/status").await;
+            ["dk.", "se."].iter().all(|z| {
+                let z = zone_doc(&v, z);
+                z["serial"].is_u64() && z["servers"][0]["status"] != "unknown"
+            })
+        },
+    )
     .await;
 
     // Each zone probes its own address, and gets its own zone's serial.

@@ -8,7 +8,7 @@
 //!
 //! [`CheckFailure::cert`]: super::CheckFailure::cert
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -35,6 +36,11 @@ pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate (still parsed and reported, so expiry is still visible).
     pub insecure_skip_verify: bool,
+    /// PEM certificate chain to present when the server asks for a client certificate
+    /// (EPP servers often do); needs `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `client_cert`.
+    pub client_key: Option<PathBuf>,
 }
 
 /// Why a [`TlsClient`] cannot be built (a configuration error).
@@ -58,6 +64,17 @@ pub enum TlsConfigError {
         /// What is wrong.
         what: String,
     },
+    /// Only one of `client_cert` and `client_key` is set.
+    #[error("client_cert and client_key go together: set both or neither")]
+    ClientPair,
+    /// The client certificate or key is unusable.
+    #[error("{path}: {what}")]
+    ClientAuth {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
     /// rustls rejected the setup.
     #[error("TLS setup: {0}")]
     Rustls(String),
@@ -69,7 +86,9 @@ pub struct TlsClient {
     provider: Arc<CryptoProvider>,
     verifier: Arc<WebPkiServerVerifier>,
     insecure: bool,
-    /// Where the roots came from, for Debug and equality.
+    /// The client certificate and key, if configured.
+    client_auth: Option<Arc<CertifiedKey>>,
+    /// Where the roots (and client certificate) came from, for Debug and equality.
     source: String,
 }
 
@@ -93,8 +112,8 @@ impl Eq for TlsClient {}
 impl TlsClient {
     /// Builds the client for `opts`, reading `ca_file` if given.
     pub fn new(opts: &TlsOptions) -> Result<TlsClient, TlsConfigError> {
-        match &opts.ca_file {
-            None => TlsClient::build(None, opts.insecure_skip_verify, "mozilla".to_string()),
+        let mut client = match &opts.ca_file {
+            None => TlsClient::build(None, opts.insecure_skip_verify, "mozilla".to_string())?,
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|source| TlsConfigError::Read {
                     path: path.clone(),
@@ -104,9 +123,54 @@ impl TlsClient {
                     Some((&pem, &path.display().to_string())),
                     opts.insecure_skip_verify,
                     path.display().to_string(),
-                )
+                )?
             }
+        };
+        match (&opts.client_cert, &opts.client_key) {
+            (None, None) => {}
+            (Some(cert), Some(key)) => {
+                let read = |path: &PathBuf| {
+                    std::fs::read(path).map_err(|e| TlsConfigError::ClientAuth {
+                        path: path.clone(),
+                        what: format!("cannot read: {e}"),
+                    })
+                };
+                client = client.with_client_auth(&read(cert)?, &read(key)?, cert, key)?;
+            }
+            _ => return Err(TlsConfigError::ClientPair),
         }
+        Ok(client)
+    }
+
+    /// Adds a client certificate chain and key (PEM); `cert_path`/`key_path` name them in errors.
+    pub fn with_client_auth(
+        mut self,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        cert_path: &Path,
+        key_path: &Path,
+    ) -> Result<TlsClient, TlsConfigError> {
+        let bad = |path: &Path, what: String| TlsConfigError::ClientAuth {
+            path: path.to_path_buf(),
+            what,
+        };
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(cert_path, format!("not a PEM certificate chain: {e}")))?;
+        if chain.is_empty() {
+            return Err(bad(cert_path, "no `BEGIN CERTIFICATE` block".to_string()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| bad(key_path, format!("not a PEM private key: {e}")))?;
+        let certified = CertifiedKey::from_der(chain, key, &self.provider).map_err(|e| {
+            bad(
+                key_path,
+                format!("unusable with {}: {e}", cert_path.display()),
+            )
+        })?;
+        self.client_auth = Some(Arc::new(certified));
+        self.source = format!("{} client {}", self.source, cert_path.display());
+        Ok(self)
     }
 
     /// Builds a client trusting only the CA certificates in `pem` (tests, embedded CAs).
@@ -156,6 +220,7 @@ impl TlsClient {
             provider,
             verifier,
             insecure,
+            client_auth: None,
             source,
         })
     }
@@ -169,12 +234,17 @@ impl TlsClient {
             insecure: self.insecure,
             seen: seen.clone(),
         };
-        let mut config = ClientConfig::builder_with_provider(self.provider.clone())
+        let builder = ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| Rejection::new(Reason::TlsHandshake, format!("TLS setup: {e}")))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(capture))
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(Arc::new(capture));
+        let mut config = match &self.client_auth {
+            Some(key) => {
+                builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key.clone())))
+            }
+            None => builder.with_no_client_auth(),
+        };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok((config, seen))
     }

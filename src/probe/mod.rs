@@ -101,6 +101,22 @@ impl fmt::Display for Kind {
 }
 
 impl CheckSpec {
+    /// What is checked, for logs and the API: `udp://192.0.2.1:53 dk.`, `tcp://…`,
+    /// `tls://localhost@127.0.0.1:443`, the URL, `whois://…`, `epp://…`.
+    pub fn target(&self) -> String {
+        match self {
+            CheckSpec::DnsSoa(p) => format!("{}://{} {}", p.transport, p.addr, p.zone),
+            CheckSpec::Tcp(t) => format!("tcp://{}", t.addr),
+            CheckSpec::Tls(t) => format!("tls://{}@{}", t.server_name.to_str(), t.addr),
+            CheckSpec::Http(h) => match h.addr {
+                Some(a) => format!("{} via {a}", h.url),
+                None => h.url.to_string(),
+            },
+            CheckSpec::Whois(w) => format!("whois://{} {}", w.addr, w.query),
+            CheckSpec::Epp(e) => format!("epp://{}@{}", e.server_name.to_str(), e.addr),
+        }
+    }
+
     /// This spec's kind.
     pub fn kind(&self) -> Kind {
         match self {
@@ -455,9 +471,13 @@ pub(crate) async fn step<T>(
     }
 }
 
-/// An I/O error as a [`Reason::Network`] failure.
+/// An I/O error as a failure: a TLS error inside it (e.g. an alert after the handshake,
+/// such as a required client certificate) is classified as TLS, the rest is [`Reason::Network`].
 pub(crate) fn io_failure(what: &str, err: &std::io::Error) -> CheckFailure {
-    fail(Reason::Network, format!("{what}: {err}"))
+    match cert::find_rustls_error(err) {
+        Some(t) => fail(cert::classify_tls_error(t), format!("{what}: TLS: {t}")),
+        None => fail(Reason::Network, format!("{what}: {err}")),
+    }
 }
 
 /// TCP connect (no Nagle) before `deadline`.

@@ -69,6 +69,37 @@ impl Responder {
         .await
     }
 
+    /// Starts a TLS responder presenting `identity` that requires a client certificate
+    /// issued by `ca`.
+    pub async fn tls_requiring_client(
+        handler: Handler,
+        identity: &Identity,
+        ca: &TestCa,
+    ) -> Responder {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(ca.der.clone()))
+            .expect("ca root");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .expect("client verifier");
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(identity.chain(), identity.key())
+            .expect("server cert");
+        Responder::start(
+            handler,
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+        )
+        .await
+    }
+
     async fn start(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Responder {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -77,6 +108,8 @@ impl Responder {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // Like real servers: no Nagle delay on small writes after the handshake.
+                let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
