@@ -8,9 +8,9 @@
 /// What to write for `key`, by the kind of value it takes; None for keys without a fixed shape.
 pub(super) fn what_to_write(key: &str, found: Option<&str>) -> Option<String> {
     let hint = match key {
-        "interval" | "timeout" | "refresh" | "request_timeout" | "save_interval"
-        | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before" | "stats_window"
-        | "confirm_after" | "clear_after" | "rollback_after" => {
+        "interval" | "timeout" | "refresh" | "request_timeout" | "save_interval" | "retention"
+        | "minute_retention" | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before"
+        | "stats_window" | "confirm_after" | "clear_after" | "rollback_after" => {
             // `interval = 10`: show the fix with the number the user wrote.
             let example = found
                 .and_then(|f| f.trim_matches('`').parse::<u64>().ok())
@@ -135,6 +135,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 "[[canary]]" => "canary",
                 "[http]" => "http",
                 "[state]" => "state",
+                "[store]" => "store",
                 "[resolver]" => "resolver",
                 _ => "other",
             };
