@@ -100,7 +100,7 @@ server_is() { [[ $(server_status "$1") == "$2" ]]; }
 all_operational() {
   [[ $(status_json | jq '[.zones[0].status, .zones[0].servers[].status] | all(. == "operational")') == true ]]
 }
-metric_value() { curl -fsS "http://$HTTP/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'; }
+metric_value() { curl -fsS "http://$HTTP/metrics" 2>/dev/null | awk -v m="$1" '$1 == m { print $2; exit }'; }
 
 # config [EXTRA]: interval 1s, timeout 500ms, defaults otherwise; instances 1..N_NS are
 # the nameservers; EXTRA is appended before [[zone]] (e.g. a [[canary]]).
