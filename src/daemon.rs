@@ -470,11 +470,12 @@ impl Daemon {
         let path = self.config_path.clone();
         let tx = self.loaded_tx.clone();
         tokio::spawn(async move {
-            let res = tokio::task::spawn_blocking(move || config::load(&path))
+            let read_path = path.clone();
+            let res = tokio::task::spawn_blocking(move || config::load(&read_path))
                 .await
                 .unwrap_or_else(|e| {
                     Err(config::ConfigError::Read {
-                        path: PathBuf::new(),
+                        path,
                         io: std::io::Error::other(e.to_string()),
                     })
                 });
