@@ -151,7 +151,14 @@ async fn metrics_text(
     State(daemon): State<Arc<DaemonMetrics>>,
 ) -> Response {
     // Numbers are copied under the lock; the text is rendered after it is released.
-    let (body, _held) = crate::metrics::scrape(&shared, &daemon, now_ms());
+    let (body, t) = crate::metrics::scrape(&shared, &daemon, now_ms());
+    tracing::debug!(
+        lock_wait_us = t.lock_wait.as_micros() as u64,
+        lock_held_us = t.lock_held.as_micros() as u64,
+        render_us = t.render.as_micros() as u64,
+        bytes = body.len(),
+        "/metrics scrape"
+    );
     (
         [(
             header::CONTENT_TYPE,
@@ -280,7 +287,8 @@ pub fn rfc3339(ms: UnixMs) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-/// Worst status of a set, for an overall verdict (maintenance ranks just above operational).
+/// Worst status of a set, for an overall verdict (maintenance and unknown rank just above
+/// operational: neither claims a problem).
 pub fn worst(statuses: impl IntoIterator<Item = Status>) -> Status {
     statuses
         .into_iter()
@@ -292,7 +300,7 @@ pub fn worst(statuses: impl IntoIterator<Item = Status>) -> Status {
 pub fn severity(s: Status) -> u8 {
     match s {
         Status::Operational => 0,
-        Status::UnderMaintenance => 1,
+        Status::UnderMaintenance | Status::Unknown => 1,
         Status::DegradedPerformance => 2,
         Status::PartialOutage => 3,
         Status::MajorOutage => 4,

@@ -26,9 +26,13 @@ use crate::now_ms;
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
 use crate::scheduler::{Report, Scheduler};
-use crate::state::Event;
-use crate::status::Status;
+use crate::state::{Event, VantageState};
+use crate::status::{self, Status};
 use crate::targets::{self, AddressBook, Resolutions};
+
+/// How often statuses are evaluated and published through the confirmation layer: the
+/// granularity of `confirm_after` / `clear_after` (a bound gains at most two ticks).
+pub const STATUS_TICK: Duration = Duration::from_millis(250);
 
 /// Options of `nsprobe run` beyond the config file.
 #[derive(Debug, Clone)]
@@ -100,6 +104,8 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
                 error: None,
             },
             component_since: BTreeMap::new(),
+            vantage: VantageState::new(),
+            vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
             started_at: now,
             http_addr,
         },
@@ -244,7 +250,7 @@ impl Daemon {
         self.start_resolution();
 
         let (mut resolve_tick, mut save_tick) = self.periodic_timers();
-        let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut status_tick = tokio::time::interval(STATUS_TICK);
         let mut hup = hangup_stream();
         let mut batch = Vec::with_capacity(REPORT_BATCH);
 
@@ -310,6 +316,20 @@ impl Daemon {
     fn apply(&self, batch: &mut Vec<Report>) {
         let mut inner = self.shared.lock();
         for report in batch.drain(..) {
+            if &*report.zone == targets::CANARY_ZONE {
+                let fail_after = inner
+                    .config
+                    .zones
+                    .iter()
+                    .map(|z| z.thresholds.fail_after)
+                    .min()
+                    .unwrap_or(1);
+                let obs = report.observation;
+                if let Some(up) = inner.vantage.observe(&obs, fail_after) {
+                    info!(canary = %obs.key.server, address = %obs.key.addr, up, "canary reachability changed");
+                }
+                continue;
+            }
             let Some(zone) = inner.zones.get_mut(&*report.zone) else {
                 continue; // zone removed by a reload while the probe ran
             };
@@ -328,35 +348,52 @@ impl Daemon {
         }
     }
 
-    /// Evaluate statuses, log changes, update readiness.
+    /// Publish statuses through the confirmation layer, log every change, update readiness.
     fn check_statuses(&self, scheduler: &Scheduler) {
         let now = now_ms();
-        let mut inner = self.shared.lock();
-        let mut changes = Vec::new();
-        for (_, zs) in inner.statuses(now) {
-            let g = &zs.group;
-            changes.push((ComponentId::group(&g.name), g.status, g.reason.clone()));
-            for s in &zs.servers {
-                changes.push((
-                    ComponentId::member(&g.name, &s.name),
-                    s.status,
-                    s.reason.clone(),
-                ));
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        let verdict =
+            status::vantage_verdict(&inner.vantage, inner.zones.values().map(|z| &z.state));
+        if verdict.up != inner.vantage_verdict.up {
+            if verdict.up {
+                info!(reason = %verdict.reason, "vantage up: statuses follow the evidence again");
+            } else {
+                warn!(reason = %verdict.reason, "vantage down: nsprobe's own network fails; statuses held");
             }
         }
-        for (id, st, reason) in changes {
-            match inner.component_since.get(&id) {
-                Some((prev, _)) if *prev == st => {}
-                prev => {
-                    let from = prev.map(|(p, _)| p.as_str()).unwrap_or("none");
-                    if st == Status::Operational && prev.is_none() {
-                        debug!(component = %id.name, group = %id.group, status = st.as_str(), %reason, "status");
-                    } else {
-                        info!(component = %id.name, group = %id.group, from, to = st.as_str(), %reason, "status change");
-                    }
-                    inner.component_since.insert(id, (st, now));
-                }
+        inner.vantage_verdict = verdict;
+        let mut changes = Vec::new();
+        for z in inner.zones.values_mut() {
+            let group = z.config.component.clone();
+            for c in z.tracker.update(
+                &z.state,
+                &group,
+                &z.maintenance,
+                &inner.vantage_verdict,
+                now,
+            ) {
+                let id = if c.name == group {
+                    ComponentId::group(&group)
+                } else {
+                    ComponentId::member(&group, &c.name)
+                };
+                changes.push((id, c));
             }
+        }
+        for (id, c) in changes {
+            match c.from {
+                None if c.to == Status::Unknown => debug!(
+                    component = %id.name, group = %id.group, status = c.to.as_str(),
+                    reason = %c.reason, "status"
+                ),
+                from => info!(
+                    component = %id.name, group = %id.group,
+                    from = from.map_or("none", |s| s.as_str()), to = c.to.as_str(),
+                    reason = %c.reason, "status change"
+                ),
+            }
+            inner.component_since.insert(id, (c.to, c.at));
         }
         if !self.shared.is_ready()
             && self.resolved_once
@@ -396,7 +433,11 @@ impl Daemon {
             let mut inner = self.shared.lock();
             let config = inner.config.clone();
             let pass = targets::apply(&config, &mut inner.addresses, resolved, now_ms());
-            let targets = targets::expand(&config, &inner.addresses);
+            let mut targets = targets::expand(&config, &inner.addresses);
+            let canaries = targets::canaries(&config);
+            inner
+                .vantage
+                .sync(&canaries.iter().map(|t| t.key.clone()).collect::<Vec<_>>());
             for (zname, zone) in inner.zones.iter_mut() {
                 let keys: Vec<_> = targets
                     .iter()
@@ -407,6 +448,7 @@ impl Daemon {
                     .declare_servers(zone.config.nameservers.iter().map(|n| n.name.as_str()));
                 zone.state.sync_targets(&keys);
             }
+            targets.extend(canaries);
             (targets, pass)
         };
         for (name, err) in &pass.failures {
@@ -422,6 +464,8 @@ impl Daemon {
             info!(targets = targets.len(), "targets updated");
         }
         scheduler.sync(targets);
+        // Components added or removed show at once, not at the next status tick.
+        self.check_statuses(scheduler);
     }
 
     /// Read the config file on a blocking thread; the result comes back on `loaded_tx`.
@@ -429,11 +473,12 @@ impl Daemon {
         let path = self.config_path.clone();
         let tx = self.loaded_tx.clone();
         tokio::spawn(async move {
-            let res = tokio::task::spawn_blocking(move || config::load(&path))
+            let read_path = path.clone();
+            let res = tokio::task::spawn_blocking(move || config::load(&read_path))
                 .await
                 .unwrap_or_else(|e| {
                     Err(config::ConfigError::Read {
-                        path: PathBuf::new(),
+                        path,
                         io: std::io::Error::other(e.to_string()),
                     })
                 });
@@ -543,6 +588,10 @@ fn log_event(zone: &str, ev: &Event) {
         Event::TargetDown { key, reason } => warn!(
             zone, server = %key.server, address = %key.addr, transport = %key.transport,
             %reason, "target down"
+        ),
+        Event::ZoneRollback(r) => warn!(
+            zone, from = r.from, to = r.to, unserved_ms = r.unserved_ms,
+            "zone serial rolled back: no server has answered the newest serial; re-baselined to the newest served"
         ),
         Event::TargetUp { key } => info!(
             zone, server = %key.server, address = %key.addr, transport = %key.transport,

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Config, MaintenanceWindow, ZoneConfig};
-use crate::state::ZoneState;
-use crate::status::{self, Status, ZoneStatus};
+use crate::state::{VantageState, ZoneState};
+use crate::status::{self, Status, Vantage, ZoneStatus, ZoneTracker};
 use crate::targets::AddressBook;
 use crate::UnixMs;
 
@@ -28,6 +28,8 @@ pub struct ZoneEntry {
     /// The maintenance windows as seen from this zone's group (see
     /// [`MaintenanceWindow::for_group`]): plain component names, this group's only.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// The zone's published statuses (confirmation layer), updated every status tick.
+    pub tracker: ZoneTracker,
 }
 
 impl ZoneEntry {
@@ -40,6 +42,7 @@ impl ZoneEntry {
             config: config.clone(),
             state,
             maintenance: MaintenanceWindow::for_group(windows, &config.component),
+            tracker: ZoneTracker::new(),
         }
     }
 
@@ -134,6 +137,10 @@ pub struct Inner {
     pub started_at: UnixMs,
     /// The address the HTTP server is bound to (the configured one until a restart).
     pub http_addr: SocketAddr,
+    /// Canary reachability (vantage guard).
+    pub vantage: VantageState,
+    /// The last vantage verdict.
+    pub vantage_verdict: Vantage,
 }
 
 impl Inner {
@@ -147,12 +154,15 @@ impl Inner {
         })
     }
 
-    /// Evaluate every zone's status at `now`.
+    /// Every zone's published (confirmed) statuses; before the first status tick, the
+    /// instantaneous evaluation at `now`.
     pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
         self.zones
             .values()
             .map(|z| {
-                let s = status::evaluate_zone(&z.state, &z.config.component, &z.maintenance, now);
+                let s = z.tracker.current().cloned().unwrap_or_else(|| {
+                    status::evaluate_zone(&z.state, &z.config.component, &z.maintenance, now)
+                });
                 (z, s)
             })
             .collect()

@@ -166,7 +166,37 @@ fn to_sockets(ips: &[IpAddr]) -> Vec<SocketAddr> {
     v
 }
 
-/// Expand the config over the known addresses and configured transports.
+/// The zone label of vantage canary targets (not a zone: reports go to the vantage guard).
+pub const CANARY_ZONE: &str = "(canary)";
+
+/// Canary targets: probed at the shortest zone interval with that zone's timeout, so that
+/// they fail as fast as the monitored servers when nsprobe's own network is down.
+pub fn canaries(config: &Config) -> Vec<Target> {
+    let Some(pace) = config.zones.iter().min_by_key(|z| z.interval) else {
+        return Vec::new();
+    };
+    let zone: Arc<str> = Arc::from(CANARY_ZONE);
+    config
+        .canaries
+        .iter()
+        .map(|c| Target {
+            zone: zone.clone(),
+            key: TargetKey::new(&c.name, c.address, c.transport),
+            spec: ProbeSpec {
+                zone: c.zone.clone(),
+                addr: c.address,
+                transport: c.transport,
+                timeout: pace.timeout,
+                dnssec_ok: false,
+                nsid: false,
+            },
+            interval: pace.interval,
+        })
+        .collect()
+}
+
+/// Expand the config over the known addresses and configured transports (no canaries: see
+/// [`canaries`]).
 pub fn expand(config: &Config, book: &AddressBook) -> Vec<Target> {
     let mut out = Vec::new();
     for zone in &config.zones {

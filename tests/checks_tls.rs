@@ -482,3 +482,52 @@ fn greeting_parser() {
     }
     let _ = now();
 }
+
+#[test]
+fn mutated_input_never_panics() {
+    use nsprobe::probe::cert::cert_facts;
+    use rand::{Rng, SeedableRng};
+    use rustls::pki_types::CertificateDer;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261126);
+    let ca = TestCa::new();
+    let id = ca.valid(10);
+    let der = id.chain_der[0].clone();
+    let good = cert_facts(&[CertificateDer::from(der.clone())], now()).expect("valid cert");
+    assert_eq!(good.not_after, id.not_after);
+    let greeting = GREETING.as_bytes().to_vec();
+    for round in 0..3000 {
+        // Flip a few bytes of a valid greeting / certificate, or make random bytes.
+        let mutate = |src: &[u8], rng: &mut rand::rngs::StdRng| {
+            let mut v = src.to_vec();
+            for _ in 0..rng.random_range(1..8) {
+                let i = rng.random_range(0..v.len());
+                v[i] = rng.random();
+            }
+            v
+        };
+        let random: Vec<u8> = (0..rng.random_range(0..256))
+            .map(|_| rng.random())
+            .collect();
+        let xml = if round % 2 == 0 {
+            mutate(&greeting, &mut rng)
+        } else {
+            random.clone()
+        };
+        let _ = epp::parse_greeting(&xml);
+        let cert = if round % 2 == 0 {
+            mutate(&der, &mut rng)
+        } else {
+            random
+        };
+        if let Err(r) = cert_facts(&[CertificateDer::from(cert)], now()) {
+            assert_eq!(r.reason, Reason::CertInvalid);
+        }
+        let mut header = [0u8; 4];
+        rng.fill(&mut header);
+        let _ = epp::frame_length(header, epp::DEFAULT_MAX_FRAME);
+    }
+    assert_eq!(
+        cert_facts(&[], now()).expect_err("empty chain").reason,
+        Reason::CertInvalid
+    );
+}

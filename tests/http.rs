@@ -270,7 +270,11 @@ async fn metrics_export_every_family_consistent_with_the_json_api() {
         &[0, 1],
         "enable_reload = true",
         "dnssec = true",
-        &format!("[resolver]\nservers = [\"{resolver}\"]\ntimeout = \"200ms\"\n"),
+        &format!(
+            "[resolver]\nservers = [\"{resolver}\"]\ntimeout = \"200ms\"\n\
+             [[canary]]\nname = \"canary.lab\"\naddress = \"{}\"\n",
+            lab.servers[0].addr()
+        ),
     ) + "[[zone.nameservers]]\nname = \"ns-unresolvable.lab\"\n";
     let d = start(&lab.write(&text)).await;
     wait_ready(&d).await;

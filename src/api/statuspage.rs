@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{rfc3339, severity, worst};
 use crate::model::{ComponentId, Inner};
-use crate::status::Status;
+use crate::status::{ComponentStatus, Status};
 use crate::UnixMs;
 
 /// `page` object.
@@ -169,7 +169,7 @@ pub fn component_id(id: &ComponentId) -> String {
 /// Statuspage indicator for the worst status on the page.
 pub fn indicator(s: Status) -> PageStatus {
     match s {
-        Status::Operational | Status::UnderMaintenance => PageStatus {
+        Status::Operational | Status::UnderMaintenance | Status::Unknown => PageStatus {
             indicator: "none",
             description: "All Systems Operational",
         },
@@ -199,24 +199,30 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         updated_at: rfc3339(now),
     };
     let created = rfc3339(inner.started_at);
-    let since = |id: &ComponentId| {
-        inner
-            .component_since
-            .get(id)
-            .map(|(_, t)| rfc3339(*t))
-            .unwrap_or_else(|| created.clone())
-    };
     // A component is (group, name): a nameserver in two zones is two components.
+    // Statuspage has no `unknown`: the last confirmed status is held and the description
+    // says so (README, section Status rules); `updated_at` is the last confirmed change.
     let component =
-        |id: &ComponentId, st: Status, reason: &str, position: usize, group_id: Option<String>| {
+        |id: &ComponentId, c: &ComponentStatus, position: usize, group_id: Option<String>| {
+            let description = if c.status == Status::Unknown {
+                match c.last_known {
+                    Some(k) => format!(
+                        "status unknown, showing the last confirmed ({k}): {}",
+                        c.reason
+                    ),
+                    None => format!("status unknown: {}", c.reason),
+                }
+            } else {
+                c.reason.clone()
+            };
             Component {
                 id: component_id(id),
                 name: id.name.clone(),
-                status: st,
+                status: c.statuspage_status(),
                 created_at: created.clone(),
-                updated_at: since(id),
+                updated_at: c.since.map(rfc3339).unwrap_or_else(|| created.clone()),
                 position,
-                description: Some(reason.to_string()).filter(|r| !r.is_empty()),
+                description: Some(description).filter(|r| !r.is_empty()),
                 showcase: true,
                 start_date: None,
                 group_id,
@@ -236,7 +242,7 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
     for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
         let group_id = ComponentId::group(&zs.group.name);
         let gid = component_id(&group_id);
-        let mut group = component(&group_id, zs.group.status, &zs.group.reason, gi + 1, None);
+        let mut group = component(&group_id, &zs.group, gi + 1, None);
         group.group = true;
         group.components = Some(
             zs.servers
@@ -244,18 +250,12 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
                 .map(|s| component_id(&ComponentId::member(&zs.group.name, &s.name)))
                 .collect(),
         );
-        groups.push(zs.group.status);
+        groups.push(zs.group.statuspage_status());
         ids.push(group_id);
         components.push(group);
         for (si, s) in zs.servers.iter().enumerate() {
             let id = ComponentId::member(&zs.group.name, &s.name);
-            components.push(component(
-                &id,
-                s.status,
-                &s.reason,
-                si + 1,
-                Some(gid.clone()),
-            ));
+            components.push(component(&id, s, si + 1, Some(gid.clone())));
             ids.push(id);
         }
     }

@@ -19,8 +19,24 @@ pub struct StatusView {
     pub status: Status,
     /// True once the first probe round is done (the same as `/readyz`).
     pub ready: bool,
+    /// The vantage guard's verdict (canaries): when down, statuses are `unknown` and the
+    /// last confirmed ones are held.
+    pub vantage: status::Vantage,
     /// Every watched zone.
     pub zones: Vec<ZoneView>,
+}
+
+/// A zone-wide serial rollback.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackView {
+    /// The newest serial before, no longer served.
+    pub from: u32,
+    /// The newest serial served, the zone's newest since.
+    pub to: u32,
+    /// When the zone re-baselined (RFC 3339).
+    pub at: String,
+    /// How long no server had answered `from`, seconds.
+    pub unserved_seconds: f64,
 }
 
 /// A maintenance window in force.
@@ -45,6 +61,12 @@ pub struct ZoneView {
     pub status: Status,
     /// Why the group has this status.
     pub reason: String,
+    /// When the group's status last changed (RFC 3339).
+    pub since: Option<String>,
+    /// Zone-wide serial rollbacks so far.
+    pub serial_rollbacks: u64,
+    /// The last zone-wide rollback, if any.
+    pub last_rollback: Option<RollbackView>,
     /// Newest SOA serial seen on any server.
     pub serial: Option<u32>,
     /// When the newest serial was first seen (RFC 3339).
@@ -68,10 +90,20 @@ pub struct ZoneView {
 pub struct ServerView {
     /// Nameserver name (also its component name).
     pub name: String,
-    /// Component status.
+    /// Component status (confirmed; `unknown` when not observable).
     pub status: Status,
     /// Why.
     pub reason: String,
+    /// When the status last changed (RFC 3339).
+    pub since: Option<String>,
+    /// The last confirmed observed status, held while the status is `unknown` or in maintenance.
+    pub last_known: Option<Status>,
+    /// Loss over the evidence window (`stats_window`): failed share of the probes.
+    pub window_loss: f64,
+    /// Lower bound of the 95 % Wilson interval of that share (degraded above `loss_after`).
+    pub window_loss_low: f64,
+    /// Probes in the evidence window.
+    pub window_probes: usize,
     /// Oldest serial among its addresses (what a resolver may get at worst).
     pub serial: Option<u32>,
     /// Largest lag behind the zone's newest serial, in serial units, over its addresses.
@@ -176,6 +208,7 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
         generated_at: rfc3339(now),
         status: worst(zones.iter().map(|z| z.status)),
         ready: inner.all_targets_probed(),
+        vantage: inner.vantage_verdict.clone(),
         zones,
     }
 }
@@ -188,7 +221,12 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
         let mut serial: Option<u32> = None;
         let mut lag = 0u32;
         let mut lag_ms = 0u64;
+        let mut window = None;
         if let Some(server) = st.server(&s.name) {
+            window = Some(server.samples.stats(
+                now,
+                u64::try_from(st.thresholds().stats_window.as_millis()).unwrap_or(u64::MAX),
+            ));
             for (key, t) in &server.targets {
                 targets.push(TargetView {
                     address: key.addr.to_string(),
@@ -226,6 +264,11 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
             name: s.name.clone(),
             status: s.status,
             reason: s.reason.clone(),
+            since: s.since.map(rfc3339),
+            last_known: s.last_known,
+            window_loss: window.map_or(0.0, |w| w.loss()),
+            window_loss_low: window.map_or(0.0, |w| w.loss_low),
+            window_probes: window.map_or(0, |w| w.samples),
             serial,
             lag,
             lag_seconds: lag_ms as f64 / 1000.0,
@@ -238,6 +281,14 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
         component: zs.group.name.clone(),
         status: zs.group.status,
         reason: zs.group.reason.clone(),
+        since: zs.group.since.map(rfc3339),
+        serial_rollbacks: st.rollbacks(),
+        last_rollback: st.last_rollback().map(|r| RollbackView {
+            from: r.from,
+            to: r.to,
+            at: rfc3339(r.at),
+            unserved_seconds: r.unserved_ms as f64 / 1000.0,
+        }),
         serial: st.newest_serial(),
         serial_changed_at: st.serial_first_seen().map(rfc3339),
         serial_age_seconds: st.serial_age_ms(now).map(|a| a as f64 / 1000.0),

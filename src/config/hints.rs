@@ -9,7 +9,8 @@
 pub(super) fn what_to_write(key: &str, found: Option<&str>) -> Option<String> {
     let hint = match key {
         "interval" | "timeout" | "refresh" | "request_timeout" | "save_interval"
-        | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before" => {
+        | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before" | "stats_window"
+        | "confirm_after" | "clear_after" | "rollback_after" => {
             // `interval = 10`: show the fix with the number the user wrote.
             let example = found
                 .and_then(|f| f.trim_matches('`').parse::<u64>().ok())
@@ -20,7 +21,7 @@ pub(super) fn what_to_write(key: &str, found: Option<&str>) -> Option<String> {
         "servers" | "addresses" => format!("write a list of addresses: [{ADDRESS_EXAMPLES}]"),
         "listen" => "write ip:port in quotes, like \"127.0.0.1:9853\" or \"[::1]:9853\"".into(),
         "enable_reload" | "dnssec" | "nsid" => "write true or false (no quotes)".into(),
-        "stale_min_samples" | "fail_after" | "recover_after" | "window" => {
+        "stale_min_samples" | "fail_after" | "recover_after" | "window" | "min_samples" => {
             "write a whole number of at least 1 (no quotes), like 3".into()
         }
         "loss_after" | "partial_outage_share" => {
@@ -131,6 +132,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                     maintenance += 1;
                     "maintenance"
                 }
+                "[[canary]]" => "canary",
                 "[http]" => "http",
                 "[state]" => "state",
                 "[resolver]" => "resolver",
@@ -144,6 +146,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                     nameserver.clone().unwrap_or_default()
                 ),
                 "maintenance" => format!("maintenance #{maintenance}: "),
+                "canary" => "canary: ".to_string(),
                 "other" => String::new(),
                 h => format!("[{h}] "),
             };

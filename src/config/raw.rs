@@ -16,6 +16,17 @@ pub(super) struct RawConfig {
     pub(super) zone: Vec<RawZone>,
     #[serde(default)]
     pub(super) maintenance: Vec<RawMaintenance>,
+    #[serde(default)]
+    pub(super) canary: Vec<RawCanary>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCanary {
+    pub(super) name: S<String>,
+    pub(super) address: S<String>,
+    pub(super) zone: Option<S<String>>,
+    pub(super) transport: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +74,11 @@ pub(super) struct RawZone {
     pub(super) lag_after: Option<S<String>>,
     pub(super) partial_outage_share: Option<S<f64>>,
     pub(super) rrsig_warn_before: Option<S<String>>,
+    pub(super) stats_window: Option<S<String>>,
+    pub(super) min_samples: Option<S<u32>>,
+    pub(super) confirm_after: Option<S<String>>,
+    pub(super) clear_after: Option<S<String>>,
+    pub(super) rollback_after: Option<S<String>>,
     #[serde(default)]
     pub(super) nameservers: Vec<RawNameserver>,
 }

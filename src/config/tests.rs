@@ -113,6 +113,11 @@ loss_after = 1.0
 lag_after = "10m"
 partial_outage_share = 0.25
 rrsig_warn_before = "3d"
+stats_window = "10m"
+min_samples = 30
+confirm_after = "45s"
+clear_after = "3m"
+rollback_after = "4m"
 [[zone.nameservers]]
 name = "ns1.example"
 [[zone.nameservers]]
@@ -123,8 +128,25 @@ components = ["lab-1", "Example DNS", "ns1.example."]
 start = "2026-06-16T06:00:00Z"
 end = 2026-06-16T08:30:00+02:00
 reason = ""
+[[canary]]
+name = "k.root-servers.net"
+address = "127.0.2.1"
+[[canary]]
+name = "se"
+address = "127.0.2.2:5300"
+zone = "se"
+transport = "tcp"
 "#;
     let c = ok(text);
+    assert_eq!(c.canaries.len(), 2);
+    assert_eq!(
+        c.canaries[0].address,
+        "127.0.2.1:53".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(c.canaries[0].zone.to_ascii(), ".");
+    assert_eq!(c.canaries[0].transport, Transport::Udp);
+    assert_eq!(c.canaries[1].zone.to_ascii(), "se.");
+    assert_eq!(c.canaries[1].transport, Transport::Tcp);
     assert_eq!(c.http.listen, "[::1]:9000".parse::<SocketAddr>().unwrap());
     assert!(c.http.enable_reload);
     assert_eq!(c.http.request_timeout, Duration::from_secs(3));
@@ -160,6 +182,11 @@ reason = ""
             lag_after: Duration::from_secs(600),
             partial_outage_share: 0.25,
             rrsig_warn_before: Duration::from_secs(3 * 86400),
+            stats_window: Duration::from_secs(600),
+            min_samples: 30,
+            confirm_after: Duration::from_secs(45),
+            clear_after: Duration::from_secs(180),
+            rollback_after: Duration::from_secs(240),
         }
     );
     assert_eq!(z.nameservers[1].name, "lab-1");
@@ -637,4 +664,66 @@ fn missing_file_shows_the_os_error_once() {
         assert_eq!(shown.matches("No such file").count(), 1, "{shown} ({os})");
         assert_has(&shown, &["/nonexistent/nsprobe.toml", "cannot read"]);
     }
+}
+
+#[test]
+fn maintenance_qualified_names_and_group_views() {
+    let two = "[[zone]]\nname = \"dk\"\n[[zone.nameservers]]\nname = \"ns.lab\"\naddresses = [\"127.0.0.1\"]\n\
+               [[zone]]\nname = \"se\"\n[[zone.nameservers]]\nname = \"ns.lab\"\naddresses = [\"127.0.0.2\"]\n";
+    let window = |comps: &str| {
+        format!("{two}[[maintenance]]\ncomponents = [{comps}]\nstart = \"2026-06-16T06:00:00Z\"\nend = \"2026-06-17T06:00:00Z\"\n")
+    };
+    // Qualified, case-insensitive, canonical spelling kept.
+    let c = ok(&window("\"dns (.SE)/NS.lab.\""));
+    let w = &c.maintenance[0];
+    assert_eq!(w.components, vec!["DNS (.se)/ns.lab"]);
+    assert!(w.covers("DNS (.se)", "ns.lab"));
+    assert!(!w.covers("DNS (.dk)", "ns.lab"));
+    assert!(!w.covers("", "DNS (.se)"));
+    let in_se = MaintenanceWindow::for_group(&c.maintenance, "DNS (.se)");
+    assert_eq!(in_se[0].components, vec!["ns.lab"]);
+    let in_dk = MaintenanceWindow::for_group(&c.maintenance, "DNS (.dk)");
+    assert!(!in_dk[0].components.contains(&"ns.lab".to_string()));
+    // Plain: the nameserver in every group; a group component by its name.
+    let c = ok(&window("\"ns.lab\", \"DNS (.dk)\""));
+    let w = &c.maintenance[0];
+    assert!(w.covers("DNS (.se)", "ns.lab") && w.covers("DNS (.dk)", "ns.lab"));
+    assert!(w.covers("", "DNS (.dk)"));
+    // A qualified name of a nameserver the group does not have is an error.
+    let text = window("\"DNS (.dk)/other.lab\"");
+    assert_has(
+        &err(&text),
+        &[
+            "maintenance #1: components",
+            "\"DNS (.dk)/other.lab\" is not a known component",
+            "group/nameserver",
+        ],
+    );
+}
+
+#[test]
+fn canary_errors_name_the_canary_and_key() {
+    let e = err(&format!(
+        "{MINIMAL}[[canary]]\nname = \"k\"\naddress = \"not an address\"\n"
+    ));
+    assert!(e.contains("canary #1: address"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[[canary]]\nname = \"k\"\naddress = \"127.0.2.1\"\ntransport = \"sctp\"\n"
+    ));
+    assert!(
+        e.contains("canary #1: transport: unknown transport \"sctp\""),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{MINIMAL}[[canary]]\nname = \" \"\naddress = \"127.0.2.1\"\n"
+    ));
+    assert!(e.contains("canary #1: name must not be empty"), "{e}");
+}
+
+#[test]
+fn confirmation_durations_may_be_zero() {
+    let c = ok(&zone_with("confirm_after = \"0s\"\nclear_after = \"0s\""));
+    assert_eq!(c.zones[0].thresholds.confirm_after, Duration::ZERO);
+    let e = err(&zone_with("stats_window = \"0s\""));
+    assert!(e.contains("stats_window must be greater than zero"), "{e}");
 }

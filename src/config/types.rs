@@ -24,6 +24,24 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// Declared maintenance windows.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Vantage canaries (`[[canary]]`): DNS servers outside the monitored zones; when they
+    /// fail together with the monitored servers, nsprobe's own network is the suspect.
+    pub canaries: Vec<CanaryConfig>,
+}
+
+/// One `[[canary]]`: a DNS server outside the monitored zones, probed like a nameserver
+/// (SOA query for `zone`); any DNS answer, even an error or a non-authoritative one, counts
+/// as reachable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryConfig {
+    /// A label for logs and metrics (`k.root-servers.net`).
+    pub name: String,
+    /// Address to query (default port 53).
+    pub address: SocketAddr,
+    /// Zone whose SOA is asked for (default the root, `.`).
+    pub zone: Name,
+    /// UDP (default) or TCP.
+    pub transport: Transport,
 }
 
 /// `[http]`: where the metrics/JSON API server listens.
@@ -106,6 +124,18 @@ pub struct Thresholds {
     pub partial_outage_share: f64,
     /// RRSIG on the SOA expiring within this = degraded (`rrsig_warn_before`, default 2d).
     pub rrsig_warn_before: Duration,
+    /// Span of the per-server evidence window that loss and slowness are judged over
+    /// (`stats_window`, default 5m).
+    pub stats_window: Duration,
+    /// Successes needed in the evidence window before slowness is judged (`min_samples`, default 20).
+    pub min_samples: u32,
+    /// A worse status is published only after it has held this long (`confirm_after`, default 30s).
+    pub confirm_after: Duration,
+    /// A better status is published only after it has held this long (`clear_after`, default 2m).
+    pub clear_after: Duration,
+    /// Every responding server older than the zone's newest serial for this long = the zone
+    /// rolled back; it re-baselines to the newest serial served (`rollback_after`, default 2m).
+    pub rollback_after: Duration,
 }
 
 impl Default for Thresholds {
@@ -122,6 +152,11 @@ impl Default for Thresholds {
             lag_after: Duration::from_secs(5 * 60),
             partial_outage_share: 0.5,
             rrsig_warn_before: Duration::from_secs(2 * 24 * 3600),
+            stats_window: Duration::from_secs(5 * 60),
+            min_samples: 20,
+            confirm_after: Duration::from_secs(30),
+            clear_after: Duration::from_secs(2 * 60),
+            rollback_after: Duration::from_secs(2 * 60),
         }
     }
 }

@@ -182,6 +182,12 @@ impl Cx<'_> {
             .enumerate()
             .map(|(i, m)| self.maintenance(i + 1, m, &zones))
             .collect::<Result<Vec<_>, _>>()?;
+        let canaries = raw
+            .canary
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.canary(i + 1, c))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             source: self.path.to_path_buf(),
             http,
@@ -189,6 +195,57 @@ impl Cx<'_> {
             resolver,
             zones,
             maintenance,
+            canaries,
+        })
+    }
+
+    fn canary(&self, index: usize, raw: &RawCanary) -> Result<CanaryConfig, ConfigError> {
+        let ctx = format!("canary #{index}: ");
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return Err(self.at(
+                &raw.name,
+                format!("{ctx}name must not be empty; give a label like \"k.root-servers.net\""),
+            ));
+        }
+        let address = self.address(&ctx, "address", &raw.address)?;
+        let zone = match &raw.zone {
+            None => Name::root(),
+            Some(z) => {
+                let given = z.get_ref().trim();
+                let bare = zone_bare_name(given).ok_or_else(|| {
+                    self.at(z, format!("{ctx}zone: invalid zone name {given:?}; write a domain name like \"se.\" or \".\""))
+                })?;
+                let fq = if bare.is_empty() {
+                    ".".to_string()
+                } else {
+                    format!("{bare}.")
+                };
+                Name::from_ascii(&fq)
+                    .map_err(|e| self.at(z, format!("{ctx}zone: invalid zone name ({e})")))?
+            }
+        };
+        let transport = match &raw.transport {
+            None => Transport::Udp,
+            Some(t) => match t.get_ref().trim().to_ascii_lowercase().as_str() {
+                "udp" => Transport::Udp,
+                "tcp" => Transport::Tcp,
+                _ => {
+                    return Err(self.at(
+                        t,
+                        format!(
+                            "{ctx}transport: unknown transport {:?}; use \"udp\" or \"tcp\"",
+                            t.get_ref()
+                        ),
+                    ))
+                }
+            },
+        };
+        Ok(CanaryConfig {
+            name,
+            address,
+            zone,
+            transport,
         })
     }
 
@@ -417,6 +474,29 @@ impl Cx<'_> {
                 &raw.rrsig_warn_before,
                 d.rrsig_warn_before,
                 true,
+            )?,
+            stats_window: self.duration(
+                c,
+                "stats_window",
+                &raw.stats_window,
+                d.stats_window,
+                false,
+            )?,
+            min_samples: positive("min_samples", &raw.min_samples, d.min_samples)?,
+            confirm_after: self.duration(
+                c,
+                "confirm_after",
+                &raw.confirm_after,
+                d.confirm_after,
+                true,
+            )?,
+            clear_after: self.duration(c, "clear_after", &raw.clear_after, d.clear_after, true)?,
+            rollback_after: self.duration(
+                c,
+                "rollback_after",
+                &raw.rollback_after,
+                d.rollback_after,
+                false,
             )?,
         };
 

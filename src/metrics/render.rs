@@ -150,6 +150,25 @@ pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
         if render_daemon_family(&mut e, name, daemon) {
             continue;
         }
+        match name {
+            "nsprobe_vantage_up" => {
+                e.sample(name, &[], flag(snap.vantage_up));
+                continue;
+            }
+            "nsprobe_canary_up" => {
+                for (canary, addr, transport, up) in &snap.canaries {
+                    let addr = addr.to_string();
+                    let labels = [
+                        ("address", addr.as_str()),
+                        ("canary", canary.as_str()),
+                        ("transport", transport.as_str()),
+                    ];
+                    e.sample(name, &labels, flag(*up));
+                }
+                continue;
+            }
+            _ => {}
+        }
         for (z, labelled) in snap.zones.iter().zip(&labelled) {
             let zl = [("zone", z.zone.as_str())];
             match name {
@@ -169,6 +188,7 @@ pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
                     }
                 }
                 "nsprobe_zone_stale" => e.sample(name, &zl, flag(z.stale)),
+                "nsprobe_zone_serial_rollbacks_total" => e.sample(name, &zl, z.rollbacks),
                 "nsprobe_zone_stale_threshold_seconds" => {
                     e.sample(name, &zl, z.stale_threshold_ms as f64 / 1000.0)
                 }
@@ -393,10 +413,19 @@ mod tests {
             &Snapshot {
                 now: 0,
                 zones: Vec::new(),
+                vantage_up: false,
+                canaries: vec![(
+                    "k.root".into(),
+                    "127.0.2.1:53".parse().unwrap(),
+                    crate::probe::Transport::Udp,
+                    false,
+                )],
             },
             &m.snapshot(),
         );
         for line in [
+            "nsprobe_vantage_up 0",
+            "nsprobe_canary_up{address=\"127.0.2.1:53\",canary=\"k.root\",transport=\"udp\"} 0",
             "nsprobe_config_last_reload_successful 1",
             "nsprobe_config_last_reload_success_timestamp_seconds 1.5",
             "nsprobe_resolve_failures_total{server=\"b.nic.dk\"} 1",

@@ -20,6 +20,10 @@ pub struct Snapshot {
     pub now: UnixMs,
     /// One entry per zone, in zone order.
     pub zones: Vec<ZoneSnapshot>,
+    /// The vantage guard's verdict.
+    pub vantage_up: bool,
+    /// Canaries with a verdict: (name, address, transport, up).
+    pub canaries: Vec<(String, SocketAddr, Transport, bool)>,
 }
 
 /// One zone's numbers.
@@ -35,6 +39,8 @@ pub struct ZoneSnapshot {
     pub serial_age_ms: Option<u64>,
     /// Whether the zone is stale.
     pub stale: bool,
+    /// Zone-wide serial rollbacks so far.
+    pub rollbacks: u64,
     /// The staleness threshold in force.
     pub stale_threshold_ms: u64,
     /// `lag_after`.
@@ -170,6 +176,7 @@ impl Snapshot {
                 serial_first_seen: st.serial_first_seen(),
                 serial_age_ms: st.serial_age_ms(now),
                 stale: zs.stale,
+                rollbacks: st.rollbacks(),
                 stale_threshold_ms: st.stale_threshold_ms(),
                 lag_after: st.thresholds().lag_after,
                 zone,
@@ -180,7 +187,18 @@ impl Snapshot {
                 addresses,
             });
         }
-        Snapshot { now, zones }
+        let canaries = inner
+            .vantage
+            .canaries()
+            .iter()
+            .filter_map(|(k, c)| Some((k.server.clone(), k.addr, k.transport, c.up?)))
+            .collect();
+        Snapshot {
+            now,
+            zones,
+            vantage_up: inner.vantage_verdict.up,
+            canaries,
+        }
     }
 
     /// Number of targets (to size the output buffer).

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::target::TargetKey;
+use super::zone::Rollback;
 
 /// Something noteworthy that an observation caused.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,4 +49,7 @@ pub enum Event {
         /// The target.
         key: TargetKey,
     },
+    /// Every responding server served an older serial than the zone's newest for
+    /// `rollback_after`: the zone re-baselined to the newest serial served.
+    ZoneRollback(Rollback),
 }

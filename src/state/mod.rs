@@ -20,6 +20,8 @@ mod server;
 mod target;
 #[cfg(test)]
 pub(crate) mod tests;
+mod vantage;
+pub mod window;
 mod zone;
 
 pub use event::Event;
@@ -29,4 +31,6 @@ pub use history::{
 pub use persisted::{PersistedAddress, PersistedServer, PersistedZone};
 pub use server::{AddressState, ServerState};
 pub use target::{LastError, Observation, TargetKey, TargetState};
-pub use zone::{Lag, Publication, ZoneState, MAX_GAPS, MAX_PUBLICATIONS};
+pub use vantage::{CanaryState, VantageState};
+pub use window::{SampleWindow, WindowStats};
+pub use zone::{Lag, Publication, Rollback, ZoneState, MAX_GAPS, MAX_PUBLICATIONS};

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::server::AddressState;
-use super::zone::{Publication, ZoneState, MAX_GAPS, MAX_PUBLICATIONS};
+use super::zone::{Publication, Rollback, ZoneState, MAX_GAPS, MAX_PUBLICATIONS};
 use crate::UnixMs;
 
 /// Persisted state of one address.
@@ -53,6 +53,12 @@ pub struct PersistedZone {
     /// Per-server propagation state.
     #[serde(default)]
     pub servers: BTreeMap<String, PersistedServer>,
+    /// Zone-wide rollbacks so far.
+    #[serde(default)]
+    pub rollbacks: u64,
+    /// The last zone-wide rollback.
+    #[serde(default)]
+    pub last_rollback: Option<Rollback>,
 }
 
 impl PersistedZone {
@@ -113,6 +119,8 @@ impl ZoneState {
             gaps: self.gaps.iter().copied().collect(),
             addresses,
             servers,
+            rollbacks: self.rollbacks,
+            last_rollback: self.last_rollback,
         }
     }
 
@@ -125,6 +133,8 @@ impl ZoneState {
     pub fn restore(&mut self, p: PersistedZone) {
         let skip = p.publications.len().saturating_sub(MAX_PUBLICATIONS);
         self.publications = p.publications.into_iter().skip(skip).collect();
+        self.rollbacks = p.rollbacks;
+        self.last_rollback = p.last_rollback;
         let skip = p.gaps.len().saturating_sub(MAX_GAPS);
         self.gaps = p.gaps.into_iter().skip(skip).collect();
         for pa in p.addresses {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use super::history::ResponseHistory;
 use super::target::{TargetKey, TargetState};
+use super::window::SampleWindow;
 use crate::UnixMs;
 
 /// State of one server address (both transports report into it).
@@ -36,11 +37,19 @@ pub struct ServerState {
     pub propagated_serial: Option<u32>,
     /// Per-minute response-time history (all targets of the server).
     pub history: ResponseHistory,
+    /// Evidence for loss and slowness: every probe of the server's targets over the last
+    /// `stats_window`, except those of a target that is down (an outage is not loss).
+    pub samples: SampleWindow,
 }
 
 impl ServerState {
     /// True when no target of the server has completed a probe yet.
     pub fn never_probed(&self) -> bool {
         self.targets.values().all(|t| t.probes == 0)
+    }
+
+    /// True when some target has answered at least once.
+    pub fn ever_answered(&self) -> bool {
+        self.targets.values().any(|t| t.successes > 0)
     }
 }

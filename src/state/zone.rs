@@ -55,6 +55,26 @@ pub struct ZoneState {
     pub(super) publications: VecDeque<Publication>,
     pub(super) gaps: VecDeque<u64>,
     pub(super) pending: Pending,
+    /// When an address last answered the newest serial (None: not yet known).
+    pub(super) newest_served_at: Option<UnixMs>,
+    /// Zone-wide rollbacks so far.
+    pub(super) rollbacks: u64,
+    /// The last zone-wide rollback.
+    pub(super) last_rollback: Option<Rollback>,
+}
+
+/// A zone-wide rollback: every responding server served an older serial than the zone's
+/// newest for `rollback_after`, so the zone re-baselined to the newest serial served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// The newest serial before (no longer served anywhere).
+    pub from: u32,
+    /// The newest serial served, the zone's newest from now on.
+    pub to: u32,
+    /// When the zone re-baselined.
+    pub at: UnixMs,
+    /// How long no address had answered `from` (ms).
+    pub unserved_ms: u64,
 }
 
 impl ZoneState {
@@ -68,6 +88,9 @@ impl ZoneState {
             publications: VecDeque::new(),
             gaps: VecDeque::new(),
             pending: Pending::default(),
+            newest_served_at: None,
+            rollbacks: 0,
+            last_rollback: None,
         }
     }
 
@@ -285,8 +308,15 @@ impl ZoneState {
         server
             .history
             .record(at, outcome.as_ref().ok().map(|a| a.rtt));
+        let rtt = outcome.as_ref().ok().map(|a| a.rtt);
         if let Some(event) = target.record(&key, at, outcome, &self.thresholds) {
             events.push(event);
+        }
+        let span = duration_ms(self.thresholds.stats_window);
+        if target.is_down() {
+            server.samples.trim(at, span);
+        } else {
+            server.samples.push(at, rtt, span);
         }
         if let Some(answer) = answer {
             self.observe_answer(&key, at, &answer, &mut events);
@@ -344,8 +374,10 @@ impl ZoneState {
         };
         // The address.
         let a = server.addresses.entry(key.addr).or_default();
+        let mut regressed = false;
         if let Some(prev) = a.serial {
             if is_newer(prev, s) {
+                regressed = true;
                 a.regressions = a.regressions.saturating_add(1);
                 events.push(Event::SerialRegression {
                     key: key.clone(),
@@ -360,7 +392,10 @@ impl ZoneState {
         a.nsid.clone_from(&answer.nsid);
         a.rrsig_expiration = answer.rrsig_expiration;
         if is_newer(newest, s) {
-            if changed || a.behind_since.is_none() {
+            if regressed && a.behind_since.is_none() {
+                // It was up to date until now: it is behind from this answer on.
+                a.behind_since = Some(at);
+            } else if changed || a.behind_since.is_none() {
                 a.behind_since = Some(behind_since_for(publications, s, at));
             }
         } else {
@@ -382,6 +417,87 @@ impl ZoneState {
             }
             _ => {}
         }
+        if s == newest {
+            self.newest_served_at = Some(at);
+        }
+        self.check_rollback(at, events);
+    }
+
+    /// Zone-wide rollback: when no address has answered the newest serial for
+    /// `rollback_after` while some have answered (older serials), the zone re-baselines to
+    /// the newest serial answered in that time. A server that stopped answering does not
+    /// hold the zone back; one that still answers the newest serial does.
+    fn check_rollback(&mut self, now: UnixMs, events: &mut Vec<Event>) {
+        let Some(from) = self.newest_serial() else {
+            return;
+        };
+        let hold = duration_ms(self.thresholds.rollback_after);
+        let last_newest = match self.newest_served_at {
+            Some(t) => t,
+            // First answer since start (or a restore): the clock starts now.
+            None => *self.newest_served_at.insert(now),
+        };
+        if now.saturating_sub(last_newest) < hold {
+            return;
+        }
+        let horizon = now.saturating_sub(hold);
+        let served = self
+            .servers
+            .values()
+            .flat_map(|s| s.addresses.values())
+            .filter(|a| a.serial_at.is_some_and(|t| t >= horizon && t > last_newest))
+            .filter_map(|a| a.serial)
+            .reduce(|x, y| if is_newer(y, x) { y } else { x });
+        let Some(to) = served else { return };
+        if !is_newer(from, to) {
+            return;
+        }
+        self.publications.clear();
+        self.push_publication(Publication {
+            serial: to,
+            first_seen: now,
+            observed: false,
+        });
+        self.newest_served_at = Some(now);
+        for a in self
+            .servers
+            .values_mut()
+            .flat_map(|s| s.addresses.values_mut())
+        {
+            a.behind_since = None;
+        }
+        self.refresh_behind(now);
+        for server in self.servers.values_mut() {
+            server.propagated_serial = server
+                .addresses
+                .values()
+                .filter_map(|a| a.serial)
+                .reduce(|x, y| if is_newer(y, x) { y } else { x });
+        }
+        self.rollbacks = self.rollbacks.saturating_add(1);
+        let rollback = Rollback {
+            from,
+            to,
+            at: now,
+            unserved_ms: now.saturating_sub(last_newest),
+        };
+        self.last_rollback = Some(rollback);
+        events.push(Event::ZoneRollback(rollback));
+    }
+
+    /// Zone-wide rollbacks so far (`nsprobe_zone_serial_rollbacks_total`).
+    pub fn rollbacks(&self) -> u64 {
+        self.rollbacks
+    }
+
+    /// The last zone-wide rollback, if any.
+    pub fn last_rollback(&self) -> Option<Rollback> {
+        self.last_rollback
+    }
+
+    /// When an address last answered the zone's newest serial.
+    pub fn newest_served_at(&self) -> Option<UnixMs> {
+        self.newest_served_at
     }
 
     fn push_publication(&mut self, p: Publication) {

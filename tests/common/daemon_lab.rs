@@ -59,6 +59,9 @@ impl Lab {
             "recover_after = 2",
             "window = 5",
             "lag_after = \"1s\"",
+            // Rules are judged at once here; tests/statuses.rs covers the confirmation layer.
+            "confirm_after = \"0s\"",
+            "clear_after = \"0s\"",
         ];
         let overridden = |line: &str| {
             let key = line.split('=').next().unwrap_or("").trim();

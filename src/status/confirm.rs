@@ -1,0 +1,298 @@
+//! The confirmation layer: evidence over time before a status is published.
+//!
+//! Generic over the component kind (nameserver, HTTP, TLS, Whois, EPP…): it sees only a
+//! proposed [`ComponentStatus`] and the time. A component moves to a worse status only when a
+//! status at least that bad has been proposed without interruption for `confirm_after`, and to
+//! a better one only when a status at most that bad has been proposed without interruption for
+//! `clear_after`. Maintenance applies at once (entering and leaving); `unknown` is published at
+//! once and holds the last confirmed status (`last_known`), from which confirmation resumes.
+//! The first observed status of a component is published at once (there is nothing to hold).
+
+use std::time::Duration;
+
+use super::{ComponentStatus, Status};
+use crate::UnixMs;
+
+/// Number of observed severities (operational … major outage).
+const LEVELS: usize = 4;
+
+/// How long a proposal must hold before it is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// To a worse status.
+    pub confirm_after: Duration,
+    /// To a better status.
+    pub clear_after: Duration,
+}
+
+/// A published status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Component name.
+    pub name: String,
+    /// Status before (None for the first status ever published).
+    pub from: Option<Status>,
+    /// Status now.
+    pub to: Status,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: UnixMs,
+}
+
+/// The confirmation state of one component.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Confirmation {
+    /// Last confirmed observed status (severity) and the reason it was confirmed with.
+    known: Option<(usize, String)>,
+    /// What is published now, and since when.
+    shown: Option<(Status, UnixMs)>,
+    /// `at_least[l]`: since when every proposal had severity ≥ l (unbroken run).
+    at_least: [Option<UnixMs>; LEVELS],
+    /// `at_most[l]`: since when every proposal had severity ≤ l (unbroken run).
+    at_most: [Option<UnixMs>; LEVELS],
+}
+
+impl Confirmation {
+    /// A component with nothing published yet.
+    pub fn new() -> Confirmation {
+        Confirmation::default()
+    }
+
+    /// The last confirmed observed status, if any.
+    pub fn last_known(&self) -> Option<Status> {
+        self.known.as_ref().map(|(l, _)| Status::from_severity(*l))
+    }
+
+    /// Feeds the proposal of `now`; returns what is published (with `since` and
+    /// `last_known` filled in) and the change, if the published status changed.
+    pub fn update(
+        &mut self,
+        proposed: &ComponentStatus,
+        timing: Timing,
+        now: UnixMs,
+    ) -> (ComponentStatus, Option<Change>) {
+        let (status, reason) = match proposed.status.severity() {
+            None => {
+                // Maintenance or unknown: published at once; runs restart afterwards.
+                self.at_least = [None; LEVELS];
+                self.at_most = [None; LEVELS];
+                if proposed.status == Status::UnderMaintenance {
+                    // Leaving maintenance publishes the proposal at once.
+                    self.known = None;
+                }
+                (proposed.status, proposed.reason.clone())
+            }
+            Some(level) => self.observe(level, &proposed.reason, timing, now),
+        };
+        let previous = self.shown.map(|(s, _)| s);
+        let change = if previous != Some(status) {
+            self.shown = Some((status, now));
+            Some(Change {
+                name: proposed.name.clone(),
+                from: previous,
+                to: status,
+                reason: reason.clone(),
+                at: now,
+            })
+        } else {
+            None
+        };
+        let published = ComponentStatus {
+            name: proposed.name.clone(),
+            status,
+            reason,
+            since: self.shown.map(|(_, t)| t),
+            last_known: self.last_known(),
+        };
+        (published, change)
+    }
+
+    /// An observed proposal of severity `level`: updates the runs and the confirmed level.
+    fn observe(
+        &mut self,
+        level: usize,
+        reason: &str,
+        timing: Timing,
+        now: UnixMs,
+    ) -> (Status, String) {
+        for l in 0..LEVELS {
+            if level >= l {
+                self.at_least[l].get_or_insert(now);
+            } else {
+                self.at_least[l] = None;
+            }
+            if level <= l {
+                self.at_most[l].get_or_insert(now);
+            } else {
+                self.at_most[l] = None;
+            }
+        }
+        let held = |since: Option<UnixMs>, d: Duration| {
+            since.is_some_and(|t| now.saturating_sub(t) >= duration_ms(d))
+        };
+        let Some((known, known_reason)) = self.known.clone() else {
+            self.known = Some((level, reason.to_string()));
+            return (Status::from_severity(level), reason.to_string());
+        };
+        // Worse: the worst level held for confirm_after.
+        if let Some(l) = (known + 1..LEVELS)
+            .rev()
+            .find(|&l| held(self.at_least[l], timing.confirm_after))
+        {
+            self.known = Some((l, reason.to_string()));
+            return (Status::from_severity(l), reason.to_string());
+        }
+        // Better: the best level held for clear_after.
+        if let Some(l) = (0..known).find(|&l| held(self.at_most[l], timing.clear_after)) {
+            self.known = Some((l, reason.to_string()));
+            return (Status::from_severity(l), reason.to_string());
+        }
+        if level == known {
+            self.known = Some((known, reason.to_string()));
+            return (Status::from_severity(known), reason.to_string());
+        }
+        // A different proposal not (yet) held long enough: keep the confirmed status.
+        let (verb, since, wait) = if level > known {
+            ("confirmed", self.at_least[level], timing.confirm_after)
+        } else {
+            ("cleared", self.at_most[level], timing.clear_after)
+        };
+        let for_ms = since.map_or(0, |t| now.saturating_sub(t));
+        let reason = format!(
+            "{known_reason} (now {} for {}s, {verb} after {}s: {reason})",
+            Status::from_severity(level),
+            for_ms / 1000,
+            timing_secs(wait),
+        );
+        (Status::from_severity(known), reason)
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn timing_secs(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1000;
+    const T: Timing = Timing {
+        confirm_after: Duration::from_secs(30),
+        clear_after: Duration::from_secs(120),
+    };
+
+    fn p(status: Status) -> ComponentStatus {
+        ComponentStatus::new("a.nic.dk", status, format!("because {status}"))
+    }
+
+    /// Feeds `status` every second over `[from, to)`; returns the changes.
+    fn feed(c: &mut Confirmation, status: Status, from: u64, to: u64) -> Vec<Change> {
+        (from..to)
+            .filter_map(|s| c.update(&p(status), T, s * SEC).1)
+            .collect()
+    }
+
+    #[test]
+    fn first_observation_is_published_at_once() {
+        let mut c = Confirmation::new();
+        let (out, change) = c.update(&p(Status::Operational), T, 0);
+        assert_eq!(out.status, Status::Operational);
+        assert_eq!(out.since, Some(0));
+        assert_eq!(change.map(|c| c.from), Some(None));
+    }
+
+    #[test]
+    fn worse_only_after_confirm_after_better_after_clear_after() {
+        let mut c = Confirmation::new();
+        feed(&mut c, Status::Operational, 0, 10);
+        // 29 s of major outage: nothing published.
+        assert!(feed(&mut c, Status::MajorOutage, 10, 39).is_empty());
+        let (out, _) = c.update(&p(Status::MajorOutage), T, 38 * SEC);
+        assert_eq!(out.status, Status::Operational);
+        assert!(
+            out.reason.contains("now major_outage for 28s"),
+            "{}",
+            out.reason
+        );
+        // At 30 s: published.
+        let ch = feed(&mut c, Status::MajorOutage, 40, 41);
+        assert_eq!(ch.len(), 1);
+        assert_eq!(
+            (ch[0].from, ch[0].to, ch[0].at),
+            (Some(Status::Operational), Status::MajorOutage, 40 * SEC)
+        );
+        // Good again: held for 119 s, nothing; at 120 s operational.
+        assert!(feed(&mut c, Status::Operational, 41, 161).is_empty());
+        let ch = feed(&mut c, Status::Operational, 161, 162);
+        assert_eq!(ch.len(), 1);
+        assert_eq!(ch[0].to, Status::Operational);
+    }
+
+    #[test]
+    fn interrupted_runs_never_confirm() {
+        let mut c = Confirmation::new();
+        feed(&mut c, Status::Operational, 0, 1);
+        // 20 s bad, 1 s good, repeated for an hour: never published.
+        let mut t = 1;
+        let mut changes = 0;
+        while t < 3600 {
+            changes += feed(&mut c, Status::MajorOutage, t, t + 20).len();
+            changes += feed(&mut c, Status::Operational, t + 20, t + 21).len();
+            t += 21;
+        }
+        assert_eq!(changes, 0);
+    }
+
+    #[test]
+    fn mixed_severities_confirm_the_level_held() {
+        let mut c = Confirmation::new();
+        feed(&mut c, Status::Operational, 0, 1);
+        // Degraded 20 s then major 15 s: degraded (≥ degraded for 35 s) is confirmed, not major.
+        let mut ch = feed(&mut c, Status::DegradedPerformance, 1, 21);
+        ch.extend(feed(&mut c, Status::MajorOutage, 21, 36));
+        assert_eq!(ch.len(), 1);
+        assert_eq!(
+            (ch[0].to, ch[0].at),
+            (Status::DegradedPerformance, 31 * SEC)
+        );
+        // Major held 30 s from 21 s: major at 51 s.
+        let ch = feed(&mut c, Status::MajorOutage, 36, 52);
+        assert_eq!(ch.len(), 1);
+        assert_eq!((ch[0].to, ch[0].at), (Status::MajorOutage, 51 * SEC));
+    }
+
+    #[test]
+    fn maintenance_and_unknown_apply_at_once_and_hold() {
+        let mut c = Confirmation::new();
+        feed(&mut c, Status::Operational, 0, 5);
+        let ch = feed(&mut c, Status::Unknown, 5, 6);
+        assert_eq!(ch[0].to, Status::Unknown);
+        let (out, _) = c.update(&p(Status::Unknown), T, 7 * SEC);
+        assert_eq!(out.last_known, Some(Status::Operational));
+        // Back from unknown with an outage: confirmation resumes from the held status.
+        assert_eq!(
+            feed(&mut c, Status::MajorOutage, 8, 9)[0].to,
+            Status::Operational
+        );
+        assert!(feed(&mut c, Status::MajorOutage, 9, 38).is_empty());
+        assert_eq!(
+            feed(&mut c, Status::MajorOutage, 38, 39)[0].to,
+            Status::MajorOutage
+        );
+        // Maintenance at once, and leaving it publishes the proposal at once.
+        assert_eq!(
+            feed(&mut c, Status::UnderMaintenance, 39, 40)[0].to,
+            Status::UnderMaintenance
+        );
+        assert_eq!(
+            feed(&mut c, Status::Operational, 40, 41)[0].to,
+            Status::Operational
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Statuses: what nsprobe publishes per status-page component.
+//!
+//! Three pure layers (rules in README.md, section Status rules):
+//! - [`dns`]: zone state + maintenance + now → the *proposed* status of every nameserver
+//!   (what the evidence says right now) and the group rule;
+//! - [`confirm`]: a generic confirmation layer (proposed status + now → confirmed status with
+//!   since and reason) that any component kind reuses;
+//! - [`vantage`]: is nsprobe's own view trustworthy (canaries)?
+//!
+//! [`tracker::ZoneTracker`] ties them together for one zone; the daemon calls it once a second.
+
+pub mod confirm;
+pub mod dns;
+pub mod tracker;
+pub mod vantage;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixMs;
+
+pub use confirm::{Change, Confirmation, Timing};
+pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers};
+pub use tracker::ZoneTracker;
+pub use vantage::{vantage_verdict, Vantage};
+
+/// A component status: the five of Atlassian Statuspage, plus `unknown` for a component
+/// nsprobe cannot observe (no address known, not probed yet, or its own vantage is down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Working normally.
+    Operational,
+    /// Working, but slow, lossy, lagging, stale or with a sub-component not operational.
+    DegradedPerformance,
+    /// Partly unavailable.
+    PartialOutage,
+    /// Unavailable.
+    MajorOutage,
+    /// In a declared maintenance window.
+    UnderMaintenance,
+    /// Not observable: nothing is claimed (never `operational` without evidence).
+    Unknown,
+}
+
+impl Status {
+    /// Every status, in a stable order (for pre-creating metric series).
+    pub const ALL: [Status; 6] = [
+        Status::Operational,
+        Status::DegradedPerformance,
+        Status::PartialOutage,
+        Status::MajorOutage,
+        Status::UnderMaintenance,
+        Status::Unknown,
+    ];
+
+    /// Stable snake_case name (`operational`, `degraded_performance`, `partial_outage`,
+    /// `major_outage`, `under_maintenance`, `unknown`), as in the JSON API and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Operational => "operational",
+            Status::DegradedPerformance => "degraded_performance",
+            Status::PartialOutage => "partial_outage",
+            Status::MajorOutage => "major_outage",
+            Status::UnderMaintenance => "under_maintenance",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// How bad an observed status is: 0 operational … 3 major outage; None for maintenance
+    /// and unknown, which are not observations of health.
+    pub fn severity(self) -> Option<usize> {
+        match self {
+            Status::Operational => Some(0),
+            Status::DegradedPerformance => Some(1),
+            Status::PartialOutage => Some(2),
+            Status::MajorOutage => Some(3),
+            Status::UnderMaintenance | Status::Unknown => None,
+        }
+    }
+
+    /// The observed status of a severity (inverse of [`Status::severity`]).
+    pub fn from_severity(level: usize) -> Status {
+        match level {
+            0 => Status::Operational,
+            1 => Status::DegradedPerformance,
+            2 => Status::PartialOutage,
+            _ => Status::MajorOutage,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status of one status-page component, with a short human reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentStatus {
+    /// Component name (nameserver name, or the zone's group component name).
+    pub name: String,
+    /// The status.
+    pub status: Status,
+    /// Why, as a short sentence with the numbers (e.g. `udp [2001:db8::1]:53 down: timeout`).
+    pub reason: String,
+    /// When the published status last changed (the last confirmed change); None for a
+    /// proposed status that has not been through the confirmation layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<UnixMs>,
+    /// The last confirmed observed status (operational … major outage), kept while the
+    /// status is `unknown` or `under_maintenance`; None when nothing was ever confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_known: Option<Status>,
+}
+
+impl ComponentStatus {
+    /// A proposed status (not confirmed yet: no since, no history).
+    pub fn new(name: &str, status: Status, reason: String) -> ComponentStatus {
+        ComponentStatus {
+            name: name.to_string(),
+            status,
+            reason,
+            since: None,
+            last_known: None,
+        }
+    }
+
+    /// The status on the Statuspage-compatible API, which has no `unknown`: the last
+    /// confirmed observed status is held; a nameserver never observed because none of its
+    /// names resolves is a `major_outage` (no resolver can reach it either); a component
+    /// with no observation yet is `degraded_performance` (README, section Status rules).
+    pub fn statuspage_status(&self) -> Status {
+        match self.status {
+            Status::Unknown => match self.last_known {
+                Some(s) => s,
+                None if self.reason.starts_with(dns::NO_ADDRESS) => Status::MajorOutage,
+                None => Status::DegradedPerformance,
+            },
+            s => s,
+        }
+    }
+}
+
+/// The statuses of a zone: its group component and one component per nameserver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneStatus {
+    /// The zone's group component (e.g. `DNS (.dk)`).
+    pub group: ComponentStatus,
+    /// True when the zone's newest serial is older than its staleness threshold
+    /// (reported even while the group is in maintenance or in an outage).
+    pub stale: bool,
+    /// One component per nameserver, ordered by name.
+    pub servers: Vec<ComponentStatus>,
+}
