@@ -163,6 +163,31 @@ async fn tls_to_hostile_ports() {
         Reason::Timeout,
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+    // Reset (SO_LINGER 0) right after reading the ClientHello: for tls and epp.
+    let reset = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let reset_addr = reset.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = reset.accept().await {
+            let mut b = [0u8; 512];
+            let _ = tokio::io::AsyncReadExt::read(&mut s, &mut b).await;
+            let _ = s.set_zero_linger();
+            drop(s);
+        }
+    });
+    failed(
+        run(&tls_spec(reset_addr, &client), deadline_in(3000)).await,
+        Reason::Network,
+    );
+    failed(
+        run(
+            &epp_spec(reset_addr, &client, epp::DEFAULT_MAX_FRAME),
+            deadline_in(3000),
+        )
+        .await,
+        Reason::Network,
+    );
     // Closed without a word.
     let closer = Responder::plain(handler(|_c| async move {})).await;
     let f = run(&tls_spec(closer.addr, &client), deadline_in(3000))
@@ -296,7 +321,9 @@ async fn epp_hostile_servers_are_classified() {
     ];
     for (what, bytes, reason) in cases {
         let srv = epp_server(&id, bytes).await;
-        let f = run(&epp_spec(srv.addr, &client, max), deadline_in(400))
+        // Short deadline only where the deadline is the point (the server holds on).
+        let ms = if reason == Reason::Timeout { 400 } else { 5000 };
+        let f = run(&epp_spec(srv.addr, &client, max), deadline_in(ms))
             .await
             .expect_err(what);
         assert_eq!(f.reason, reason, "{what}: {f:?}");
