@@ -134,6 +134,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
 
     let (resolved_tx, resolved_rx) = mpsc::channel(1);
     let (loaded_tx, loaded_rx) = mpsc::channel(4);
+    crate::systemd::spawn_watchdog(shared.clone());
     let daemon = Daemon {
         shared: shared.clone(),
         metrics,
@@ -166,6 +167,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let stop = running.stop.clone();
     let signals = tokio::spawn(async move {
         wait_for_termination().await;
+        crate::systemd::notify_stopping();
         let _ = stop.send(true);
     });
     let res = running.wait().await;
@@ -458,6 +460,7 @@ impl Daemon {
         {
             self.shared.set_ready();
             info!(targets = scheduler.len(), "first probe round done: ready");
+            crate::systemd::notify_ready(scheduler.len());
         }
     }
 

@@ -22,6 +22,7 @@ pub mod serial;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod systemd;
 pub mod targets;
 pub mod uptime;
 pub mod web;
