@@ -248,6 +248,7 @@ impl ServiceState {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // helpers return whole check outcomes, as the probe does
 mod tests {
     use super::*;
     use crate::probe::{tcp::StreamFacts, CheckFailure, Success};
