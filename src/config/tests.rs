@@ -842,7 +842,7 @@ fn group_errors() {
     assert_has(&e, &["already called \"DNS (.dk)\""]);
     let e = err(&format!("{MINIMAL}\n[[group]]\nname = \"a/b\"\n"));
     assert_has(&e, &["contains `/`"]);
-    let twice = format!("{}[[group.component.check]]\nkind = \"tcp\"\naddress = \"192.0.2.1:1\"\n[[group.component]]\nname = \"epp\"\n[[group.component.check]]\nkind = \"tcp\"\naddress = \"192.0.2.1:1\"\n", format!("{MINIMAL}{GROUP}"));
+    let twice = format!("{}[[group.component.check]]\nkind = \"tcp\"\naddress = \"192.0.2.1:1\"\n[[group.component]]\nname = \"epp\"\n[[group.component.check]]\nkind = \"tcp\"\naddress = \"192.0.2.1:1\"\n", MINIMAL.to_string() + GROUP);
     assert_has(&err(&twice), &["component \"epp\" is listed twice"]);
 }
 
