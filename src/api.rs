@@ -155,7 +155,14 @@ async fn metrics_text(
     State(daemon): State<Arc<DaemonMetrics>>,
 ) -> Response {
     // Numbers are copied under the lock; the text is rendered after it is released.
-    let (body, _held) = crate::metrics::scrape(&shared, &daemon, now_ms());
+    let (body, t) = crate::metrics::scrape(&shared, &daemon, now_ms());
+    tracing::debug!(
+        lock_wait_us = t.lock_wait.as_micros() as u64,
+        lock_held_us = t.lock_held.as_micros() as u64,
+        render_us = t.render.as_micros() as u64,
+        bytes = body.len(),
+        "/metrics scrape"
+    );
     (
         [(
             header::CONTENT_TYPE,

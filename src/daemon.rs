@@ -134,6 +134,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
 
     let (resolved_tx, resolved_rx) = mpsc::channel(1);
     let (loaded_tx, loaded_rx) = mpsc::channel(4);
+    crate::systemd::spawn_watchdog(shared.clone());
     let daemon = Daemon {
         shared: shared.clone(),
         metrics,
@@ -165,6 +166,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let stop = running.stop.clone();
     let signals = tokio::spawn(async move {
         wait_for_termination().await;
+        crate::systemd::notify_stopping();
         let _ = stop.send(true);
     });
     let res = running.wait().await;
@@ -460,6 +462,7 @@ impl Daemon {
         {
             self.shared.set_ready();
             info!(targets = scheduler.len(), "first probe round done: ready");
+            crate::systemd::notify_ready(scheduler.len());
         }
     }
 
@@ -563,11 +566,12 @@ impl Daemon {
         let path = self.config_path.clone();
         let tx = self.loaded_tx.clone();
         tokio::spawn(async move {
-            let res = tokio::task::spawn_blocking(move || config::load(&path))
+            let read_path = path.clone();
+            let res = tokio::task::spawn_blocking(move || config::load(&read_path))
                 .await
                 .unwrap_or_else(|e| {
                     Err(config::ConfigError::Read {
-                        path: PathBuf::new(),
+                        path,
                         io: std::io::Error::other(e.to_string()),
                     })
                 });

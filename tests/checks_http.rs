@@ -322,6 +322,29 @@ fn status_sets_and_pure_verdict() {
     for bad in ["", "abc", "99", "600", "300-200", "9xx", "2x"] {
         assert!(bad.parse::<StatusSet>().is_err(), "{bad}");
     }
+    // From config text: a string, a bare code, or a list.
+    #[derive(serde::Deserialize)]
+    struct C {
+        s: StatusSet,
+        body: Option<Pattern>,
+    }
+    let c: C = toml::from_str("s = [200, \"3xx\"]\nbody = '(?m)^OK$'").expect("toml");
+    assert_eq!(c.s.to_string(), "200,300-399");
+    assert!(c.body.expect("body").is_match(b"x\nOK\n"));
+    let c: C = toml::from_str("s = 204").expect("toml");
+    assert!(c.s.contains(204) && !c.s.contains(200));
+    let e = toml::from_str::<C>("s = \"20x\"")
+        .err()
+        .expect("bad status");
+    assert!(e.to_string().contains("200-299"), "{e}");
+    let e = toml::from_str::<C>("s = 200\nbody = '(unclosed'")
+        .err()
+        .expect("bad regex");
+    assert!(e.to_string().contains("bad regular expression"), "{e}");
+    assert_eq!(
+        serde_json::to_string(&s).expect("json"),
+        "\"200,301-302,400-499\""
+    );
     let p = Pattern::new("ok").expect("re");
     assert_eq!(
         http::evaluate(500, b"ok", &StatusSet::default(), Some(&p))

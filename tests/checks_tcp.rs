@@ -371,3 +371,26 @@ fn reasons_are_stable_labels() {
     let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(kinds, ["dns_soa", "tcp", "tls", "http", "whois", "epp"]);
 }
+
+#[tokio::test]
+async fn ipv6_loopback() {
+    let Ok(l) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("SKIP: no IPv6 loopback");
+        return;
+    };
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let _ = s.write_all(b"hello over v6\r\n").await;
+        }
+    });
+    let s = ok(run(&tcp_spec(addr, None, "v6"), deadline_in(2000)).await);
+    assert_eq!(
+        CheckSpec::Tcp(TcpSpec::connect(addr)).target(),
+        format!("tcp://[::1]:{}", addr.port())
+    );
+    let Facts::Tcp(f) = &s.facts else {
+        panic!("{s:?}")
+    };
+    assert_eq!(f.matched.as_deref(), Some("v6"));
+}

@@ -163,6 +163,31 @@ async fn tls_to_hostile_ports() {
         Reason::Timeout,
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+    // Reset (SO_LINGER 0) right after reading the ClientHello: for tls and epp.
+    let reset = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let reset_addr = reset.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = reset.accept().await {
+            let mut b = [0u8; 512];
+            let _ = tokio::io::AsyncReadExt::read(&mut s, &mut b).await;
+            let _ = s.set_zero_linger();
+            drop(s);
+        }
+    });
+    failed(
+        run(&tls_spec(reset_addr, &client), deadline_in(3000)).await,
+        Reason::Network,
+    );
+    failed(
+        run(
+            &epp_spec(reset_addr, &client, epp::DEFAULT_MAX_FRAME),
+            deadline_in(3000),
+        )
+        .await,
+        Reason::Network,
+    );
     // Closed without a word.
     let closer = Responder::plain(handler(|_c| async move {})).await;
     let f = run(&tls_spec(closer.addr, &client), deadline_in(3000))
@@ -296,7 +321,9 @@ async fn epp_hostile_servers_are_classified() {
     ];
     for (what, bytes, reason) in cases {
         let srv = epp_server(&id, bytes).await;
-        let f = run(&epp_spec(srv.addr, &client, max), deadline_in(400))
+        // Short deadline only where the deadline is the point (the server holds on).
+        let ms = if reason == Reason::Timeout { 400 } else { 5000 };
+        let f = run(&epp_spec(srv.addr, &client, max), deadline_in(ms))
             .await
             .expect_err(what);
         assert_eq!(f.reason, reason, "{what}: {f:?}");
@@ -481,4 +508,53 @@ fn greeting_parser() {
         let _ = epp::parse_greeting(&GREETING.as_bytes()[..n]);
     }
     let _ = now();
+}
+
+#[test]
+fn mutated_input_never_panics() {
+    use nsprobe::probe::cert::cert_facts;
+    use rand::{Rng, SeedableRng};
+    use rustls::pki_types::CertificateDer;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261126);
+    let ca = TestCa::new();
+    let id = ca.valid(10);
+    let der = id.chain_der[0].clone();
+    let good = cert_facts(&[CertificateDer::from(der.clone())], now()).expect("valid cert");
+    assert_eq!(good.not_after, id.not_after);
+    let greeting = GREETING.as_bytes().to_vec();
+    for round in 0..3000 {
+        // Flip a few bytes of a valid greeting / certificate, or make random bytes.
+        let mutate = |src: &[u8], rng: &mut rand::rngs::StdRng| {
+            let mut v = src.to_vec();
+            for _ in 0..rng.random_range(1..8) {
+                let i = rng.random_range(0..v.len());
+                v[i] = rng.random();
+            }
+            v
+        };
+        let random: Vec<u8> = (0..rng.random_range(0..256))
+            .map(|_| rng.random())
+            .collect();
+        let xml = if round % 2 == 0 {
+            mutate(&greeting, &mut rng)
+        } else {
+            random.clone()
+        };
+        let _ = epp::parse_greeting(&xml);
+        let cert = if round % 2 == 0 {
+            mutate(&der, &mut rng)
+        } else {
+            random
+        };
+        if let Err(r) = cert_facts(&[CertificateDer::from(cert)], now()) {
+            assert_eq!(r.reason, Reason::CertInvalid);
+        }
+        let mut header = [0u8; 4];
+        rng.fill(&mut header);
+        let _ = epp::frame_length(header, epp::DEFAULT_MAX_FRAME);
+    }
+    assert_eq!(
+        cert_facts(&[], now()).expect_err("empty chain").reason,
+        Reason::CertInvalid
+    );
 }

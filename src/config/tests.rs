@@ -667,6 +667,41 @@ fn missing_file_shows_the_os_error_once() {
 }
 
 #[test]
+fn maintenance_qualified_names_and_group_views() {
+    let two = "[[zone]]\nname = \"dk\"\n[[zone.nameservers]]\nname = \"ns.lab\"\naddresses = [\"127.0.0.1\"]\n\
+               [[zone]]\nname = \"se\"\n[[zone.nameservers]]\nname = \"ns.lab\"\naddresses = [\"127.0.0.2\"]\n";
+    let window = |comps: &str| {
+        format!("{two}[[maintenance]]\ncomponents = [{comps}]\nstart = \"2026-06-16T06:00:00Z\"\nend = \"2026-06-17T06:00:00Z\"\n")
+    };
+    // Qualified, case-insensitive, canonical spelling kept.
+    let c = ok(&window("\"dns (.SE)/NS.lab.\""));
+    let w = &c.maintenance[0];
+    assert_eq!(w.components, vec!["DNS (.se)/ns.lab"]);
+    assert!(w.covers("DNS (.se)", "ns.lab"));
+    assert!(!w.covers("DNS (.dk)", "ns.lab"));
+    assert!(!w.covers("", "DNS (.se)"));
+    let in_se = MaintenanceWindow::for_group(&c.maintenance, "DNS (.se)");
+    assert_eq!(in_se[0].components, vec!["ns.lab"]);
+    let in_dk = MaintenanceWindow::for_group(&c.maintenance, "DNS (.dk)");
+    assert!(!in_dk[0].components.contains(&"ns.lab".to_string()));
+    // Plain: the nameserver in every group; a group component by its name.
+    let c = ok(&window("\"ns.lab\", \"DNS (.dk)\""));
+    let w = &c.maintenance[0];
+    assert!(w.covers("DNS (.se)", "ns.lab") && w.covers("DNS (.dk)", "ns.lab"));
+    assert!(w.covers("", "DNS (.dk)"));
+    // A qualified name of a nameserver the group does not have is an error.
+    let text = window("\"DNS (.dk)/other.lab\"");
+    assert_has(
+        &err(&text),
+        &[
+            "maintenance #1: components",
+            "\"DNS (.dk)/other.lab\" is not a known component",
+            "group/nameserver",
+        ],
+    );
+}
+
+#[test]
 fn canary_errors_name_the_canary_and_key() {
     let e = err(&format!(
         "{MINIMAL}[[canary]]\nname = \"k\"\naddress = \"not an address\"\n"

@@ -25,19 +25,37 @@ pub use snapshot::{
     ZoneSnapshot,
 };
 
+/// How long a scrape spent where (for the debug log and measurements).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScrapeTimes {
+    /// Waiting for the state lock.
+    pub lock_wait: std::time::Duration,
+    /// Holding the state lock (evaluating statuses and copying numbers).
+    pub lock_held: std::time::Duration,
+    /// Rendering the text, after the lock was released.
+    pub render: std::time::Duration,
+}
+
 /// Render `/metrics` from the read model: copy under the lock, render after.
-///
-/// Returns the body and how long the lock was held (for the caller to log or measure).
 pub fn scrape(
     shared: &crate::model::Shared,
     daemon: &DaemonMetrics,
     now: crate::UnixMs,
-) -> (String, std::time::Duration) {
-    let (snap, held) = {
+) -> (String, ScrapeTimes) {
+    use std::time::Instant;
+    let t0 = Instant::now();
+    let (snap, lock_wait, lock_held) = {
         let inner = shared.lock();
-        let t0 = std::time::Instant::now();
+        let t1 = Instant::now();
         let snap = Snapshot::take(&inner, now);
-        (snap, t0.elapsed())
+        (snap, t1 - t0, t1.elapsed())
     };
-    (render(&snap, &daemon.snapshot()), held)
+    let t2 = Instant::now();
+    let body = render(&snap, &daemon.snapshot());
+    let times = ScrapeTimes {
+        lock_wait,
+        lock_held,
+        render: t2.elapsed(),
+    };
+    (body, times)
 }

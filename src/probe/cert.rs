@@ -28,7 +28,8 @@ use super::{Reason, Rejection};
 /// Seconds in a day, for days-to-expiry.
 const DAY: i64 = 86_400;
 
-/// How a check's TLS client trusts servers (config keys `ca_file`, `insecure_skip_verify`).
+/// How a check's TLS client trusts servers and identifies itself (config keys `ca_file`,
+/// `insecure_skip_verify`, `client_cert`, `client_key`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     /// PEM file of CA certificates to trust **instead of** the built-in Mozilla roots
@@ -88,7 +89,8 @@ pub struct TlsClient {
     insecure: bool,
     /// The client certificate and key, if configured.
     client_auth: Option<Arc<CertifiedKey>>,
-    /// Where the roots (and client certificate) came from, for Debug and equality.
+    /// Where the roots (and client certificate) came from, with a hash of the contents,
+    /// for Debug and equality (a changed file makes a different client).
     source: String,
 }
 
@@ -122,7 +124,7 @@ impl TlsClient {
                 TlsClient::build(
                     Some((&pem, &path.display().to_string())),
                     opts.insecure_skip_verify,
-                    path.display().to_string(),
+                    format!("{} #{:016x}", path.display(), digest(&pem)),
                 )?
             }
         };
@@ -169,7 +171,12 @@ impl TlsClient {
             )
         })?;
         self.client_auth = Some(Arc::new(certified));
-        self.source = format!("{} client {}", self.source, cert_path.display());
+        self.source = format!(
+            "{} client {} #{:016x}",
+            self.source,
+            cert_path.display(),
+            digest(&[cert_pem, key_pem].concat())
+        );
         Ok(self)
     }
 
@@ -178,7 +185,7 @@ impl TlsClient {
         TlsClient::build(
             Some((pem, "<pem>")),
             insecure_skip_verify,
-            format!("<pem {} bytes>", pem.len()),
+            format!("<pem> #{:016x}", digest(pem)),
         )
     }
 
@@ -248,6 +255,14 @@ impl TlsClient {
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok((config, seen))
     }
+}
+
+/// A content fingerprint for equality (not a security property).
+fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// What a connection's verifier saw: the chain as sent and the verification error, if any.

@@ -168,6 +168,39 @@ impl FromStr for StatusSet {
     }
 }
 
+impl Serialize for StatusSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Deserialises from `"200-299"`-style text, a bare code (`200`), or a list of either.
+impl<'de> Deserialize<'de> for StatusSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StatusSet, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum One {
+            Code(u16),
+            Text(String),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(One),
+            List(Vec<One>),
+        }
+        let text = |o: One| match o {
+            One::Code(c) => c.to_string(),
+            One::Text(t) => t,
+        };
+        let joined = match Form::deserialize(d)? {
+            Form::One(o) => text(o),
+            Form::List(v) => v.into_iter().map(text).collect::<Vec<_>>().join(","),
+        };
+        joined.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Verdict on a final response: the status must be in `expect`, the body must match `body`.
 ///
 /// Pure; never panics on any input.

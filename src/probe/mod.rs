@@ -423,6 +423,22 @@ impl PartialEq for Pattern {
 
 impl Eq for Pattern {}
 
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Deserialises from a string holding a regular expression; a bad one is an error that
+/// quotes the regex parser's explanation (so a config error says what to fix).
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+        let s = String::deserialize(d)?;
+        Pattern::new(&s)
+            .map_err(|e| serde::de::Error::custom(format!("bad regular expression: {e}")))
+    }
+}
+
 /// Runs one check of any kind; everything (connect, handshake, reads) ends by `deadline`.
 ///
 /// For `dns_soa` the probe's own `timeout` still applies when it is shorter than
