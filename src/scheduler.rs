@@ -33,7 +33,7 @@ use crate::state::{CheckKey, CheckObservation, Observation, TargetKey};
 /// Who a target belongs to, and so where its results go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TargetId {
-    /// A nameserver target of a zone (or a vantage canary, zone [`crate::targets::CANARY_ZONE`]).
+    /// A nameserver target of a zone (or a vantage canary: the targets module's `CANARY_ZONE`).
     Dns {
         /// Zone name as configured (fully qualified, e.g. `dk.`).
         zone: Arc<str>,

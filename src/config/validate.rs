@@ -596,7 +596,7 @@ impl Cx<'_> {
                     .map(|n| format!("{n:?}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(self.at(comp, format!("{c}components: {given:?} is not a known component; use a nameserver or service component name, a zone or service group, or group/name: {names}")));
+                return Err(self.at(comp, format!("{c}components: {given:?} is not a known component; use a nameserver name, a zone component, or group/nameserver (service components likewise: a name, a group, or group/component): {names}")));
             };
             if !seen.insert(canonical.clone()) {
                 return Err(self.at(
