@@ -253,6 +253,8 @@ fn alert_metrics_are_in_the_contract() {
         "nsprobe_probe_duration_seconds_bucket",
         "nsprobe_soa_rrsig_expiration_timestamp_seconds",
         "nsprobe_config_last_reload_successful",
+        "nsprobe_vantage_up",
+        "nsprobe_zone_serial_rollbacks_total",
     ] {
         assert!(
             used.contains(expected),
@@ -286,6 +288,8 @@ fn every_alert_has_unit_tests_severity_and_annotations() {
         "NsprobeSoaRrsigExpiring",
         "NsprobeConfigReloadFailed",
         "NsprobeAbsent",
+        "NsprobeVantageDown",
+        "NsprobeZoneSerialRollback",
     ] {
         assert!(alerts.iter().any(|a| a == expected), "no alert {expected}");
     }

@@ -231,6 +231,8 @@ fn shipped_configs_load() {
 
     let ex = load(&root.join("config/example.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ex.maintenance.len(), 1);
+    assert_eq!(ex.canaries.len(), 1);
+    assert_eq!(ex.canaries[0].address.ip().to_string(), "192.0.2.53");
     for z in &ex.zones {
         for ns in &z.nameservers {
             for a in &ns.addresses {
