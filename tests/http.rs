@@ -1028,11 +1028,20 @@ async fn every_openapi_path_is_served() {
         "operations found in docs/openapi.yaml: {ops:?}"
     );
     let lab = Lab::new(1, 1).await;
-    let d = start(&lab.config("", "")).await;
+    let group = format!(
+        "[[group]]\nname = \"Registry\"\n[[group.component]]\nname = \"DAS\"\n\
+         [[group.component.check]]\nkind = \"tcp\"\naddress = \"{}\"\n",
+        lab.servers[0].addr()
+    );
+    let d = start(&lab.config("", &group)).await;
     wait_ready(&d).await;
     let mut paths = BTreeSet::new();
     for (method, path) in &ops {
-        let real = path.replace("{zone}", "dk.").replace("{server}", "ns1.lab");
+        let real = path
+            .replace("{zone}", "dk.")
+            .replace("{server}", "ns1.lab")
+            .replace("{group}", "Registry")
+            .replace("{component}", "DAS");
         let (code, body) = http(d.http_addr, method, &real).await;
         assert!(
             (200..300).contains(&code),
@@ -1047,6 +1056,7 @@ async fn every_openapi_path_is_served() {
         "/readyz",
         "/api/v1/status",
         "/api/v1/zones/{zone}/servers/{server}/response-times",
+        "/api/v1/groups/{group}/components/{component}/response-times",
         "/api/v2/summary.json",
         "/api/v2/components.json",
         "/api/v2/status.json",
