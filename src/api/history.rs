@@ -76,6 +76,14 @@ pub fn page_components(inner: &Inner, now: UnixMs) -> Vec<(String, ComponentId)>
             out.push((component_id(&m), m));
         }
     }
+    for (_, gs) in inner.group_statuses(now) {
+        let g = ComponentId::group(&gs.group.name);
+        out.push((component_id(&g), g));
+        for c in &gs.components {
+            let m = ComponentId::member(&gs.group.name, &c.name);
+            out.push((component_id(&m), m));
+        }
+    }
     out
 }
 

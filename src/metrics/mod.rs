@@ -21,7 +21,10 @@ pub use families::{
     STORE_WRITE_BUCKETS,
 };
 pub use render::render;
-pub use snapshot::{AddressSnapshot, ComponentSnapshot, Snapshot, TargetSnapshot, ZoneSnapshot};
+pub use snapshot::{
+    AddressSnapshot, CheckSnapshot, ComponentSnapshot, GroupSnapshot, Snapshot, TargetSnapshot,
+    ZoneSnapshot,
+};
 
 /// How long a scrape spent where (for the debug log and measurements).
 #[derive(Debug, Clone, Copy, Default)]
