@@ -255,6 +255,8 @@ fn alert_metrics_are_in_the_contract() {
         "nsprobe_config_last_reload_successful",
         "nsprobe_vantage_up",
         "nsprobe_zone_serial_rollbacks_total",
+        "nsprobe_check_up",
+        "nsprobe_tls_cert_expiry_timestamp_seconds",
     ] {
         assert!(
             used.contains(expected),
@@ -290,6 +292,8 @@ fn every_alert_has_unit_tests_severity_and_annotations() {
         "NsprobeAbsent",
         "NsprobeVantageDown",
         "NsprobeZoneSerialRollback",
+        "NsprobeServiceComponentDown",
+        "NsprobeTlsCertExpiring",
     ] {
         assert!(alerts.iter().any(|a| a == expected), "no alert {expected}");
     }
