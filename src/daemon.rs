@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config};
+use crate::incidents::{self, IncidentBook};
 use crate::metrics::DaemonMetrics;
 use crate::model::{
     zone_key, ComponentId, GroupEntry, Inner, ReloadRequest, ReloadStatus, Shared, ZoneEntry,
@@ -94,6 +95,16 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
         )
     })?;
     restore_state(&config.state.path, &store, &opened, &mut zones);
+    // Incidents open when nsprobe stopped are continued.
+    let mut incidents = IncidentBook::new(
+        incidents::Templates::with_overrides(&config.incident_templates)
+            .map_err(anyhow::Error::msg)?,
+    );
+    incidents.restore(opened.open_incidents.clone());
+    metrics.set_incidents_open(incidents.open_count());
+    if incidents.open_count() > 0 {
+        info!(open = incidents.open_count(), "continuing open incidents");
+    }
     let groups = config
         .groups
         .iter()
@@ -122,6 +133,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
                 error: None,
             },
             component_since: BTreeMap::new(),
+            incidents,
             vantage: VantageState::new(),
             vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
             started_at: now,
@@ -452,15 +464,20 @@ impl Daemon {
         }
         inner.vantage_verdict = verdict;
         let mut changes = Vec::new();
+        let mut incident_input = Vec::new();
         for z in inner.zones.values_mut() {
             let group = z.config.component.clone();
-            for c in z.tracker.update(
+            let zone_changes = z.tracker.update(
                 &z.state,
                 &group,
                 &z.maintenance,
                 &inner.vantage_verdict,
                 now,
-            ) {
+            );
+            if let (false, Some(current)) = (zone_changes.is_empty(), z.tracker.current()) {
+                incident_input.extend(incidents::zone_changes(&z.state, current, &zone_changes));
+            }
+            for c in zone_changes {
                 let id = if c.name == group {
                     ComponentId::group(&group)
                 } else {
@@ -475,14 +492,16 @@ impl Daemon {
                 .components
                 .iter()
                 .map(|c| (c.config.name.as_str(), &c.state));
-            for c in g.tracker.update(
+            let group_changes = g.tracker.update(
                 &group,
                 members,
                 g.config.partial_outage_share,
                 &g.maintenance,
                 &inner.vantage_verdict,
                 now,
-            ) {
+            );
+            incident_input.extend(incidents::service_changes(&group, &group_changes));
+            for c in group_changes {
                 let id = if c.name == group {
                     ComponentId::group(&group)
                 } else {
@@ -512,6 +531,17 @@ impl Daemon {
                 });
             }
             inner.component_since.insert(id, (c.to, c.at));
+        }
+        if !incident_input.is_empty() {
+            for inc in inner.incidents.apply(&incident_input) {
+                let update = inc.updates.last().map_or("", |u| u.body.as_str());
+                info!(incident = %inc.id, group = %inc.group, status = inc.status.as_str(), impact = inc.impact.as_str(), update, "incident");
+                if let Some(store) = &self.store {
+                    store.send(Write::Incident(Box::new(inc)));
+                }
+            }
+            self.metrics
+                .set_incidents_open(inner.incidents.open_count());
         }
         if !self.shared.is_ready()
             && self.resolved_once
