@@ -578,7 +578,10 @@ async fn gzip_when_the_client_accepts_it() {
     assert!(!head.to_lowercase().contains("content-encoding"), "{head}");
     let (rc, code, body, head) = web.curl("http", "/metrics", &["--compressed".into()]).await;
     assert_eq!((rc, code), (0, 200));
-    assert!(head.to_lowercase().contains("content-encoding: gzip"), "{head}");
+    assert!(
+        head.to_lowercase().contains("content-encoding: gzip"),
+        "{head}"
+    );
     assert!(body.contains("# TYPE nsprobe_build_info gauge"), "{body}");
     assert_eq!(
         body.lines().filter(|l| l.starts_with("# TYPE")).count(),
