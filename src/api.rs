@@ -25,6 +25,7 @@ use crate::model::{Inner, Shared, ZoneEntry};
 use crate::status::Status;
 use crate::{now_ms, UnixMs};
 
+pub mod pages;
 pub mod views;
 
 pub use views::*;
@@ -62,6 +63,9 @@ impl FromRef<AppState> for Arc<DaemonMetrics> {
 pub fn router(shared: Arc<Shared>, metrics: Arc<DaemonMetrics>) -> Router {
     let timeout = shared.lock().config.http.request_timeout;
     Router::new()
+        .route("/", get(pages::status_page))
+        .route("/status", get(pages::status_page))
+        .route("/badge/{*rest}", get(pages::badge))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

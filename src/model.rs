@@ -97,6 +97,35 @@ impl ComponentId {
     }
 }
 
+impl ComponentId {
+    /// The component's stable public id (Statuspage `id`, badge URLs): from its name for
+    /// a group component, from group and name for a member, so a nameserver listed in two
+    /// zones gets two distinct ids.
+    pub fn public_id(&self) -> String {
+        if self.group.is_empty() {
+            stable_id("component", &self.name)
+        } else {
+            stable_id("component", &format!("{}\u{0}{}", self.group, self.name))
+        }
+    }
+}
+
+/// Stable 12-character id from a name (FNV-1a 64, base 36).
+pub fn stable_id(kind: &str, name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 12];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(h % 36) as usize];
+        h /= 36;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl std::fmt::Display for ComponentId {
     /// `DNS (.dk)/a.nic.dk` for a member, `DNS (.dk)` for a group (as in logs and
     /// qualified maintenance component names).

@@ -136,6 +136,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 "[http]" => "http",
                 "[state]" => "state",
                 "[resolver]" => "resolver",
+                "[page]" => "page",
                 _ => "other",
             };
             current = match kind {
