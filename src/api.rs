@@ -142,9 +142,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.is_ready() {
         (StatusCode::OK, Json(serde_json::json!({"ready": true}))).into_response()
     } else {
+        let reason = shared.lock().not_ready_reason();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"ready": false, "reason": "first probe round not done"})),
+            Json(serde_json::json!({"ready": false, "reason": reason})),
         )
             .into_response()
     }

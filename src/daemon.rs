@@ -106,6 +106,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             component_since: BTreeMap::new(),
             vantage: VantageState::new(),
             vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
+            unresolved: BTreeMap::new(),
             started_at: now,
             http_addr,
         },
@@ -430,6 +431,12 @@ impl Daemon {
             let mut inner = self.shared.lock();
             let config = inner.config.clone();
             let pass = targets::apply(&config, &mut inner.addresses, resolved, now_ms());
+            for (name, result) in resolved {
+                match result {
+                    Ok(_) => inner.unresolved.remove(name),
+                    Err(e) => inner.unresolved.insert(name.clone(), e.clone()),
+                };
+            }
             let mut targets = targets::expand(&config, &inner.addresses);
             let canaries = targets::canaries(&config);
             inner
@@ -448,9 +455,10 @@ impl Daemon {
             targets.extend(canaries);
             (targets, pass)
         };
+        let retry = humantime::format_duration(self.shared.lock().config.resolver.refresh);
         for (name, err) in &pass.failures {
             self.metrics.resolve_failure(name);
-            warn!(server = %name, error = %err, "cannot resolve nameserver; keeping last known addresses");
+            warn!(server = %name, error = %err, retry_in = %retry, "cannot resolve nameserver; keeping last known addresses, retrying in {retry}");
         }
         let servers: HashSet<(&str, &str)> = targets
             .iter()

@@ -170,6 +170,8 @@ pub struct Inner {
     pub vantage: VantageState,
     /// The last vantage verdict.
     pub vantage_verdict: Vantage,
+    /// Nameserver names whose last resolution failed, with the error (for `/readyz`).
+    pub unresolved: BTreeMap<String, String>,
 }
 
 impl Inner {
@@ -181,6 +183,48 @@ impl Inner {
                 .values()
                 .all(|s| s.targets.values().all(|t| t.last_at.is_some()))
         })
+    }
+
+    /// Nameservers (zone, name) without any address to probe yet.
+    pub fn servers_without_address(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for z in self.zones.values() {
+            for ns in &z.config.nameservers {
+                let has = z
+                    .state
+                    .server(&ns.name)
+                    .is_some_and(|s| !s.targets.is_empty());
+                if !has && !out.contains(&ns.name) {
+                    out.push(ns.name.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Why the daemon is not ready yet, in words: which names have no address (and the
+    /// last resolution error, and when resolution is retried), or that the first probe
+    /// round is still running.
+    pub fn not_ready_reason(&self) -> String {
+        let missing = self.servers_without_address();
+        if missing.is_empty() {
+            return "first probe round not done".into();
+        }
+        let errors: Vec<String> = missing
+            .iter()
+            .filter_map(|n| self.unresolved.get(n).map(|e| format!("{n}: {e}")))
+            .collect();
+        let mut s = format!("waiting for the addresses of {}", missing.join(", "));
+        if errors.is_empty() {
+            s.push_str(" (resolution in progress)");
+        } else {
+            s.push_str(&format!(" (resolution failed: {})", errors.join("; ")));
+        }
+        s.push_str(&format!(
+            "; retrying every {}",
+            humantime::format_duration(self.config.resolver.refresh)
+        ));
+        s
     }
 
     /// Every zone's published (confirmed) statuses; before the first status tick, the

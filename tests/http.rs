@@ -1003,7 +1003,10 @@ async fn every_openapi_path_is_served() {
     wait_ready(&d).await;
     let mut paths = BTreeSet::new();
     for (method, path) in &ops {
-        let real = path.replace("{zone}", "dk.").replace("{server}", "ns1.lab");
+        let real = path
+            .replace("{zone}", "dk.")
+            .replace("{server}", "ns1.lab")
+            .replace("{component}", "ns1.lab");
         let (code, body) = http(d.http_addr, method, &real).await;
         assert!(
             (200..300).contains(&code),
@@ -1022,6 +1025,12 @@ async fn every_openapi_path_is_served() {
         "/api/v2/components.json",
         "/api/v2/status.json",
         "/-/reload",
+        "/",
+        "/status",
+        "/badge/{component}.svg",
+        "/badge/{component}/uptime.svg",
+        "/badge/{component}.json",
+        "/badge/{component}/uptime.json",
     ] {
         assert!(paths.contains(p), "{p} missing from docs/openapi.yaml");
     }

@@ -376,3 +376,46 @@ async fn demo_shows_probes_within_seconds() {
         assert!(ok, "no successful probe of {n} in /metrics");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_what_it_waits_for() {
+    let closed = common::closed_port().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nsprobe.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\n[state]\npath = \"{}\"\n\
+             [resolver]\nservers = [\"{closed}\"]\ntimeout = \"200ms\"\nrefresh = \"1m\"\n\
+             [[zone]]\nname = \"dk.\"\n[[zone.nameservers]]\nname = \"a.nic.dk\"\n",
+            dir.path().join("state.json").display()
+        ),
+    )
+    .unwrap();
+    let d = daemon::start(RunOptions {
+        config_path: path,
+        listen: None,
+        web_config: None,
+    })
+    .await
+    .unwrap();
+    let addr = d.http_addr;
+    wait_until(
+        "resolution failure in /readyz",
+        Duration::from_secs(10),
+        || async move {
+            let (code, v) = common::get_json(addr, "/readyz").await;
+            let reason = v["reason"].as_str().unwrap_or("").to_string();
+            code == 503
+                && reason.contains("waiting for the addresses of a.nic.dk")
+                && reason.contains("resolution failed")
+                && reason.contains("retrying every 1m")
+        },
+    )
+    .await;
+    // Nothing probed: the page does not claim health.
+    let (_, page) = http(addr, "GET", "/").await;
+    assert!(!page.contains("All Systems Operational"));
+    assert_eq!(row_status(&page, "a.nic.dk"), Some("unknown"));
+    d.shutdown().await.unwrap();
+}
