@@ -74,6 +74,10 @@ pub fn router(shared: Arc<Shared>, metrics: Arc<DaemonMetrics>) -> Router {
             "/api/v1/zones/{zone}/servers/{server}/response-times",
             get(response_times),
         )
+        .route(
+            "/api/v1/groups/{group}/components/{component}/response-times",
+            get(service_response_times),
+        )
         .route("/api/v2/summary.json", get(summary_v2))
         .route("/api/v2/components.json", get(components_v2))
         .route("/api/v2/status.json", get(page_status_v2))
@@ -204,14 +208,10 @@ async fn status_v1(State(shared): State<Arc<Shared>>) -> Json<StatusView> {
     Json(view)
 }
 
-/// Query parameters of the response-time endpoint (parsed by hand for clear 400s).
-async fn response_times(
-    State(shared): State<Arc<Shared>>,
-    Path((zone, server)): Path<(String, String)>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<ResponseTimesView>, ApiError> {
+/// `minutes` of the response-time endpoints (parsed by hand for clear 400s).
+fn minutes_param(params: &HashMap<String, String>) -> Result<u32, ApiError> {
     let mut minutes = DEFAULT_MINUTES;
-    for (k, v) in &params {
+    for (k, v) in params {
         match k.as_str() {
             "minutes" => {
                 minutes = v
@@ -231,6 +231,15 @@ async fn response_times(
             }
         }
     }
+    Ok(minutes)
+}
+
+async fn response_times(
+    State(shared): State<Arc<Shared>>,
+    Path((zone, server)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ResponseTimesView>, ApiError> {
+    let minutes = minutes_param(&params)?;
     let now = now_ms();
     let inner = shared.lock();
     let entry = find_zone(&inner, &zone)?;
@@ -245,6 +254,28 @@ async fn response_times(
     views::response_times_view(entry, &server, now, minutes)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}")))
+}
+
+/// Per-minute response times of a service component (group and component names as
+/// configured, any case; percent-encode spaces in the path).
+async fn service_response_times(
+    State(shared): State<Arc<Shared>>,
+    Path((group, component)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ServiceResponseTimesView>, ApiError> {
+    let minutes = minutes_param(&params)?;
+    let now = now_ms();
+    let inner = shared.lock();
+    let entry = inner
+        .groups
+        .iter()
+        .find(|g| g.config.name.eq_ignore_ascii_case(&group))
+        .ok_or_else(|| ApiError::not_found(format!("no such group: {group:?}")))?;
+    views::service_response_times_view(entry, &component, now, minutes)
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("group {group:?} has no component {component:?}"))
+        })
 }
 
 /// Find a zone by name, with or without the trailing dot, case-insensitively.

@@ -8,14 +8,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::probe::{self, Transport};
+use crate::probe::{self, CheckSpec, ProbeSpec, Transport};
 use crate::resolve::NameResolver;
+use crate::scheduler::TargetId;
 use crate::serial;
+use crate::state::TargetKey;
 use crate::targets::{self, AddressBook};
 
 /// Nagios plugin verdict, ordered from best to worst.
@@ -104,10 +107,16 @@ pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
     let mut book = AddressBook::new();
     let pass = targets::refresh(config, resolver, &mut book, crate::now_ms()).await;
     let resolve_errors: BTreeMap<String, String> = pass.failures.into_iter().collect();
-    let targets = targets::expand(config, &book);
+    let targets: Vec<(Arc<str>, TargetKey, ProbeSpec)> = targets::expand(config, &book)
+        .into_iter()
+        .filter_map(|t| match (t.id, t.spec) {
+            (TargetId::Dns { zone, key }, CheckSpec::DnsSoa(spec)) => Some((zone, key, spec)),
+            _ => None,
+        })
+        .collect();
     let mut set = JoinSet::new();
-    for (i, t) in targets.iter().enumerate() {
-        let spec = t.spec.clone();
+    for (i, (_, _, spec)) in targets.iter().enumerate() {
+        let spec = spec.clone();
         set.spawn(async move { (i, probe::probe(&spec).await) });
     }
     let mut outcomes = vec![None; targets.len()];
@@ -117,17 +126,17 @@ pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
         }
     }
     let mut rows = Vec::with_capacity(targets.len());
-    for (t, outcome) in targets.iter().zip(outcomes) {
+    for ((zone, key, _), outcome) in targets.iter().zip(outcomes) {
         let slow_after = config
             .zones
             .iter()
-            .find(|z| z.name.to_ascii() == *t.zone)
+            .find(|z| z.name.to_ascii() == **zone)
             .map(|z| z.thresholds.slow_after);
         let mut row = Row {
-            zone: t.zone.to_string(),
-            server: t.key.server.clone(),
-            address: t.key.addr,
-            transport: t.key.transport,
+            zone: zone.to_string(),
+            server: key.server.clone(),
+            address: key.addr,
+            transport: key.transport,
             result: "internal".into(),
             error: Some("probe task failed".into()),
             serial: None,

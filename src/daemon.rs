@@ -21,14 +21,16 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config};
 use crate::metrics::DaemonMetrics;
-use crate::model::{zone_key, ComponentId, Inner, ReloadRequest, ReloadStatus, Shared, ZoneEntry};
+use crate::model::{
+    zone_key, ComponentId, GroupEntry, Inner, ReloadRequest, ReloadStatus, Shared, ZoneEntry,
+};
 use crate::now_ms;
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
-use crate::scheduler::{Report, Scheduler};
-use crate::state::{Event, VantageState};
+use crate::scheduler::{Probed, Report, Scheduler, TargetId};
+use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{self, Status};
-use crate::targets::{self, AddressBook, Resolutions};
+use crate::targets::{self, AddressBook, HostBook, Resolutions};
 
 /// How often statuses are evaluated and published through the confirmation layer: the
 /// granularity of `confirm_after` / `clear_after` (a bound gains at most two ticks).
@@ -83,6 +85,11 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
         zones.insert(zone_key(z), ZoneEntry::new(z, &config.maintenance));
     }
     restore_state(&config.state.path, &mut zones);
+    let groups = config
+        .groups
+        .iter()
+        .map(|g| GroupEntry::new(g, &config.maintenance, None))
+        .collect();
 
     let web = crate::web::WebHandle::load(opts.web_config.as_deref())?;
     let resolver = NameResolver::new(&config.resolver).context("cannot set up the resolver")?;
@@ -98,6 +105,8 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             config: config.clone(),
             zones,
             addresses: AddressBook::new(),
+            groups,
+            hosts: HostBook::new(),
             reload: ReloadStatus {
                 ok: true,
                 last_success: now,
@@ -126,6 +135,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
 
     let (resolved_tx, resolved_rx) = mpsc::channel(1);
     let (loaded_tx, loaded_rx) = mpsc::channel(4);
+    crate::systemd::spawn_watchdog(shared.clone());
     let daemon = Daemon {
         shared: shared.clone(),
         metrics,
@@ -157,6 +167,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let stop = running.stop.clone();
     let signals = tokio::spawn(async move {
         wait_for_termination().await;
+        crate::systemd::notify_stopping();
         let _ = stop.send(true);
     });
     let res = running.wait().await;
@@ -315,7 +326,37 @@ impl Daemon {
     fn apply(&self, batch: &mut Vec<Report>) {
         let mut inner = self.shared.lock();
         for report in batch.drain(..) {
-            if &*report.zone == targets::CANARY_ZONE {
+            let (zone, observation) = match report.probed {
+                Probed::Check {
+                    group,
+                    component,
+                    observation,
+                } => {
+                    let Some(entry) = inner
+                        .groups
+                        .iter_mut()
+                        .find(|g| *g.config.name == *group)
+                        .and_then(|g| g.component_mut(&component))
+                    else {
+                        continue; // removed by a reload while the check ran
+                    };
+                    self.metrics.observe_slip(report.slip);
+                    match entry.state.observe(observation) {
+                        Some(CheckEvent::Down { key, reason }) => warn!(
+                            group = %group, component = %component, kind = %key.kind,
+                            target = %key.target, %reason, "check target down"
+                        ),
+                        Some(CheckEvent::Up { key }) => info!(
+                            group = %group, component = %component, kind = %key.kind,
+                            target = %key.target, "check target up"
+                        ),
+                        None => {}
+                    }
+                    continue;
+                }
+                Probed::Dns { zone, observation } => (zone, observation),
+            };
+            if &*zone == targets::CANARY_ZONE {
                 let fail_after = inner
                     .config
                     .zones
@@ -323,26 +364,25 @@ impl Daemon {
                     .map(|z| z.thresholds.fail_after)
                     .min()
                     .unwrap_or(1);
-                let obs = report.observation;
+                let obs = observation;
                 if let Some(up) = inner.vantage.observe(&obs, fail_after) {
                     info!(canary = %obs.key.server, address = %obs.key.addr, up, "canary reachability changed");
                 }
                 continue;
             }
-            let Some(zone) = inner.zones.get_mut(&*report.zone) else {
+            let Some(zone_entry) = inner.zones.get_mut(&*zone) else {
                 continue; // zone removed by a reload while the probe ran
             };
             self.metrics.observe_slip(report.slip);
-            let events = zone.state.observe(report.observation);
+            let events = zone_entry.state.observe(observation);
             for ev in &events {
                 if let Event::Propagated {
                     server, delay_ms, ..
                 } = ev
                 {
-                    self.metrics
-                        .observe_propagation(&report.zone, server, *delay_ms);
+                    self.metrics.observe_propagation(&zone, server, *delay_ms);
                 }
-                log_event(&report.zone, ev);
+                log_event(&zone, ev);
             }
         }
     }
@@ -380,6 +420,28 @@ impl Daemon {
                 changes.push((id, c));
             }
         }
+        for g in inner.groups.iter_mut() {
+            let group = g.config.name.clone();
+            let members = g
+                .components
+                .iter()
+                .map(|c| (c.config.name.as_str(), &c.state));
+            for c in g.tracker.update(
+                &group,
+                members,
+                g.config.partial_outage_share,
+                &g.maintenance,
+                &inner.vantage_verdict,
+                now,
+            ) {
+                let id = if c.name == group {
+                    ComponentId::group(&group)
+                } else {
+                    ComponentId::member(&group, &c.name)
+                };
+                changes.push((id, c));
+            }
+        }
         for (id, c) in changes {
             match c.from {
                 None if c.to == Status::Unknown => debug!(
@@ -401,6 +463,7 @@ impl Daemon {
         {
             self.shared.set_ready();
             info!(targets = scheduler.len(), "first probe round done: ready");
+            crate::systemd::notify_ready(scheduler.len());
         }
     }
 
@@ -430,7 +493,9 @@ impl Daemon {
         let (targets, pass) = {
             let mut inner = self.shared.lock();
             let config = inner.config.clone();
-            let pass = targets::apply(&config, &mut inner.addresses, resolved, now_ms());
+            let now = now_ms();
+            let mut pass = targets::apply(&config, &mut inner.addresses, resolved, now);
+            pass.changed |= targets::apply_hosts(&config, &mut inner.hosts, resolved, now);
             for (name, result) in resolved {
                 match result {
                     Ok(_) => inner.unresolved.remove(name),
@@ -439,30 +504,61 @@ impl Daemon {
             }
             let mut targets = targets::expand(&config, &inner.addresses);
             let canaries = targets::canaries(&config);
-            inner
-                .vantage
-                .sync(&canaries.iter().map(|t| t.key.clone()).collect::<Vec<_>>());
+            let dns_key = |t: &crate::scheduler::Target| match &t.id {
+                TargetId::Dns { zone, key } => Some((zone.clone(), key.clone())),
+                TargetId::Check { .. } => None,
+            };
+            inner.vantage.sync(
+                &canaries
+                    .iter()
+                    .filter_map(|t| dns_key(t).map(|(_, k)| k))
+                    .collect::<Vec<_>>(),
+            );
+            let services = targets::expand_services(&config, &inner.hosts);
+            for g in inner.groups.iter_mut() {
+                for c in g.components.iter_mut() {
+                    let keys: Vec<_> = services
+                        .iter()
+                        .filter_map(|t| match &t.id {
+                            TargetId::Check {
+                                group,
+                                component,
+                                key,
+                            } if **group == *g.config.name && **component == *c.config.name => {
+                                Some(key.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    c.state.sync_checks(&keys);
+                }
+            }
             for (zname, zone) in inner.zones.iter_mut() {
                 let keys: Vec<_> = targets
                     .iter()
-                    .filter(|t| &*t.zone == zname.as_str())
-                    .map(|t| t.key.clone())
+                    .filter_map(dns_key)
+                    .filter(|(z, _)| &**z == zname.as_str())
+                    .map(|(_, k)| k)
                     .collect();
                 zone.state
                     .declare_servers(zone.config.nameservers.iter().map(|n| n.name.as_str()));
                 zone.state.sync_targets(&keys);
             }
             targets.extend(canaries);
+            targets.extend(services);
             (targets, pass)
         };
         let retry = humantime::format_duration(self.shared.lock().config.resolver.refresh);
         for (name, err) in &pass.failures {
             self.metrics.resolve_failure(name);
-            warn!(server = %name, error = %err, retry_in = %retry, "cannot resolve nameserver; keeping last known addresses, retrying in {retry}");
+            warn!(name = %name, error = %err, retry_in = %retry, "cannot resolve name (nameserver or check host); keeping last known addresses, retrying in {retry}");
         }
         let servers: HashSet<(&str, &str)> = targets
             .iter()
-            .map(|t| (&*t.zone, t.key.server.as_str()))
+            .filter_map(|t| match &t.id {
+                TargetId::Dns { zone, key } => Some((&**zone, key.server.as_str())),
+                TargetId::Check { .. } => None,
+            })
             .collect();
         self.metrics.retain_servers(&servers);
         if pass.changed {
@@ -535,6 +631,18 @@ impl Daemon {
                 info!(zone = %gone, "zone removed by reload");
             }
             inner.zones = next;
+            let mut old_groups = std::mem::take(&mut inner.groups);
+            inner.groups = new
+                .groups
+                .iter()
+                .map(|g| {
+                    let previous = old_groups
+                        .iter()
+                        .position(|o| o.config.name == g.name)
+                        .map(|i| old_groups.swap_remove(i));
+                    GroupEntry::new(g, &new.maintenance, previous)
+                })
+                .collect();
             inner.config = new;
             inner.reload = ReloadStatus {
                 ok: true,

@@ -22,6 +22,7 @@ pub mod scheduler;
 pub mod serial;
 pub mod state;
 pub mod status;
+pub mod systemd;
 pub mod targets;
 pub mod web;
 

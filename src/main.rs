@@ -173,11 +173,21 @@ fn validate(config: &std::path::Path) -> ExitCode {
     match config::load(config) {
         Ok(c) => {
             let servers: usize = c.zones.iter().map(|z| z.nameservers.len()).sum();
+            let components: usize = c.groups.iter().map(|g| g.components.len()).sum();
+            let checks: usize = c
+                .groups
+                .iter()
+                .flat_map(|g| &g.components)
+                .map(|c| c.checks.len())
+                .sum();
             println!(
-                "{}: ok ({} zone(s), {} nameserver(s), {} maintenance window(s))",
+                "{}: ok ({} zone(s), {} nameserver(s), {} service group(s), {} service component(s), {} check(s), {} maintenance window(s))",
                 config.display(),
                 c.zones.len(),
                 servers,
+                c.groups.len(),
+                components,
+                checks,
                 c.maintenance.len()
             );
             ExitCode::SUCCESS

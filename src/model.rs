@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Config, MaintenanceWindow, ZoneConfig};
-use crate::state::{VantageState, ZoneState};
-use crate::status::{self, Status, Vantage, ZoneStatus, ZoneTracker};
-use crate::targets::AddressBook;
+use crate::config::{ComponentConfig, Config, GroupConfig, MaintenanceWindow, ZoneConfig};
+use crate::state::{ServiceState, VantageState, ZoneState};
+use crate::status::{self, GroupStatus, ServiceTracker, Status, Vantage, ZoneStatus, ZoneTracker};
+use crate::targets::{AddressBook, HostBook};
 use crate::UnixMs;
 
 /// One watched zone: its config and its pure state.
@@ -61,6 +61,106 @@ impl ZoneEntry {
     /// True while a window covers component `name` of this zone.
     pub fn in_maintenance(&self, name: &str, now: UnixMs) -> bool {
         self.active_maintenance(name, now).is_some()
+    }
+}
+
+/// One service component: its config and its pure state.
+#[derive(Debug)]
+pub struct ServiceEntry {
+    /// The component's configuration.
+    pub config: ComponentConfig,
+    /// Everything observed about its checks.
+    pub state: ServiceState,
+}
+
+/// One `[[group]]` of service components, in config order.
+#[derive(Debug)]
+pub struct GroupEntry {
+    /// The group's configuration.
+    pub config: GroupConfig,
+    /// Its components, in config order.
+    pub components: Vec<ServiceEntry>,
+    /// The maintenance windows as seen from this group (see [`MaintenanceWindow::for_group`]).
+    pub maintenance: Vec<MaintenanceWindow>,
+    /// The group's published statuses (confirmation layer), updated every status tick.
+    pub tracker: ServiceTracker,
+}
+
+impl GroupEntry {
+    /// A fresh entry for a configured group; `previous` (a reload) hands over the state of
+    /// components that keep their name.
+    pub fn new(
+        config: &GroupConfig,
+        windows: &[MaintenanceWindow],
+        previous: Option<GroupEntry>,
+    ) -> GroupEntry {
+        let (mut old, tracker) = match previous {
+            Some(p) => (p.components, p.tracker),
+            None => (Vec::new(), ServiceTracker::new()),
+        };
+        let components = config
+            .components
+            .iter()
+            .map(|c| {
+                let state = match old.iter().position(|o| o.config.name == c.name) {
+                    Some(i) => {
+                        let mut st = old.swap_remove(i).state;
+                        st.set_thresholds(c.thresholds.clone());
+                        st
+                    }
+                    None => ServiceState::new(c.thresholds.clone()),
+                };
+                ServiceEntry {
+                    config: c.clone(),
+                    state,
+                }
+            })
+            .collect();
+        GroupEntry {
+            config: config.clone(),
+            components,
+            maintenance: MaintenanceWindow::for_group(windows, &config.name),
+            tracker,
+        }
+    }
+
+    /// The component called `name`.
+    pub fn component_mut(&mut self, name: &str) -> Option<&mut ServiceEntry> {
+        self.components.iter_mut().find(|c| c.config.name == name)
+    }
+
+    /// The component called `name` (case-insensitive, as in API paths).
+    pub fn component(&self, name: &str) -> Option<&ServiceEntry> {
+        self.components
+            .iter()
+            .find(|c| c.config.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The window covering component `name` of this group (or the group itself) at `now`.
+    pub fn active_maintenance(&self, name: &str, now: UnixMs) -> Option<&MaintenanceWindow> {
+        status::active_maintenance(name, &self.maintenance, now)
+    }
+
+    /// The published statuses; before the first status tick, the instantaneous evaluation.
+    pub fn status(&self, now: UnixMs) -> GroupStatus {
+        if let Some(s) = self.tracker.current() {
+            return s.clone();
+        }
+        let components: Vec<_> = self
+            .components
+            .iter()
+            .map(|c| status::evaluate_service(&c.config.name, &c.state, &self.maintenance, now))
+            .collect();
+        GroupStatus {
+            group: status::evaluate_service_group(
+                &self.config.name,
+                &components,
+                self.config.partial_outage_share,
+                &self.maintenance,
+                now,
+            ),
+            components,
+        }
     }
 }
 
@@ -158,6 +258,10 @@ pub struct Inner {
     pub zones: BTreeMap<String, ZoneEntry>,
     /// Addresses of every (zone, nameserver).
     pub addresses: AddressBook,
+    /// Service groups (`[[group]]`), in config order.
+    pub groups: Vec<GroupEntry>,
+    /// Addresses of every service check host.
+    pub hosts: HostBook,
     /// Outcome of the last config (re)load.
     pub reload: ReloadStatus,
     /// Last status and since when, per component (for logging changes and `updated_at`).
@@ -239,6 +343,13 @@ impl Inner {
                 (z, s)
             })
             .collect()
+    }
+}
+
+impl Inner {
+    /// Every service group's published statuses, in config order.
+    pub fn group_statuses(&self, now: UnixMs) -> Vec<(&GroupEntry, GroupStatus)> {
+        self.groups.iter().map(|g| (g, g.status(now))).collect()
     }
 }
 

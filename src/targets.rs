@@ -1,15 +1,16 @@
 //! From configuration to the list of targets: nameserver addresses (fixed or
-//! resolved, last known kept on failure) expanded over transports.
+//! resolved, last known kept on failure) expanded over transports, and service
+//! component checks expanded over their hosts' addresses (or fixed addresses, or URL).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use crate::config::{Config, NameserverConfig};
-use crate::probe::ProbeSpec;
+use crate::config::{Config, Endpoint, NameserverConfig};
+use crate::probe::{CheckSpec, ProbeSpec};
 use crate::resolve::NameResolver;
-use crate::scheduler::Target;
-use crate::state::TargetKey;
+use crate::scheduler::{Target, TargetId};
+use crate::state::{CheckKey, TargetKey};
 use crate::UnixMs;
 
 /// What is known about the addresses of one nameserver name.
@@ -49,7 +50,26 @@ fn nameservers(config: &Config) -> BTreeMap<(String, String), &NameserverConfig>
         .collect()
 }
 
-/// Names to resolve: every nameserver listed without fixed addresses in some zone, once.
+/// Addresses of every check host name (`host = "..."` of a service check), by name.
+/// The ports are the DNS port as resolved; each check applies its own.
+pub type HostBook = BTreeMap<String, Addresses>;
+
+/// Every host name a service check names, once.
+fn check_hosts(config: &Config) -> Vec<String> {
+    let mut hosts: Vec<String> = config
+        .groups
+        .iter()
+        .flat_map(|g| g.components.iter())
+        .flat_map(|c| c.checks.iter())
+        .filter_map(|c| c.host().map(str::to_string))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Names to resolve: every nameserver listed without fixed addresses in some zone, and
+/// every service check host, once.
 pub fn names_to_resolve(config: &Config) -> Vec<String> {
     let mut names: Vec<String> = config
         .zones
@@ -57,6 +77,7 @@ pub fn names_to_resolve(config: &Config) -> Vec<String> {
         .flat_map(|z| z.nameservers.iter())
         .filter(|ns| ns.addresses.is_empty())
         .map(|ns| ns.name.clone())
+        .chain(check_hosts(config))
         .collect();
     names.sort();
     names.dedup();
@@ -144,6 +165,86 @@ pub fn apply(
     pass
 }
 
+/// Bring the check host book in line with `config` and fresh `resolved` names (pure), as
+/// [`apply`] does for nameservers: a failed resolution keeps the last known addresses.
+/// Returns true when any host's address set changed.
+pub fn apply_hosts(
+    config: &Config,
+    hosts: &mut HostBook,
+    resolved: &Resolutions,
+    now: UnixMs,
+) -> bool {
+    let wanted = check_hosts(config);
+    let before = hosts.len();
+    hosts.retain(|h, _| wanted.contains(h));
+    let mut changed = hosts.len() != before;
+    for host in wanted {
+        let entry = hosts.entry(host.clone()).or_default();
+        match resolved.get(&host) {
+            None => {}
+            Some(Ok(addrs)) => {
+                changed |= entry.addrs != *addrs;
+                entry.addrs = addrs.clone();
+                entry.resolved_at = Some(now);
+                entry.last_error = None;
+            }
+            Some(Err(msg)) => entry.last_error = Some(msg.clone()),
+        }
+    }
+    changed
+}
+
+/// Service check targets: one per (component, check, address) — a host's every resolved
+/// address (IPv4 and IPv6), each fixed address, or the URL of an `http` check. Two checks
+/// of a component landing on the same kind and target are one target.
+pub fn expand_services(config: &Config, hosts: &HostBook) -> Vec<Target> {
+    let mut out = Vec::new();
+    for g in &config.groups {
+        let group: Arc<str> = Arc::from(g.name.as_str());
+        for c in &g.components {
+            let component: Arc<str> = Arc::from(c.name.as_str());
+            let mut keys: Vec<CheckKey> = Vec::new();
+            for check in &c.checks {
+                let addrs: Vec<Option<SocketAddr>> = match &check.endpoint {
+                    Endpoint::Url => vec![None],
+                    Endpoint::Addresses(a) => a.iter().copied().map(Some).collect(),
+                    Endpoint::Host { name, port } => hosts
+                        .get(name)
+                        .map(|h| {
+                            h.addrs
+                                .iter()
+                                .map(|a| Some(SocketAddr::new(a.ip(), *port)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                for addr in addrs {
+                    let spec: CheckSpec = check.spec_for(addr);
+                    let key = CheckKey {
+                        kind: spec.kind(),
+                        target: spec.target(),
+                    };
+                    if keys.contains(&key) {
+                        continue;
+                    }
+                    keys.push(key.clone());
+                    out.push(Target {
+                        id: TargetId::Check {
+                            group: group.clone(),
+                            component: component.clone(),
+                            key,
+                        },
+                        spec,
+                        interval: check.interval,
+                        timeout: check.timeout,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Resolve every name that needs it and apply the result to `book` (one-shot use:
 /// `nsprobe check`; the daemon does the two steps separately).
 pub async fn refresh(
@@ -180,17 +281,20 @@ pub fn canaries(config: &Config) -> Vec<Target> {
         .canaries
         .iter()
         .map(|c| Target {
-            zone: zone.clone(),
-            key: TargetKey::new(&c.name, c.address, c.transport),
-            spec: ProbeSpec {
+            id: TargetId::Dns {
+                zone: zone.clone(),
+                key: TargetKey::new(&c.name, c.address, c.transport),
+            },
+            spec: CheckSpec::DnsSoa(ProbeSpec {
                 zone: c.zone.clone(),
                 addr: c.address,
                 transport: c.transport,
                 timeout: pace.timeout,
                 dnssec_ok: false,
                 nsid: false,
-            },
+            }),
             interval: pace.interval,
+            timeout: pace.timeout,
         })
         .collect()
 }
@@ -209,21 +313,24 @@ pub fn expand(config: &Config, book: &AddressBook) -> Vec<Target> {
             for addr in &addrs.addrs {
                 for transport in &zone.transports {
                     out.push(Target {
-                        zone: zone_name.clone(),
-                        key: TargetKey {
-                            server: ns.name.clone(),
-                            addr: *addr,
-                            transport: *transport,
+                        id: TargetId::Dns {
+                            zone: zone_name.clone(),
+                            key: TargetKey {
+                                server: ns.name.clone(),
+                                addr: *addr,
+                                transport: *transport,
+                            },
                         },
-                        spec: ProbeSpec {
+                        spec: CheckSpec::DnsSoa(ProbeSpec {
                             zone: zone.name.clone(),
                             addr: *addr,
                             transport: *transport,
                             timeout: zone.timeout,
                             dnssec_ok: zone.dnssec,
                             nsid: zone.nsid,
-                        },
+                        }),
                         interval: zone.interval,
+                        timeout: zone.timeout,
                     });
                 }
             }

@@ -253,6 +253,10 @@ fn alert_metrics_are_in_the_contract() {
         "nsprobe_probe_duration_seconds_bucket",
         "nsprobe_soa_rrsig_expiration_timestamp_seconds",
         "nsprobe_config_last_reload_successful",
+        "nsprobe_vantage_up",
+        "nsprobe_zone_serial_rollbacks_total",
+        "nsprobe_check_up",
+        "nsprobe_tls_cert_expiry_timestamp_seconds",
     ] {
         assert!(
             used.contains(expected),
@@ -286,6 +290,10 @@ fn every_alert_has_unit_tests_severity_and_annotations() {
         "NsprobeSoaRrsigExpiring",
         "NsprobeConfigReloadFailed",
         "NsprobeAbsent",
+        "NsprobeVantageDown",
+        "NsprobeZoneSerialRollback",
+        "NsprobeServiceComponentDown",
+        "NsprobeTlsCertExpiring",
     ] {
         assert!(alerts.iter().any(|a| a == expected), "no alert {expected}");
     }

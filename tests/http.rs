@@ -4,6 +4,7 @@
 //! the Statuspage v2 documents, health and readiness, error responses, reload
 //! over HTTP and SIGHUP, and the OpenAPI document and metrics table in `docs/`.
 
+mod checks_support;
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -263,6 +264,26 @@ async fn metrics_export_every_family_consistent_with_the_json_api() {
         s.set_rrsig_expiration(Some(exp));
         s.set_nsid(Some(&format!("lab-{}", i + 1)));
     }
+    // A service component with a TLS check against a rustls server (a test CA's
+    // certificate): nsprobe_check_* and nsprobe_tls_cert_expiry_timestamp_seconds.
+    let ca = checks_support::TestCa::new();
+    let ca_file = lab.dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let tls = checks_support::Responder::tls(
+        checks_support::handler(|c| async move {
+            let _held = c;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }),
+        &ca.valid(30),
+    )
+    .await;
+    let group = format!(
+        "\n[[group]]\nname = \"Registry\"\n[[group.component]]\nname = \"EPP\"\ninterval = \"300ms\"\n\
+         timeout = \"200ms\"\n[[group.component.check]]\nkind = \"tls\"\naddress = \"{}\"\n\
+         server_name = \"localhost\"\nca_file = \"{}\"\n",
+        tls.addr,
+        ca_file.display()
+    );
     // A third nameserver without addresses whose name cannot be resolved
     // (the resolver is a closed loopback port): nsprobe_resolve_failures_total.
     let resolver = closed_port().await;
@@ -275,10 +296,18 @@ async fn metrics_export_every_family_consistent_with_the_json_api() {
              [[canary]]\nname = \"canary.lab\"\naddress = \"{}\"\n",
             lab.servers[0].addr()
         ),
-    ) + "[[zone.nameservers]]\nname = \"ns-unresolvable.lab\"\n";
+    ) + "[[zone.nameservers]]\nname = \"ns-unresolvable.lab\"\n"
+        + &group;
     let d = start(&lab.write(&text)).await;
     wait_ready(&d).await;
     let addr = d.http_addr;
+    wait_until("TLS check up", Duration::from_secs(5), || async move {
+        scrape(addr)
+            .await
+            .sum("nsprobe_check_up", &[("component", "EPP")])
+            >= 1.0
+    })
+    .await;
 
     // A publication seen first on ns1 then on ns2 (propagation), then ns2 going
     // back (a regression).
@@ -999,14 +1028,20 @@ async fn every_openapi_path_is_served() {
         "operations found in docs/openapi.yaml: {ops:?}"
     );
     let lab = Lab::new(1, 1).await;
-    let d = start(&lab.config("", "")).await;
+    let group = format!(
+        "[[group]]\nname = \"Registry\"\n[[group.component]]\nname = \"DAS\"\n\
+         [[group.component.check]]\nkind = \"tcp\"\naddress = \"{}\"\n",
+        lab.servers[0].addr()
+    );
+    let d = start(&lab.config("", &group)).await;
     wait_ready(&d).await;
     let mut paths = BTreeSet::new();
     for (method, path) in &ops {
         let real = path
             .replace("{zone}", "dk.")
             .replace("{server}", "ns1.lab")
-            .replace("{component}", "ns1.lab");
+            .replace("{group}", "Registry")
+            .replace("{component}", "DAS");
         let (code, body) = http(d.http_addr, method, &real).await;
         assert!(
             (200..300).contains(&code),
@@ -1021,6 +1056,7 @@ async fn every_openapi_path_is_served() {
         "/readyz",
         "/api/v1/status",
         "/api/v1/zones/{zone}/servers/{server}/response-times",
+        "/api/v1/groups/{group}/components/{component}/response-times",
         "/api/v2/summary.json",
         "/api/v2/components.json",
         "/api/v2/status.json",

@@ -2,9 +2,9 @@
 //! `/api/v2/components.json`, `/api/v2/status.json`), so existing Statuspage
 //! clients and widgets can read nsprobe directly.
 //!
-//! Each zone's group (e.g. "DNS (.dk)") is itself a component with
-//! `group: true` and its members' ids in `components`, as Statuspage lists
-//! groups. Ids are derived from names, so they are stable across restarts.
+//! Each zone's group (e.g. "DNS (.dk)") and each service group (`[[group]]`)
+//! is itself a component with `group: true` and its members' ids in
+//! `components`, as Statuspage lists groups. Ids are derived from names, so they are stable across restarts.
 
 use serde::Serialize;
 
@@ -239,6 +239,28 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
         for (si, s) in zs.servers.iter().enumerate() {
             let id = ComponentId::member(&zs.group.name, &s.name);
             components.push(component(&id, s, si + 1, Some(gid.clone())));
+            ids.push(id);
+        }
+    }
+    // Service groups follow the zone groups, in config order, with their members.
+    let zone_groups = groups.len();
+    for (gi, (_, gs)) in inner.group_statuses(now).into_iter().enumerate() {
+        let group_id = ComponentId::group(&gs.group.name);
+        let gid = component_id(&group_id);
+        let mut group = component(&group_id, &gs.group, zone_groups + gi + 1, None);
+        group.group = true;
+        group.components = Some(
+            gs.components
+                .iter()
+                .map(|c| component_id(&ComponentId::member(&gs.group.name, &c.name)))
+                .collect(),
+        );
+        groups.push(gs.group.statuspage_status());
+        ids.push(group_id);
+        components.push(group);
+        for (ci, c) in gs.components.iter().enumerate() {
+            let id = ComponentId::member(&gs.group.name, &c.name);
+            components.push(component(&id, c, ci + 1, Some(gid.clone())));
             ids.push(id);
         }
     }

@@ -4,9 +4,11 @@
 
 use serde::Serialize;
 
+use super::statuspage::component_id;
 use super::{rfc3339, worst};
-use crate::model::{Inner, ZoneEntry};
-use crate::probe::Transport;
+use crate::model::{ComponentId, GroupEntry, Inner, ZoneEntry};
+use crate::probe::{CertFacts, Facts, Kind, Transport};
+use crate::state::MinutePoint;
 use crate::status::{self, Status};
 use crate::UnixMs;
 
@@ -15,7 +17,7 @@ use crate::UnixMs;
 pub struct StatusView {
     /// When this document was generated (RFC 3339).
     pub generated_at: String,
-    /// Worst status over every zone group.
+    /// Worst status over every zone group and service group.
     pub status: Status,
     /// True once the first probe round is done (the same as `/readyz`).
     pub ready: bool,
@@ -24,6 +26,79 @@ pub struct StatusView {
     pub vantage: status::Vantage,
     /// Every watched zone.
     pub zones: Vec<ZoneView>,
+    /// Every service group (`[[group]]`), in config order.
+    pub groups: Vec<GroupView>,
+}
+
+/// One service group in `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupView {
+    /// The group's Statuspage component id (stable, from its name).
+    pub id: String,
+    /// Group name (its own status-page component).
+    pub name: String,
+    /// Group status.
+    pub status: Status,
+    /// Why.
+    pub reason: String,
+    /// When the group's status last changed (RFC 3339).
+    pub since: Option<String>,
+    /// Maintenance window in force for the group.
+    pub maintenance: Option<MaintenanceView>,
+    /// Its components, in config order.
+    pub components: Vec<ServiceView>,
+}
+
+/// One service component in `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    /// Statuspage component id (stable, from group and name).
+    pub id: String,
+    /// Component name.
+    pub name: String,
+    /// Component status (confirmed; `unknown` when not observable).
+    pub status: Status,
+    /// Why.
+    pub reason: String,
+    /// When the status last changed (RFC 3339).
+    pub since: Option<String>,
+    /// The last confirmed observed status, held while `unknown` or in maintenance.
+    pub last_known: Option<Status>,
+    /// Loss over the evidence window (`stats_window`).
+    pub window_loss: f64,
+    /// Lower bound of the 95 % Wilson interval of that share (degraded above `loss_after`).
+    pub window_loss_low: f64,
+    /// Checks in the evidence window.
+    pub window_checks: usize,
+    /// Maintenance window in force.
+    pub maintenance: Option<MaintenanceView>,
+    /// Every check target.
+    pub checks: Vec<CheckView>,
+}
+
+/// One check target of a service component.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    /// Check kind (`tcp`, `tls`, `http`, `whois`, `epp`).
+    pub kind: Kind,
+    /// What is checked (`epp://epp.example.dk@192.0.2.7:700`, a URL…).
+    pub target: String,
+    /// Up after hysteresis (null before the first result).
+    pub up: Option<bool>,
+    /// Response time of the last success, ms.
+    pub rtt_ms: Option<f64>,
+    /// The most recent failure (it stays after recovery).
+    pub last_error: Option<ErrorView>,
+    /// Consecutive failures up to now.
+    pub consecutive_failures: u32,
+    /// When the last check ran (RFC 3339).
+    pub last_check_at: Option<String>,
+    /// Facts of the last success (HTTP status, EPP svID, TLS version, certificate…).
+    pub facts: Option<Facts>,
+    /// The last server certificate seen (also from a failed check).
+    pub cert: Option<CertFacts>,
+    /// Its expiry (RFC 3339).
+    pub cert_expires_at: Option<String>,
 }
 
 /// A zone-wide serial rollback.
@@ -204,12 +279,93 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     for (entry, zs) in inner.statuses(now) {
         zones.push(zone_view(entry, &zs, now));
     }
+    let groups: Vec<GroupView> = inner
+        .group_statuses(now)
+        .into_iter()
+        .map(|(g, gs)| group_view(g, &gs, now))
+        .collect();
     StatusView {
         generated_at: rfc3339(now),
-        status: worst(zones.iter().map(|z| z.status)),
+        status: worst(
+            zones
+                .iter()
+                .map(|z| z.status)
+                .chain(groups.iter().map(|g| g.status)),
+        ),
         ready: inner.all_targets_probed(),
         vantage: inner.vantage_verdict.clone(),
         zones,
+        groups,
+    }
+}
+
+fn group_maintenance(g: &GroupEntry, name: &str, now: UnixMs) -> Option<MaintenanceView> {
+    g.active_maintenance(name, now).map(|w| MaintenanceView {
+        reason: w.reason.clone(),
+        start: rfc3339(w.start),
+        end: rfc3339(w.end),
+    })
+}
+
+fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupView {
+    let name = g.config.name.as_str();
+    let components = g
+        .components
+        .iter()
+        .zip(&gs.components)
+        .map(|(entry, cs)| {
+            let th = entry.state.thresholds();
+            let w = entry.state.samples.stats(
+                now,
+                u64::try_from(th.stats_window.as_millis()).unwrap_or(u64::MAX),
+            );
+            ServiceView {
+                id: component_id(&ComponentId::member(name, &cs.name)),
+                name: cs.name.clone(),
+                status: cs.status,
+                reason: cs.reason.clone(),
+                since: cs.since.map(rfc3339),
+                last_known: cs.last_known,
+                window_loss: w.loss(),
+                window_loss_low: w.loss_low,
+                window_checks: w.samples,
+                maintenance: group_maintenance(g, &cs.name, now),
+                checks: entry
+                    .state
+                    .checks
+                    .iter()
+                    .map(|(key, c)| CheckView {
+                        kind: key.kind,
+                        target: key.target.clone(),
+                        up: c.up,
+                        rtt_ms: c.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
+                        last_error: c.last_error.as_ref().map(|e| ErrorView {
+                            reason: e.reason.as_str().to_string(),
+                            detail: e.detail.clone(),
+                            at: rfc3339(e.at),
+                        }),
+                        consecutive_failures: c.consecutive_failures,
+                        last_check_at: c.last_at.map(rfc3339),
+                        facts: c.last_facts.clone(),
+                        cert: c.cert.clone(),
+                        cert_expires_at: c
+                            .cert
+                            .as_ref()
+                            .and_then(|x| u64::try_from(x.not_after).ok())
+                            .map(|t| rfc3339(t.saturating_mul(1000))),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    GroupView {
+        id: component_id(&ComponentId::group(name)),
+        name: name.to_string(),
+        status: gs.group.status,
+        reason: gs.group.reason.clone(),
+        since: gs.group.since.map(rfc3339),
+        maintenance: group_maintenance(g, name, now),
+        components,
     }
 }
 
@@ -312,23 +468,56 @@ pub fn response_times_view(
         zone: entry.state.zone().to_string(),
         server: server.to_string(),
         minutes,
-        points: points
-            .into_iter()
-            .map(|p| PointView {
-                time: rfc3339(p.start),
-                timestamp: p.start / 1000,
-                probes: p.probes,
-                failures: p.failures,
-                loss: if p.probes == 0 {
-                    0.0
-                } else {
-                    f64::from(p.failures) / f64::from(p.probes)
-                },
-                min_ms: p.min_ms,
-                median_ms: p.median_ms,
-                p95_ms: p.p95_ms,
-                max_ms: p.max_ms,
-            })
-            .collect(),
+        points: point_views(points),
     })
+}
+
+/// `GET /api/v1/groups/{group}/components/{component}/response-times`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceResponseTimesView {
+    /// Group name.
+    pub group: String,
+    /// Component name.
+    pub component: String,
+    /// Minutes asked for.
+    pub minutes: u32,
+    /// Per-minute points over every check target of the component, oldest first.
+    pub points: Vec<PointView>,
+}
+
+/// The response-time series of one service component; None when the group has no such component.
+pub fn service_response_times_view(
+    group: &GroupEntry,
+    component: &str,
+    now: UnixMs,
+    minutes: u32,
+) -> Option<ServiceResponseTimesView> {
+    let entry = group.component(component)?;
+    Some(ServiceResponseTimesView {
+        group: group.config.name.clone(),
+        component: entry.config.name.clone(),
+        minutes,
+        points: point_views(entry.state.history.points(now, minutes as usize)),
+    })
+}
+
+fn point_views(points: Vec<MinutePoint>) -> Vec<PointView> {
+    points
+        .into_iter()
+        .map(|p| PointView {
+            time: rfc3339(p.start),
+            timestamp: p.start / 1000,
+            probes: p.probes,
+            failures: p.failures,
+            loss: if p.probes == 0 {
+                0.0
+            } else {
+                f64::from(p.failures) / f64::from(p.probes)
+            },
+            min_ms: p.min_ms,
+            median_ms: p.median_ms,
+            p95_ms: p.p95_ms,
+            max_ms: p.max_ms,
+        })
+        .collect()
 }

@@ -10,7 +10,7 @@ pub(super) fn what_to_write(key: &str, found: Option<&str>) -> Option<String> {
     let hint = match key {
         "interval" | "timeout" | "refresh" | "request_timeout" | "save_interval"
         | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before" | "stats_window"
-        | "confirm_after" | "clear_after" | "rollback_after" => {
+        | "confirm_after" | "clear_after" | "rollback_after" | "cert_warn_before" => {
             // `interval = 10`: show the fix with the number the user wrote.
             let example = found
                 .and_then(|f| f.trim_matches('`').parse::<u64>().ok())
@@ -26,6 +26,16 @@ pub(super) fn what_to_write(key: &str, found: Option<&str>) -> Option<String> {
         }
         "loss_after" | "partial_outage_share" => {
             "write a share between 0 and 1 (no quotes), like 0.5".into()
+        }
+        "port" => "write a port number (no quotes), like 43".into(),
+        "max_read" | "max_body" | "max_frame" | "max_redirects" => {
+            "write a whole number (no quotes), like 65536".into()
+        }
+        "insecure_skip_verify" => "write true or false (no quotes)".into(),
+        "kind" => "write kind = \"tcp\", \"tls\", \"http\", \"whois\" or \"epp\"".into(),
+        "host" | "url" | "query" | "send" | "expect" | "body" | "server_name" | "ca_file"
+        | "client_cert" | "client_key" | "expect_status" | "address" => {
+            "write a string in quotes".into()
         }
         "stale_factor" => "write a number greater than 1 (no quotes), like 3.0".into(),
         "transports" => "write a list like [\"udp\", \"tcp\"]".into(),
@@ -107,6 +117,9 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
     let mut zone: Option<String> = None;
     let mut nameserver: Option<String> = None;
     let mut maintenance = 0usize;
+    let mut group: Option<String> = None;
+    let mut component: Option<String> = None;
+    let mut check = 0usize;
     let mut current = String::new();
     let mut pos = 0usize;
     for line in text.split_inclusive('\n') {
@@ -133,6 +146,20 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                     "maintenance"
                 }
                 "[[canary]]" => "canary",
+                "[[group]]" => {
+                    group = name_in_table(&text[pos..]);
+                    component = None;
+                    "group"
+                }
+                "[[group.component]]" => {
+                    component = name_in_table(&text[pos..]);
+                    check = 0;
+                    "component"
+                }
+                "[[group.component.check]]" => {
+                    check += 1;
+                    "check"
+                }
                 "[http]" => "http",
                 "[state]" => "state",
                 "[resolver]" => "resolver",
@@ -148,6 +175,17 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 ),
                 "maintenance" => format!("maintenance #{maintenance}: "),
                 "canary" => "canary: ".to_string(),
+                "group" => format!("group {:?}: ", group.clone().unwrap_or_default()),
+                "component" => format!(
+                    "group {:?}: component {:?}: ",
+                    group.clone().unwrap_or_default(),
+                    component.clone().unwrap_or_default()
+                ),
+                "check" => format!(
+                    "group {:?}: component {:?}: check #{check}: ",
+                    group.clone().unwrap_or_default(),
+                    component.clone().unwrap_or_default()
+                ),
                 "other" => String::new(),
                 h => format!("[{h}] "),
             };

@@ -4,7 +4,8 @@
 //! - `types.rs`: the validated types the rest of nsprobe reads;
 //! - `raw.rs`: the private serde layer (`Raw*`, unknown keys rejected, values wrapped in
 //!   [`toml::Spanned`] so errors can point at them);
-//! - `validate.rs`: raw → validated, one check at a time;
+//! - `groups.rs`: the validated service groups, components and checks;
+//! - `validate.rs`: raw → validated, one check at a time (`validate_groups.rs`: `[[group]]`);
 //! - `values.rs`: parsers for single values (addresses, host names, timestamps);
 //! - `error.rs`: [`ConfigError`] and positions (file:line:col);
 //! - `hints.rs`: what to write for a key, the table an error is in, "did you mean" suggestions.
@@ -15,16 +16,19 @@
 use std::path::Path;
 
 mod error;
+mod groups;
 mod hints;
 mod raw;
 mod types;
 mod validate;
+mod validate_groups;
 mod values;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::ConfigError;
+pub use groups::*;
 pub use types::*;
 
 /// Read and validate the configuration file at `path`.

@@ -19,6 +19,64 @@ pub(super) struct RawConfig {
     pub(super) maintenance: Vec<RawMaintenance>,
     #[serde(default)]
     pub(super) canary: Vec<RawCanary>,
+    #[serde(default)]
+    pub(super) group: Vec<RawGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroup {
+    pub(super) name: S<String>,
+    pub(super) partial_outage_share: Option<S<f64>>,
+    #[serde(default)]
+    pub(super) component: Vec<RawComponent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawComponent {
+    pub(super) name: S<String>,
+    pub(super) interval: Option<S<String>>,
+    pub(super) timeout: Option<S<String>>,
+    pub(super) fail_after: Option<S<u32>>,
+    pub(super) recover_after: Option<S<u32>>,
+    pub(super) slow_after: Option<S<String>>,
+    pub(super) loss_after: Option<S<f64>>,
+    pub(super) stats_window: Option<S<String>>,
+    pub(super) min_samples: Option<S<u32>>,
+    pub(super) confirm_after: Option<S<String>>,
+    pub(super) clear_after: Option<S<String>>,
+    pub(super) cert_warn_before: Option<S<String>>,
+    #[serde(default)]
+    pub(super) check: Vec<RawCheck>,
+}
+
+/// Every key any check kind takes; validation rejects the ones that do not apply to `kind`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCheck {
+    pub(super) kind: S<String>,
+    pub(super) interval: Option<S<String>>,
+    pub(super) timeout: Option<S<String>>,
+    pub(super) host: Option<S<String>>,
+    pub(super) port: Option<S<u16>>,
+    pub(super) address: Option<S<String>>,
+    pub(super) addresses: Option<S<Vec<S<String>>>>,
+    pub(super) url: Option<S<String>>,
+    pub(super) send: Option<S<String>>,
+    pub(super) expect: Option<S<String>>,
+    pub(super) query: Option<S<String>>,
+    pub(super) max_read: Option<S<u32>>,
+    pub(super) server_name: Option<S<String>>,
+    pub(super) ca_file: Option<S<String>>,
+    pub(super) insecure_skip_verify: Option<S<bool>>,
+    pub(super) client_cert: Option<S<String>>,
+    pub(super) client_key: Option<S<String>>,
+    pub(super) expect_status: Option<S<String>>,
+    pub(super) body: Option<S<String>>,
+    pub(super) max_redirects: Option<S<u32>>,
+    pub(super) max_body: Option<S<u32>>,
+    pub(super) max_frame: Option<S<u32>>,
 }
 
 #[derive(Deserialize)]

@@ -231,6 +231,8 @@ fn shipped_configs_load() {
 
     let ex = load(&root.join("config/example.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ex.maintenance.len(), 1);
+    assert_eq!(ex.canaries.len(), 1);
+    assert_eq!(ex.canaries[0].address.ip().to_string(), "192.0.2.53");
     for z in &ex.zones {
         for ns in &z.nameservers {
             for a in &ns.addresses {
@@ -726,4 +728,172 @@ fn confirmation_durations_may_be_zero() {
     assert_eq!(c.zones[0].thresholds.confirm_after, Duration::ZERO);
     let e = err(&zone_with("stats_window = \"0s\""));
     assert!(e.contains("stats_window must be greater than zero"), "{e}");
+}
+
+#[test]
+fn shipped_status_page_config_has_every_component() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let c = load(&root.join("config/dk-status-page.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.zones[0].nameservers.len(), 7);
+    let mut names: Vec<&str> = c
+        .groups
+        .iter()
+        .flat_map(|g| g.components.iter().map(|c| c.name.as_str()))
+        .collect();
+    names.sort();
+    let mut want = vec![
+        "Website",
+        "Self-Service Portal",
+        "Registrar Portal",
+        "Whois (web)",
+        "Whois (text)",
+        "Whois API",
+        "EPP",
+        "DAS",
+        "Administrative services",
+        "Zonemaster",
+        "Stats",
+        "Sandbox environment",
+    ];
+    want.sort();
+    assert_eq!(names, want);
+    // dk.toml stays nameservers only.
+    let dk = load(&root.join("config/dk.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(dk.groups.is_empty());
+}
+
+const GROUP: &str = "\n[[group]]\nname = \"Registry\"\n[[group.component]]\nname = \"EPP\"\n";
+
+fn with_check(check: &str) -> String {
+    format!("{MINIMAL}{GROUP}[[group.component.check]]\n{check}\n")
+}
+
+#[test]
+fn groups_components_and_checks_are_read() {
+    let c = ok(&with_check(
+        "kind = \"epp\"\naddresses = [\"127.0.0.1\", \"[::1]:7000\"]\nserver_name = \"epp.lab\"\ninterval = \"20s\"\ntimeout = \"5s\"",
+    ));
+    let g = &c.groups[0];
+    assert_eq!((g.name.as_str(), g.partial_outage_share), ("Registry", 0.5));
+    let comp = &g.components[0];
+    assert_eq!(comp.thresholds, ServiceThresholds::default());
+    let check = &comp.checks[0];
+    assert_eq!(check.kind(), crate::probe::Kind::Epp);
+    assert_eq!(
+        (check.interval, check.timeout),
+        (Duration::from_secs(20), Duration::from_secs(5))
+    );
+    assert_eq!(
+        check.endpoint,
+        Endpoint::Addresses(vec![
+            "127.0.0.1:700".parse().unwrap(),
+            "[::1]:7000".parse().unwrap()
+        ])
+    );
+    assert_eq!(
+        check
+            .spec_for(Some("127.0.0.1:700".parse().unwrap()))
+            .target(),
+        "epp://epp.lab@127.0.0.1:700"
+    );
+    // A host is resolved later; whois gets port 43 by default.
+    let c = ok(&with_check(
+        "kind = \"whois\"\nhost = \"whois.example.dk.\"\nquery = \"example.dk\"\nexpect = '(?m)^Domain:'",
+    ));
+    assert_eq!(
+        c.groups[0].components[0].checks[0].endpoint,
+        Endpoint::Host {
+            name: "whois.example.dk".into(),
+            port: 43
+        }
+    );
+    let c = ok(&with_check(
+        "kind = \"http\"\nurl = \"https://www.example.dk/\"\nexpect_status = \"200,3xx\"\nbody = \"Punktum\"",
+    ));
+    assert_eq!(c.groups[0].components[0].checks[0].endpoint, Endpoint::Url);
+}
+
+#[test]
+fn check_errors_name_group_component_check_and_key() {
+    let e = err(&with_check("kind = \"smtp\"\nhost = \"a.example\""));
+    assert_has(
+        &e,
+        &[
+            "t.toml:",
+            "group \"Registry\": component \"EPP\": check #1: unknown kind \"smtp\"",
+            "\"tcp\", \"tls\", \"http\", \"whois\" or \"epp\"",
+        ],
+    );
+    let e = err(&with_check(
+        "kind = \"tcp\"\nhost = \"a.example\"\nport = 1\nurl = \"http://x/\"",
+    ));
+    assert_has(
+        &e,
+        &[
+            "check #1 (tcp): key `url` does not apply to kind \"tcp\"",
+            "keys here: kind, interval, timeout, host",
+        ],
+    );
+    let e = err(&with_check("kind = \"tcp\"\nhost = \"a.example\""));
+    assert_has(&e, &["check #1 (tcp): port is missing"]);
+    let e = err(&with_check("kind = \"tls\""));
+    assert_has(&e, &["exactly one of host"]);
+    let e = err(&with_check("kind = \"whois\"\naddress = \"192.0.2.1\""));
+    assert_has(&e, &["query is missing"]);
+    let e = err(&with_check(
+        "kind = \"tcp\"\naddress = \"192.0.2.1:4343\"\nexpect = \"(\"",
+    ));
+    assert_has(&e, &["expect: not a valid regular expression"]);
+    let e = err(&with_check("kind = \"http\"\nurl = \"ftp://x/\""));
+    assert_has(&e, &["check #1 (http): url:", "http:// or https://"]);
+    let e = err(&with_check(
+        "kind = \"http\"\nurl = \"http://x/\"\ntimeout = \"1m\"",
+    ));
+    assert_has(&e, &["timeout (1m) must be shorter than interval (30s)"]);
+    let e = err(&with_check(
+        "kind = \"http\"\nurl = \"http://x/\"\nexpect_status = \"abc\"",
+    ));
+    assert_has(&e, &["expect_status:"]);
+    let e = err(&with_check("kind = \"dns_soa\""));
+    assert_has(&e, &["configured through [[zone]]"]);
+    let e = err(&with_check(
+        "kind = \"tls\"\nhost = \"a.example\"\nca_file = \"/nonexistent/ca.pem\"",
+    ));
+    assert_has(&e, &["check #1 (tls):", "/nonexistent/ca.pem"]);
+    // A typo gets the closest key and the table it is in.
+    let e = err(&with_check("kind = \"tcp\"\nhots = \"a.example\""));
+    assert_has(&e, &["group \"Registry\": component \"EPP\": check #1: unknown key `hots`; did you mean `host`?"]);
+    let e = err(&with_check(
+        "kind = \"tcp\"\nhost = \"a.example\"\nport = \"43\"",
+    ));
+    assert_has(&e, &["port: wrong type", "write a port number"]);
+}
+
+#[test]
+fn group_errors() {
+    let e = err(&format!("{MINIMAL}\n[[group]]\nname = \"Registry\"\n"));
+    assert_has(&e, &["group \"Registry\": no components"]);
+    let e = err(&format!("{MINIMAL}{GROUP}"));
+    assert_has(&e, &["component \"EPP\": no checks"]);
+    let e = err(&format!("{MINIMAL}\n[[group]]\nname = \"DNS (.dk)\"\n"));
+    assert_has(&e, &["already called \"DNS (.dk)\""]);
+    let e = err(&format!("{MINIMAL}\n[[group]]\nname = \"a/b\"\n"));
+    assert_has(&e, &["contains `/`"]);
+    let twice = format!("{}[[group.component.check]]\nkind = \"tcp\"\naddress = \"192.0.2.1:1\"\n[[group.component]]\nname = \"epp\"\n[[group.component.check]]\nkind = \"tcp\"\naddress = \"192.0.2.1:1\"\n", MINIMAL.to_string() + GROUP);
+    assert_has(&err(&twice), &["component \"epp\" is listed twice"]);
+}
+
+#[test]
+fn maintenance_names_service_components_like_nameservers() {
+    let text = format!(
+        "{}[[maintenance]]\ncomponents = [\"registry/epp\", \"Registry\"]\nstart = \"2026-06-16T06:00:00Z\"\nend = \"2026-06-17T06:00:00Z\"\n",
+        with_check("kind = \"tcp\"\naddress = \"192.0.2.1:1\"")
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.maintenance[0].components,
+        vec!["Registry/EPP", "Registry"]
+    );
+    assert!(c.maintenance[0].covers("Registry", "EPP"));
+    assert!(!c.maintenance[0].covers("Other", "EPP"));
 }

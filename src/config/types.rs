@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
+use super::groups::GroupConfig;
 use crate::probe::Transport;
 use crate::UnixMs;
 
@@ -29,6 +30,8 @@ pub struct Config {
     /// Vantage canaries (`[[canary]]`): DNS servers outside the monitored zones; when they
     /// fail together with the monitored servers, nsprobe's own network is the suspect.
     pub canaries: Vec<CanaryConfig>,
+    /// The status page's other components (`[[group]]`), in file order.
+    pub groups: Vec<GroupConfig>,
 }
 
 /// One `[[canary]]`: a DNS server outside the monitored zones, probed like a nameserver

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use super::error::{key_before, line_col, ConfigError};
+use super::groups::GroupConfig;
 use super::hints::{
     closest, expected_keys, first_quoted, table_context, what_to_write, ADDRESS_HINT, DURATION_HINT,
 };
@@ -25,13 +26,13 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Validation context: the text (for positions) and the file name.
-struct Cx<'a> {
-    text: &'a str,
-    path: &'a Path,
+pub(super) struct Cx<'a> {
+    pub(super) text: &'a str,
+    pub(super) path: &'a Path,
 }
 
 impl Cx<'_> {
-    fn err(&self, span: Option<Range<usize>>, message: String) -> ConfigError {
+    pub(super) fn err(&self, span: Option<Range<usize>>, message: String) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             position: span.map(|s| line_col(self.text, s.start)),
@@ -39,7 +40,7 @@ impl Cx<'_> {
         }
     }
 
-    fn at<T>(&self, value: &S<T>, message: String) -> ConfigError {
+    pub(super) fn at<T>(&self, value: &S<T>, message: String) -> ConfigError {
         self.err(Some(value.span()), message)
     }
 
@@ -92,7 +93,7 @@ impl Cx<'_> {
         self.err(span, message)
     }
 
-    fn duration(
+    pub(super) fn duration(
         &self,
         ctx: &str,
         key: &str,
@@ -119,7 +120,12 @@ impl Cx<'_> {
         Ok(d)
     }
 
-    fn address(&self, ctx: &str, key: &str, v: &S<String>) -> Result<SocketAddr, ConfigError> {
+    pub(super) fn address(
+        &self,
+        ctx: &str,
+        key: &str,
+        v: &S<String>,
+    ) -> Result<SocketAddr, ConfigError> {
         parse_address(v.get_ref().trim()).ok_or_else(|| {
             self.at(
                 v,
@@ -131,7 +137,7 @@ impl Cx<'_> {
         })
     }
 
-    fn addresses(
+    pub(super) fn addresses(
         &self,
         ctx: &str,
         key: &str,
@@ -177,11 +183,12 @@ impl Cx<'_> {
             }
             zones.push(zone);
         }
+        let groups = self.groups(&raw.group, &zones)?;
         let maintenance = raw
             .maintenance
             .iter()
             .enumerate()
-            .map(|(i, m)| self.maintenance(i + 1, m, &zones))
+            .map(|(i, m)| self.maintenance(i + 1, m, &zones, &groups))
             .collect::<Result<Vec<_>, _>>()?;
         let canaries = raw
             .canary
@@ -198,6 +205,7 @@ impl Cx<'_> {
             zones,
             maintenance,
             canaries,
+            groups,
         })
     }
 
@@ -566,6 +574,7 @@ impl Cx<'_> {
         index: usize,
         raw: &RawMaintenance,
         zones: &[ZoneConfig],
+        groups: &[GroupConfig],
     ) -> Result<MaintenanceWindow, ConfigError> {
         let ctx = format!("maintenance #{index}: ");
         let c = ctx.as_str();
@@ -577,6 +586,15 @@ impl Cx<'_> {
                 known.insert(ns.name.to_lowercase(), ns.name.clone());
                 // Qualified: this nameserver in this group only.
                 let qualified = format!("{}/{}", z.component, ns.name);
+                known.insert(qualified.to_lowercase(), qualified);
+            }
+        }
+        // Service groups and components: the same naming rule as nameservers.
+        for g in groups {
+            known.insert(g.name.to_lowercase(), g.name.clone());
+            for c in &g.components {
+                known.insert(c.name.to_lowercase(), c.name.clone());
+                let qualified = format!("{}/{}", g.name, c.name);
                 known.insert(qualified.to_lowercase(), qualified);
             }
         }
@@ -597,7 +615,7 @@ impl Cx<'_> {
                     .map(|n| format!("{n:?}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(self.at(comp, format!("{c}components: {given:?} is not a known component; use a nameserver name, a zone component, or group/nameserver: {names}")));
+                return Err(self.at(comp, format!("{c}components: {given:?} is not a known component; use a nameserver name, a zone component, or group/nameserver (service components likewise: a name, a group, or group/component): {names}")));
             };
             if !seen.insert(canonical.clone()) {
                 return Err(self.at(

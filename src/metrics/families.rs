@@ -29,6 +29,7 @@ pub struct Family {
 
 const TARGET: &[&str] = &["zone", "server", "address", "transport"];
 const ADDRESS: &[&str] = &["zone", "server", "address"];
+const CHECK: &[&str] = &["group", "component", "kind", "target"];
 
 /// Every metric family nsprobe exports.
 pub const FAMILIES: &[Family] = &[
@@ -52,7 +53,11 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_soa_rrsig_expiration_timestamp_seconds", kind: Kind::Gauge, labels: ADDRESS, help: "Expiration time of the RRSIG covering the SOA (Unix time), when DNSSEC is requested." },
     Family { name: "nsprobe_server_addresses", kind: Kind::Gauge, labels: &["zone", "server"], help: "Number of addresses currently probed for this nameserver." },
     Family { name: "nsprobe_resolve_failures_total", kind: Kind::Counter, labels: &["server"], help: "Failed resolutions of a nameserver name (last known addresses are kept)." },
-    Family { name: "nsprobe_component_status", kind: Kind::Gauge, labels: &["component", "group", "status"], help: "Status-page component status: 1 for the current status, 0 for the others. group is empty for a group component." },
+    Family { name: "nsprobe_check_up", kind: Kind::Gauge, labels: CHECK, help: "1 if the service check target is up (hysteresis applied), 0 if down." },
+    Family { name: "nsprobe_checks_total", kind: Kind::Counter, labels: &["group", "component", "kind", "target", "result"], help: "Service checks by result: ok or a failure reason." },
+    Family { name: "nsprobe_check_duration_seconds", kind: Kind::Histogram, labels: CHECK, help: "Response time of successful service checks (what it covers depends on the kind)." },
+    Family { name: "nsprobe_tls_cert_expiry_timestamp_seconds", kind: Kind::Gauge, labels: CHECK, help: "Not-after of the server certificate last seen by a tls, epp or https check (Unix time)." },
+    Family { name: "nsprobe_component_status", kind: Kind::Gauge, labels: &["component", "group", "status"], help: "Status-page component status (nameservers, zone groups, service components and groups): 1 for the current status, 0 for the others. group is empty for a group component." },
     Family { name: "nsprobe_maintenance", kind: Kind::Gauge, labels: &["component", "group"], help: "1 while the component is in a declared maintenance window. group is empty for a group component." },
     Family { name: "nsprobe_nsid_info", kind: Kind::Gauge, labels: &["zone", "server", "address", "nsid"], help: "Latest NSID answered by this server address (value always 1)." },
     Family { name: "nsprobe_schedule_slip_seconds", kind: Kind::Histogram, labels: &[], help: "How late probes start compared with their planned time." },

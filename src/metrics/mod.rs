@@ -20,7 +20,10 @@ pub use families::{
     spec, Family, Kind, DURATION_BUCKETS, FAMILIES, PROPAGATION_BUCKETS, SLIP_BUCKETS,
 };
 pub use render::render;
-pub use snapshot::{AddressSnapshot, ComponentSnapshot, Snapshot, TargetSnapshot, ZoneSnapshot};
+pub use snapshot::{
+    AddressSnapshot, CheckSnapshot, ComponentSnapshot, GroupSnapshot, Snapshot, TargetSnapshot,
+    ZoneSnapshot,
+};
 
 /// How long a scrape spent where (for the debug log and measurements).
 #[derive(Debug, Clone, Copy, Default)]

@@ -167,6 +167,13 @@ pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
                 }
                 continue;
             }
+            "nsprobe_check_up"
+            | "nsprobe_checks_total"
+            | "nsprobe_check_duration_seconds"
+            | "nsprobe_tls_cert_expiry_timestamp_seconds" => {
+                render_check_family(&mut e, name, snap);
+                continue;
+            }
             _ => {}
         }
         for (z, labelled) in snap.zones.iter().zip(&labelled) {
@@ -221,8 +228,65 @@ pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
                 _ => render_server_family(&mut e, name, z, labelled, now),
             }
         }
+        if matches!(name, "nsprobe_component_status" | "nsprobe_maintenance") {
+            for c in snap.groups.iter().flat_map(|g| &g.components) {
+                let labels = [("component", c.name.as_str()), ("group", &c.group)];
+                if name == "nsprobe_maintenance" {
+                    e.sample(name, &labels, flag(c.maintenance));
+                    continue;
+                }
+                for s in Status::ALL {
+                    let labels = [labels[0], labels[1], ("status", s.as_str())];
+                    e.sample(name, &labels, flag(s == c.status));
+                }
+            }
+        }
     }
     e.out
+}
+
+/// The service check families (one series per check target).
+fn render_check_family(e: &mut Exposition, name: &str, snap: &Snapshot) {
+    for c in snap.groups.iter().flat_map(|g| &g.checks) {
+        let set = label_set(&[
+            ("component", &c.component),
+            ("group", &c.group),
+            ("kind", c.kind.as_str()),
+            ("target", &c.target),
+        ]);
+        match name {
+            "nsprobe_check_up" => {
+                if let Some(up) = c.up {
+                    e.sample_with(name, &set, None, flag(up));
+                }
+            }
+            "nsprobe_checks_total" => {
+                e.sample_with(name, &set, Some(("result", "ok")), c.successes);
+                for (reason, n) in &c.failures {
+                    e.sample_with(name, &set, Some(("result", reason.as_str())), *n);
+                }
+            }
+            "nsprobe_check_duration_seconds" => {
+                let bucket = "nsprobe_check_duration_seconds_bucket";
+                for ((_, n), le) in c.rtt.cumulative().zip(DURATION_LE) {
+                    e.sample_with(bucket, &set, Some(("le", le)), n);
+                }
+                e.sample_with(bucket, &set, Some(("le", "+Inf")), c.rtt.count);
+                e.sample_with("nsprobe_check_duration_seconds_sum", &set, None, c.rtt.sum);
+                e.sample_with(
+                    "nsprobe_check_duration_seconds_count",
+                    &set,
+                    None,
+                    c.rtt.count,
+                );
+            }
+            _ => {
+                if let Some(t) = c.cert_not_after {
+                    e.sample_with(name, &set, None, t as f64);
+                }
+            }
+        }
+    }
 }
 
 /// The daemon-level families; false if `name` is not one of them.
@@ -414,6 +478,7 @@ mod tests {
                 now: 0,
                 zones: Vec::new(),
                 vantage_up: false,
+                groups: Vec::new(),
                 canaries: vec![(
                     "k.root".into(),
                     "127.0.2.1:53".parse().unwrap(),

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::model::Inner;
-use crate::probe::{FailureKind, Transport};
+use crate::probe::{FailureKind, Kind as CheckKind, Reason, Transport};
 use crate::state::{Lag, RttHistogram};
 use crate::status::Status;
 use crate::UnixMs;
@@ -24,6 +24,40 @@ pub struct Snapshot {
     pub vantage_up: bool,
     /// Canaries with a verdict: (name, address, transport, up).
     pub canaries: Vec<(String, SocketAddr, Transport, bool)>,
+    /// Service groups, in config order.
+    pub groups: Vec<GroupSnapshot>,
+}
+
+/// One service group's numbers.
+#[derive(Debug, Clone, Default)]
+pub struct GroupSnapshot {
+    /// The group component first, then its members.
+    pub components: Vec<ComponentSnapshot>,
+    /// Every check target of its components.
+    pub checks: Vec<CheckSnapshot>,
+}
+
+/// One service check target's numbers.
+#[derive(Debug, Clone)]
+pub struct CheckSnapshot {
+    /// The component's group.
+    pub group: String,
+    /// The component.
+    pub component: String,
+    /// The check kind.
+    pub kind: CheckKind,
+    /// What is checked.
+    pub target: String,
+    /// Up/down after hysteresis; None before the first decision.
+    pub up: Option<bool>,
+    /// Successful checks.
+    pub successes: u64,
+    /// Failed checks by reason (only reasons seen).
+    pub failures: Vec<(Reason, u64)>,
+    /// Response-time histogram of the successes.
+    pub rtt: RttHistogram,
+    /// Not-after of the last server certificate seen (Unix seconds), for TLS kinds.
+    pub cert_not_after: Option<i64>,
 }
 
 /// One zone's numbers.
@@ -193,9 +227,46 @@ impl Snapshot {
             .iter()
             .filter_map(|(k, c)| Some((k.server.clone(), k.addr, k.transport, c.up?)))
             .collect();
+        let groups = inner
+            .group_statuses(now)
+            .into_iter()
+            .map(|(g, gs)| {
+                let name = g.config.name.as_str();
+                let mut components = vec![ComponentSnapshot {
+                    group: String::new(),
+                    name: name.to_string(),
+                    status: gs.group.status,
+                    maintenance: g.active_maintenance(name, now).is_some(),
+                }];
+                let mut checks = Vec::new();
+                for (entry, cs) in g.components.iter().zip(&gs.components) {
+                    components.push(ComponentSnapshot {
+                        group: name.to_string(),
+                        name: cs.name.clone(),
+                        status: cs.status,
+                        maintenance: g.active_maintenance(&cs.name, now).is_some(),
+                    });
+                    for (key, c) in &entry.state.checks {
+                        checks.push(CheckSnapshot {
+                            group: name.to_string(),
+                            component: entry.config.name.clone(),
+                            kind: key.kind,
+                            target: key.target.clone(),
+                            up: c.up,
+                            successes: c.successes,
+                            failures: c.failures_by_reason.iter().map(|(r, n)| (*r, *n)).collect(),
+                            rtt: c.rtt_histogram.clone(),
+                            cert_not_after: c.cert.as_ref().map(|x| x.not_after),
+                        });
+                    }
+                }
+                GroupSnapshot { components, checks }
+            })
+            .collect();
         Snapshot {
             now,
             zones,
+            groups,
             vantage_up: inner.vantage_verdict.up,
             canaries,
         }

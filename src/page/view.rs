@@ -126,10 +126,7 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
                 .state
                 .response_times(&s.name, now, CHART_MINUTES)
                 .unwrap_or_default();
-            let probes: u64 = minutes.iter().map(|p| u64::from(p.probes)).sum();
-            let failures: u64 = minutes.iter().map(|p| u64::from(p.failures)).sum();
-            let uptime_24h =
-                (probes > 0).then(|| (probes - failures.min(probes)) as f64 / probes as f64);
+            let uptime_24h = uptime(&minutes);
             members.push(component(id.clone(), s, uptime_24h));
             charts.push(ChartSeries {
                 id,
@@ -146,6 +143,28 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         }
         groups.push(GroupView {
             group: component(gid, &zs.group, None),
+            members,
+        });
+    }
+    // Service groups (websites, Whois, EPP…) follow the zones, in config order.
+    for (entry, gs) in inner.group_statuses(now) {
+        let gid = ComponentId::group(&gs.group.name);
+        let mut members = Vec::new();
+        for c in &gs.components {
+            let id = ComponentId::member(&gs.group.name, &c.name);
+            let uptime_24h = entry
+                .component(&c.name)
+                .and_then(|e| uptime(&e.state.history.points(now, CHART_MINUTES)));
+            if c.status != Status::Operational {
+                affected.push((c.name.clone(), c.status));
+            }
+            members.push(component(id, c, uptime_24h));
+        }
+        if banner_rank(gs.group.status) > banner_rank(overall) {
+            overall = gs.group.status;
+        }
+        groups.push(GroupView {
+            group: component(gid, &gs.group, None),
             members,
         });
     }
@@ -173,6 +192,13 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         maintenances,
         charts,
     }
+}
+
+/// Share of successful probes over `minutes`; None when nothing was probed.
+fn uptime(minutes: &[MinutePoint]) -> Option<f64> {
+    let probes: u64 = minutes.iter().map(|p| u64::from(p.probes)).sum();
+    let failures: u64 = minutes.iter().map(|p| u64::from(p.failures)).sum();
+    (probes > 0).then(|| (probes - failures.min(probes)) as f64 / probes as f64)
 }
 
 fn component(id: ComponentId, s: &ComponentStatus, uptime_24h: Option<f64>) -> ComponentView {

@@ -16,6 +16,8 @@ pub mod message;
 mod tcp;
 mod udp;
 
+pub use tcp::{frame, read_framed};
+
 use message::Verdict;
 
 /// How a query travels to the server.

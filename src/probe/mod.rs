@@ -36,7 +36,7 @@ pub use cert::{CertFacts, TlsClient, TlsOptions};
 pub use dns_soa::{message, probe, Answer, Failure, FailureKind, Outcome, ProbeSpec, Transport};
 
 /// What to check and how: one variant per check kind.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CheckSpec {
     /// One SOA query to one nameserver address (the DNS layer builds on its [`Answer`]).
     DnsSoa(ProbeSpec),

@@ -11,12 +11,16 @@
 //! - per zone: newest serial (RFC 1982) and when it was first seen, recent
 //!   publications and the gaps between them, the learned normal gap and staleness.
 //!
+//! Service components (the status page's other components) have their own, simpler state
+//! ([`ServiceState`], `service.rs`).
+//!
 //! [`ZoneState::observe`] returns [`Event`]s for the daemon to log and feed into histograms.
 
 mod event;
 mod history;
 mod persisted;
 mod server;
+mod service;
 mod target;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -30,6 +34,7 @@ pub use history::{
 };
 pub use persisted::{PersistedAddress, PersistedServer, PersistedZone};
 pub use server::{AddressState, ServerState};
+pub use service::{CheckError, CheckEvent, CheckKey, CheckObservation, CheckState, ServiceState};
 pub use target::{LastError, Observation, TargetKey, TargetState};
 pub use vantage::{CanaryState, VantageState};
 pub use window::{SampleWindow, WindowStats};

@@ -135,16 +135,31 @@ impl Confirmation {
             self.known = Some((level, reason.to_string()));
             return (Status::from_severity(level), reason.to_string());
         };
-        // Worse: the worst level held for confirm_after.
+        // Worse: the worst level held for confirm_after, unless an even worse one is about to
+        // be (within a tenth of confirm_after): an outage building up over a few seconds
+        // (one target down, then all) is one change, not three.
         if let Some(l) = (known + 1..LEVELS)
             .rev()
             .find(|&l| held(self.at_least[l], timing.confirm_after))
         {
+            let soon = timing
+                .confirm_after
+                .saturating_sub(timing.confirm_after / 10);
+            let worse_soon = (l + 1..LEVELS).any(|h| held(self.at_least[h], soon));
+            if worse_soon {
+                return self.pending(known, &known_reason, level, reason, timing, now);
+            }
             self.known = Some((l, reason.to_string()));
             return (Status::from_severity(l), reason.to_string());
         }
-        // Better: the best level held for clear_after.
+        // Better: the best level held for clear_after, unless an even better one is about
+        // to be (within a tenth of clear_after).
         if let Some(l) = (0..known).find(|&l| held(self.at_most[l], timing.clear_after)) {
+            let soon = timing.clear_after.saturating_sub(timing.clear_after / 10);
+            let better_soon = (0..l).any(|b| held(self.at_most[b], soon));
+            if better_soon {
+                return self.pending(known, &known_reason, level, reason, timing, now);
+            }
             self.known = Some((l, reason.to_string()));
             return (Status::from_severity(l), reason.to_string());
         }
@@ -152,7 +167,20 @@ impl Confirmation {
             self.known = Some((known, reason.to_string()));
             return (Status::from_severity(known), reason.to_string());
         }
-        // A different proposal not (yet) held long enough: keep the confirmed status.
+        self.pending(known, &known_reason, level, reason, timing, now)
+    }
+
+    /// The confirmed status is kept while a different proposal has not held long enough;
+    /// the reason says what is pending.
+    fn pending(
+        &self,
+        known: usize,
+        known_reason: &str,
+        level: usize,
+        reason: &str,
+        timing: Timing,
+        now: UnixMs,
+    ) -> (Status, String) {
         let (verb, since, wait) = if level > known {
             ("confirmed", self.at_least[level], timing.confirm_after)
         } else {
@@ -265,6 +293,23 @@ mod tests {
         let ch = feed(&mut c, Status::MajorOutage, 36, 52);
         assert_eq!(ch.len(), 1);
         assert_eq!((ch[0].to, ch[0].at), (Status::MajorOutage, 51 * SEC));
+    }
+
+    #[test]
+    fn an_outage_building_up_over_seconds_is_one_change() {
+        let mut c = Confirmation::new();
+        feed(&mut c, Status::Operational, 0, 1);
+        // Degraded at 1 s, partial at 2 s, major at 3 s (targets going down one by one).
+        let mut ch = feed(&mut c, Status::DegradedPerformance, 1, 2);
+        ch.extend(feed(&mut c, Status::PartialOutage, 2, 3));
+        ch.extend(feed(&mut c, Status::MajorOutage, 3, 60));
+        assert_eq!(ch.len(), 1, "{ch:?}");
+        assert_eq!((ch[0].to, ch[0].at), (Status::MajorOutage, 33 * SEC));
+        // Recovery in steps: partial for 2 s, then operational: one change, at clear_after.
+        let mut ch = feed(&mut c, Status::PartialOutage, 60, 62);
+        ch.extend(feed(&mut c, Status::Operational, 62, 300));
+        assert_eq!(ch.len(), 1, "{ch:?}");
+        assert_eq!((ch[0].to, ch[0].at), (Status::Operational, 182 * SEC));
     }
 
     #[test]

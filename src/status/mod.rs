@@ -6,11 +6,14 @@
 //! - [`confirm`]: a generic confirmation layer (proposed status + now → confirmed status with
 //!   since and reason) that any component kind reuses;
 //! - [`vantage`]: is nsprobe's own view trustworthy (canaries)?
+//! - [`service`]: the same reachability rules for service components (tcp, tls, http, whois,
+//!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`].
 //!
 //! [`tracker::ZoneTracker`] ties them together for one zone; the daemon calls it once a second.
 
 pub mod confirm;
 pub mod dns;
+pub mod service;
 pub mod tracker;
 pub mod vantage;
 
@@ -22,6 +25,7 @@ use crate::UnixMs;
 
 pub use confirm::{Change, Confirmation, Timing};
 pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers};
+pub use service::{evaluate_service, evaluate_service_group, GroupStatus, ServiceTracker};
 pub use tracker::ZoneTracker;
 pub use vantage::{vantage_verdict, Vantage};
 

@@ -91,3 +91,340 @@ impl ZoneTracker {
         changes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The acceptance cases of the system tests, deterministically: a fake clock, seeded
+    //! random loss, probes every second per target (UDP and TCP per server), timeouts
+    //! reported 500 ms after the send, the tracker fed every 250 ms as the daemon does,
+    //! every other threshold at its default.
+
+    use std::collections::BTreeMap;
+
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::config::Thresholds;
+    use crate::probe::FailureKind;
+    use crate::state::tests::{fail, obs, ok, tcp, udp, SEC, T0};
+    use crate::state::{Observation, TargetKey, VantageState};
+    use crate::status::vantage_verdict;
+
+    const SEVEN: [&str; 7] = [
+        "a.nic.dk", "b.nic.dk", "c.nic.dk", "d.nic.dk", "l.nic.dk", "p.nic.dk", "s.nic.dk",
+    ];
+    const GROUP: &str = "DNS (.dk)";
+    const TICK: u64 = 250;
+    const TIMEOUT: u64 = 500;
+
+    /// What a probe sent to a target at a time gets: Some(serial) answered, None lost.
+    type World<'a> = &'a mut dyn FnMut(&TargetKey, UnixMs) -> Option<u32>;
+
+    struct Sim {
+        zone: ZoneState,
+        keys: Vec<TargetKey>,
+        tracker: ZoneTracker,
+        vantage: VantageState,
+        canaries: Vec<TargetKey>,
+        canary_up: bool,
+        now: UnixMs,
+        pending: Vec<(bool, Observation)>,
+        changes: Vec<Change>,
+    }
+
+    impl Sim {
+        fn new(servers: &[&str]) -> Sim {
+            let mut keys = Vec::new();
+            for (i, s) in servers.iter().enumerate() {
+                let addr = format!("192.0.2.{}:53", i + 1);
+                keys.push(udp(s, &addr));
+                keys.push(tcp(s, &addr));
+            }
+            let mut zone = ZoneState::new("dk.", Thresholds::default());
+            zone.declare_servers(servers.iter().copied());
+            zone.sync_targets(&keys);
+            Sim {
+                zone,
+                keys,
+                tracker: ZoneTracker::new(),
+                vantage: VantageState::new(),
+                canaries: Vec::new(),
+                canary_up: true,
+                now: T0,
+                pending: Vec::new(),
+                changes: Vec::new(),
+            }
+        }
+
+        fn with_canary(mut self) -> Sim {
+            self.canaries = vec![udp("k.root", "192.0.2.200:53")];
+            self.vantage.sync(&self.canaries);
+            self
+        }
+
+        /// One tick: probes sent in [now, now + tick) (each target once a second, phases
+        /// spread over the second), results delivered in time order, then the tracker.
+        fn tick(&mut self, world: World<'_>) {
+            let t = self.now;
+            let n = (self.keys.len() + self.canaries.len()) as u64;
+            for (i, k) in self.keys.iter().chain(&self.canaries).enumerate() {
+                let send = t - t % SEC + i as u64 * SEC / n;
+                let sends = [send, send + SEC];
+                for send in sends.into_iter().filter(|s| (t..t + TICK).contains(s)) {
+                    let canary = i >= self.keys.len();
+                    let answer = if canary {
+                        self.canary_up.then_some(1)
+                    } else {
+                        world(k, send)
+                    };
+                    let (at, outcome) = match answer {
+                        Some(serial) => (send + 1, ok(serial, 1)),
+                        None => (send + TIMEOUT, fail(FailureKind::Timeout)),
+                    };
+                    self.pending.push((canary, obs(k, at, outcome)));
+                }
+            }
+            self.pending.sort_by_key(|(_, o)| o.at);
+            let due = self.pending.partition_point(|(_, o)| o.at < t + TICK);
+            let fail_after = self.zone.thresholds().fail_after;
+            for (canary, o) in self.pending.drain(..due) {
+                if canary {
+                    self.vantage.observe(&o, fail_after);
+                } else {
+                    self.zone.observe(o);
+                }
+            }
+            self.now = t + TICK;
+            let v = vantage_verdict(&self.vantage, [&self.zone]);
+            let changes = self.tracker.update(&self.zone, GROUP, &[], &v, self.now);
+            self.changes.extend(changes);
+        }
+
+        fn run(&mut self, secs: u64, world: World<'_>) {
+            for _ in 0..secs * SEC / TICK {
+                self.tick(world);
+            }
+        }
+
+        /// Seconds until `name` is published as `status` (at most `limit` seconds).
+        fn until(&mut self, name: &str, status: Status, limit: u64, world: World<'_>) -> f64 {
+            let start = self.now;
+            while self.now < start + limit * SEC {
+                self.tick(world);
+                if self.status(name).status == status {
+                    return (self.now - start) as f64 / 1000.0;
+                }
+            }
+            panic!(
+                "{name} not {status} within {limit}s: {:?}",
+                self.status(name)
+            );
+        }
+
+        fn status(&self, name: &str) -> &ComponentStatus {
+            let zs = self.tracker.current().expect("published");
+            if name == GROUP {
+                return &zs.group;
+            }
+            zs.servers.iter().find(|c| c.name == name).expect("server")
+        }
+
+        /// Changes per component from index `from` of the change log on.
+        fn changes_since(&self, from: usize) -> BTreeMap<String, usize> {
+            let mut m = BTreeMap::new();
+            for c in &self.changes[from..] {
+                *m.entry(c.name.clone()).or_insert(0) += 1;
+            }
+            m
+        }
+
+        /// Runs until every component is operational (start-up), then returns the mark.
+        fn settle(&mut self, world: World<'_>) -> usize {
+            self.run(10, world);
+            assert_eq!(
+                self.status(GROUP).status,
+                Status::Operational,
+                "{:?}",
+                self.tracker.current()
+            );
+            self.changes.len()
+        }
+    }
+
+    fn lossy(
+        seed: u64,
+        share: impl Fn(&TargetKey) -> f64,
+    ) -> impl FnMut(&TargetKey, UnixMs) -> Option<u32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        move |k, _| (!rng.random_bool(share(k))).then_some(1)
+    }
+
+    #[test]
+    fn five_percent_loss_on_seven_servers_never_changes_a_status() {
+        for seed in [1u64, 2, 3] {
+            let mut sim = Sim::new(&SEVEN);
+            let mut world = lossy(seed, |_| 0.05);
+            let mark = sim.settle(&mut world);
+            sim.run(20 * 60, &mut world); // (shorter than stale_after: no publications here)
+            assert_eq!(sim.changes_since(mark), BTreeMap::new(), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn thirty_percent_loss_degrades_that_server_only() {
+        for seed in [4u64, 5, 6] {
+            let mut sim = Sim::new(&SEVEN);
+            let mut world = lossy(seed, |k| if k.server == "a.nic.dk" { 0.30 } else { 0.0 });
+            let mark = sim.settle(&mut world);
+            sim.run(20 * 60, &mut world); // (shorter than stale_after: no publications here)
+            let changes = sim.changes_since(mark);
+            assert_eq!(sim.status("a.nic.dk").status, Status::DegradedPerformance);
+            assert!(
+                changes.get("a.nic.dk").copied().unwrap_or(0) <= 2,
+                "seed {seed}: {changes:?}"
+            );
+            assert!(
+                changes.get(GROUP).copied().unwrap_or(0) <= 1,
+                "seed {seed}: {changes:?}"
+            );
+            assert!(
+                changes.keys().all(|c| c == "a.nic.dk" || c == GROUP),
+                "seed {seed}: {changes:?}"
+            );
+            assert!(
+                sim.status("a.nic.dk").reason.starts_with("lossy: "),
+                "{:?}",
+                sim.status("a.nic.dk")
+            );
+        }
+    }
+
+    #[test]
+    fn silent_server_is_an_outage_within_the_bound_and_back_within_the_bound() {
+        let mut sim = Sim::new(&SEVEN);
+        let mut up = |_: &TargetKey, _: UnixMs| Some(1);
+        let mark = sim.settle(&mut up);
+        let mut silent_a = |k: &TargetKey, _: UnixMs| (k.server != "a.nic.dk").then_some(1);
+        let took = sim.until("a.nic.dk", Status::MajorOutage, 60, &mut silent_a);
+        // fail_after × interval + timeout + confirm_after, plus two ticks.
+        assert!(took <= 3.0 + 0.5 + 30.0 + 0.5, "{took}");
+        assert!(took >= 30.0, "published before confirmation: {took}");
+        let took = sim.until("a.nic.dk", Status::Operational, 200, &mut up);
+        // recover_after × interval + clear_after, plus two ticks.
+        assert!(took <= 2.0 + 120.0 + 0.5, "{took}");
+        assert!(took >= 120.0, "cleared before clear_after: {took}");
+        let changes = sim.changes_since(mark);
+        assert_eq!(changes.get("a.nic.dk"), Some(&2), "{changes:?}");
+        assert_eq!(changes.get(GROUP), Some(&2), "{changes:?}");
+        assert_eq!(changes.len(), 2, "{changes:?}");
+    }
+
+    #[test]
+    fn every_server_on_a_lower_serial_rolls_the_zone_back_without_a_status_change() {
+        let mut sim = Sim::new(&SEVEN);
+        let mut high = |_: &TargetKey, _: UnixMs| Some(2_026_010_100);
+        let mark = sim.settle(&mut high);
+        let mut low = |_: &TargetKey, _: UnixMs| Some(887_003);
+        let start = sim.now;
+        while sim.zone.newest_serial() != Some(887_003) {
+            sim.tick(&mut low);
+            assert!(sim.now - start <= 200 * SEC, "no rollback");
+        }
+        let took = (sim.now - start) as f64 / 1000.0;
+        // rollback_after + interval, plus a tick.
+        assert!(took <= 120.0 + 1.0 + 0.25, "{took}");
+        assert_eq!(sim.zone.rollbacks(), 1);
+        sim.run(10 * 60, &mut low);
+        for (name, s) in sim.zone.servers() {
+            for a in s.addresses.values() {
+                assert_eq!(
+                    sim.zone.lag_of(a, sim.now).map(|l| l.serials),
+                    Some(0),
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(sim.changes_since(mark), BTreeMap::new());
+        assert_eq!(sim.zone.rollbacks(), 1);
+    }
+
+    #[test]
+    fn one_server_going_backwards_is_regression_and_lag_not_rollback() {
+        let mut sim = Sim::new(&SEVEN);
+        let mut high = |_: &TargetKey, _: UnixMs| Some(10);
+        sim.settle(&mut high);
+        let mut a_low =
+            |k: &TargetKey, _: UnixMs| Some(if k.server == "a.nic.dk" { 9 } else { 10 });
+        let took = sim.until("a.nic.dk", Status::DegradedPerformance, 600, &mut a_low);
+        // Behind since the regression: lag_after (5m) + confirm_after.
+        assert!((300.0..=332.0).contains(&took), "{took}");
+        assert_eq!(sim.zone.rollbacks(), 0);
+        assert_eq!(sim.zone.newest_serial(), Some(10));
+    }
+
+    #[test]
+    fn canaries_failing_with_every_server_hold_the_statuses() {
+        let mut sim = Sim::new(&SEVEN).with_canary();
+        let mut up = |_: &TargetKey, _: UnixMs| Some(1);
+        let mark = sim.settle(&mut up);
+        sim.canary_up = false;
+        let mut dark = |_: &TargetKey, _: UnixMs| None;
+        for _ in 0..(5 * 60 * SEC / TICK) {
+            sim.tick(&mut dark);
+            for s in &sim.tracker.current().expect("published").servers {
+                assert_ne!(s.status, Status::MajorOutage, "{s:?}");
+                assert_ne!(s.status, Status::PartialOutage, "{s:?}");
+            }
+        }
+        let a = sim.status("a.nic.dk");
+        assert_eq!(a.status, Status::Unknown);
+        assert_eq!(a.last_known, Some(Status::Operational));
+        assert_eq!(a.statuspage_status(), Status::Operational);
+        assert!(a.reason.starts_with("vantage down"), "{a:?}");
+        assert_eq!(sim.status(GROUP).status, Status::Unknown);
+        // Back: everything operational again at once (the held status is confirmed).
+        sim.canary_up = true;
+        let took = sim.until(GROUP, Status::Operational, 30, &mut up);
+        assert!(took <= 5.0, "{took}");
+        let changes = sim.changes_since(mark);
+        assert!(changes.values().all(|&n| n == 2), "{changes:?}");
+        // A canary failing alone changes nothing.
+        sim.canary_up = false;
+        let mark = sim.changes.len();
+        sim.run(5 * 60, &mut up);
+        assert_eq!(sim.changes_since(mark), BTreeMap::new());
+    }
+
+    #[test]
+    fn unknown_is_never_operational() {
+        let mut sim = Sim::new(&["a.nic.dk", "b.nic.dk"]);
+        // b.nic.dk's name never resolved: no target.
+        let keep: Vec<TargetKey> = sim
+            .keys
+            .iter()
+            .filter(|k| k.server == "a.nic.dk")
+            .cloned()
+            .collect();
+        sim.zone.sync_targets(&keep);
+        sim.keys = keep;
+        let v = vantage_verdict(&sim.vantage, [&sim.zone]);
+        sim.tracker.update(&sim.zone, GROUP, &[], &v, sim.now);
+        assert_eq!(sim.status("a.nic.dk").status, Status::Unknown);
+        assert_eq!(sim.status("a.nic.dk").reason, "not probed yet");
+        assert_eq!(
+            sim.status("a.nic.dk").statuspage_status(),
+            Status::DegradedPerformance
+        );
+        let mut up = |_: &TargetKey, _: UnixMs| Some(1);
+        sim.run(5, &mut up);
+        assert_eq!(sim.status("a.nic.dk").status, Status::Operational);
+        let b = sim.status("b.nic.dk");
+        assert_eq!(b.status, Status::Unknown);
+        assert!(b.reason.starts_with("no address known"), "{b:?}");
+        assert_eq!(b.statuspage_status(), Status::MajorOutage);
+        let g = sim.status(GROUP);
+        assert_eq!(g.status, Status::Operational);
+        assert!(g.reason.ends_with("status unknown: b.nic.dk"), "{g:?}");
+    }
+}

@@ -19,7 +19,10 @@
 # Needs (Debian): knot, knot-dnsutils, nftables, prometheus, curl, jq. nftables needs root.
 # Only loopback addresses are used. Settings (environment, before lab_start):
 #   LAB_NET (127.0.1), LAB_PORT (5300), LAB_ZONE (dk.), LAB_SERIAL (initial serial, 2026010100),
-#   LAB_RRSIG_LIFETIME (14d), LAB_RRSIG_REFRESH (7d), PROM_PORT (19090).
+#   LAB_RRSIG_LIFETIME (14d), LAB_RRSIG_REFRESH (7d), PROM_PORT (19090),
+#   LAB_NFT_TABLE (nsprobe_lab; give concurrent labs distinct tables and LAB_NETs),
+#   LAB_CONFIRM_AFTER (2s), LAB_CLEAR_AFTER (3s): nsprobe's confirmation times in
+#   lab_nsprobe_config (short, so that incident replays stay quick).
 
 LAB_NET=${LAB_NET:-127.0.1}
 LAB_PORT=${LAB_PORT:-5300}
@@ -27,7 +30,7 @@ LAB_ZONE=${LAB_ZONE:-dk.}
 LAB_SERIAL=${LAB_SERIAL:-2026010100}
 LAB_RRSIG_LIFETIME=${LAB_RRSIG_LIFETIME:-14d}
 LAB_RRSIG_REFRESH=${LAB_RRSIG_REFRESH:-7d}
-LAB_NFT_TABLE=nsprobe_lab
+LAB_NFT_TABLE=${LAB_NFT_TABLE:-nsprobe_lab}
 LAB_DIR=${LAB_DIR:-}
 LAB_N=${LAB_N:-0}
 PROM_PORT=${PROM_PORT:-19090}
@@ -316,6 +319,8 @@ stale_after = "20s"
 fail_after = 3
 recover_after = 2
 lag_after = "5s"
+confirm_after = "${LAB_CONFIRM_AFTER:-2s}"
+clear_after = "${LAB_CLEAR_AFTER:-3s}"
 dnssec = true
 EOF
     for ((i = 1; i <= LAB_N; i++)); do

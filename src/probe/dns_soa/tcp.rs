@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::message::{classify, SoaQuery, Verdict};
@@ -44,15 +44,7 @@ pub(super) async fn exchange(
 }
 
 async fn run(query: &SoaQuery, addr: SocketAddr) -> Result<(Vec<u8>, Duration), Failure> {
-    let len = u16::try_from(query.bytes.len()).map_err(|_| Failure {
-        kind: FailureKind::Malformed,
-        detail: "query too long for TCP framing".to_string(),
-        rtt: None,
-    })?;
-    let mut framed = Vec::with_capacity(query.bytes.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(&query.bytes);
-
+    let framed = frame(&query.bytes)?;
     let start = Instant::now();
     let mut stream = TcpStream::connect(addr)
         .await
@@ -64,6 +56,28 @@ async fn run(query: &SoaQuery, addr: SocketAddr) -> Result<(Vec<u8>, Duration), 
         .write_all(&framed)
         .await
         .map_err(|e| network_failure("tcp write", &e))?;
+    let body = read_framed(&mut stream).await?;
+    Ok((body, start.elapsed()))
+}
+
+/// A message with its RFC 1035 §4.2.2 two-byte length prefix; a message over 65,535
+/// bytes cannot be framed ([`FailureKind::Malformed`]).
+pub fn frame(message: &[u8]) -> Result<Vec<u8>, Failure> {
+    let len = u16::try_from(message.len()).map_err(|_| Failure {
+        kind: FailureKind::Malformed,
+        detail: "query too long for TCP framing".to_string(),
+        rtt: None,
+    })?;
+    let mut framed = Vec::with_capacity(message.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(message);
+    Ok(framed)
+}
+
+/// Reads one length-prefixed message: exactly the announced number of bytes after the
+/// prefix (bytes after it are left unread). A stream that ends before the prefix or the
+/// announced body is complete is [`FailureKind::Network`] (a short read).
+pub async fn read_framed<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Vec<u8>, Failure> {
     let mut len_buf = [0u8; 2];
     stream
         .read_exact(&mut len_buf)
@@ -75,5 +89,5 @@ async fn run(query: &SoaQuery, addr: SocketAddr) -> Result<(Vec<u8>, Duration), 
         .read_exact(&mut body)
         .await
         .map_err(|e| network_failure(&format!("tcp read {n}-byte answer"), &e))?;
-    Ok((body, start.elapsed()))
+    Ok(body)
 }
