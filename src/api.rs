@@ -28,6 +28,7 @@ use crate::{now_ms, UnixMs};
 
 pub mod history;
 pub mod incidents;
+pub mod pages;
 pub mod views;
 
 pub use views::*;
@@ -71,6 +72,9 @@ pub fn router(
 ) -> Router {
     let timeout = shared.lock().config.http.request_timeout;
     Router::new()
+        .route("/", get(pages::status_page))
+        .route("/status", get(pages::status_page))
+        .route("/badge/{*rest}", get(pages::badge))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -185,9 +189,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.is_ready() {
         (StatusCode::OK, Json(serde_json::json!({"ready": true}))).into_response()
     } else {
+        let reason = shared.lock().not_ready_reason();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"ready": false, "reason": "first probe round not done"})),
+            Json(serde_json::json!({"ready": false, "reason": reason})),
         )
             .into_response()
     }

@@ -136,6 +136,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             incidents,
             vantage: VantageState::new(),
             vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
+            unresolved: BTreeMap::new(),
             started_at: now,
             http_addr,
         },
@@ -583,6 +584,12 @@ impl Daemon {
             let now = now_ms();
             let mut pass = targets::apply(&config, &mut inner.addresses, resolved, now);
             pass.changed |= targets::apply_hosts(&config, &mut inner.hosts, resolved, now);
+            for (name, result) in resolved {
+                match result {
+                    Ok(_) => inner.unresolved.remove(name),
+                    Err(e) => inner.unresolved.insert(name.clone(), e.clone()),
+                };
+            }
             let mut targets = targets::expand(&config, &inner.addresses);
             let canaries = targets::canaries(&config);
             let dns_key = |t: &crate::scheduler::Target| match &t.id {
@@ -629,9 +636,10 @@ impl Daemon {
             targets.extend(services);
             (targets, pass)
         };
+        let retry = humantime::format_duration(self.shared.lock().config.resolver.refresh);
         for (name, err) in &pass.failures {
             self.metrics.resolve_failure(name);
-            warn!(name = %name, error = %err, "cannot resolve name (nameserver or check host); keeping last known addresses");
+            warn!(name = %name, error = %err, retry_in = %retry, "cannot resolve name (nameserver or check host); keeping last known addresses, retrying in {retry}");
         }
         let servers: HashSet<(&str, &str)> = targets
             .iter()

@@ -165,6 +165,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 "[state]" => "state",
                 "[store]" => "store",
                 "[resolver]" => "resolver",
+                "[page]" => "page",
                 _ => "other",
             };
             current = match kind {

@@ -13,6 +13,7 @@ pub(super) struct RawConfig {
     pub(super) state: Option<RawState>,
     pub(super) store: Option<RawStore>,
     pub(super) resolver: Option<RawResolver>,
+    pub(super) page: Option<RawPage>,
     #[serde(default)]
     pub(super) zone: Vec<RawZone>,
     #[serde(default)]
@@ -88,6 +89,12 @@ pub(super) struct RawCanary {
     pub(super) address: S<String>,
     pub(super) zone: Option<S<String>>,
     pub(super) transport: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPage {
+    pub(super) name: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

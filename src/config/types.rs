@@ -23,6 +23,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// How nameserver names are resolved to addresses.
     pub resolver: ResolverSettings,
+    /// The built-in status page (`[page]`).
+    pub page: PageConfig,
     /// The zones to watch (at least one).
     pub zones: Vec<ZoneConfig>,
     /// Declared maintenance windows.
@@ -51,6 +53,16 @@ pub struct CanaryConfig {
     /// UDP (default) or TCP.
     pub transport: Transport,
 }
+
+/// `[page]`: the built-in status page served at `/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageConfig {
+    /// Page title (default `nsprobe status`), e.g. `Punktum dk — status`.
+    pub name: String,
+}
+
+/// The page name when `[page] name` is not set.
+pub const DEFAULT_PAGE_NAME: &str = "nsprobe status";
 
 /// `[http]`: where the metrics/JSON API server listens.
 #[derive(Debug, Clone, PartialEq)]

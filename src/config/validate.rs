@@ -162,6 +162,7 @@ impl Cx<'_> {
         let state = self.state(raw.state)?;
         let store = self.store(raw.store, &state)?;
         let resolver = self.resolver(raw.resolver)?;
+        let page = self.page(raw.page)?;
         if raw.zone.is_empty() {
             return Err(self.err(
                 None,
@@ -221,6 +222,7 @@ impl Cx<'_> {
             state,
             store,
             resolver,
+            page,
             zones,
             maintenance,
             canaries,
@@ -277,6 +279,23 @@ impl Cx<'_> {
             zone,
             transport,
         })
+    }
+
+    fn page(&self, raw: Option<RawPage>) -> Result<PageConfig, ConfigError> {
+        let name = match raw.and_then(|p| p.name) {
+            None => DEFAULT_PAGE_NAME.to_string(),
+            Some(v) => {
+                let name = v.get_ref().trim();
+                if name.is_empty() || name.len() > 200 {
+                    return Err(self.at(
+                        &v,
+                        "[page] name: give a title of 1 to 200 characters, like \"Punktum dk — status\"".into(),
+                    ));
+                }
+                name.to_string()
+            }
+        };
+        Ok(PageConfig { name })
     }
 
     fn http(&self, raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
