@@ -20,8 +20,18 @@ const SERVERS: [&str; 7] = [
     "a.nic.dk", "b.nic.dk", "c.nic.dk", "d.nic.dk", "l.nic.dk", "p.nic.dk", "s.nic.dk",
 ];
 const SERVICES: [&str; 12] = [
-    "Website", "Self-Service Portal", "Registrar Portal", "Whois (web)", "Whois (text)",
-    "Whois API", "EPP", "DAS", "Administrative services", "Zonemaster", "Stats", "Sandbox environment",
+    "Website",
+    "Self-Service Portal",
+    "Registrar Portal",
+    "Whois (web)",
+    "Whois (text)",
+    "Whois API",
+    "EPP",
+    "DAS",
+    "Administrative services",
+    "Zonemaster",
+    "Stats",
+    "Sandbox environment",
 ];
 
 fn comp(group: &str, name: &str, status: Status) -> ComponentView {
@@ -47,9 +57,15 @@ fn main() {
         .flat_map(|d| {
             let t = NOW - (90 - d) * day + 3_600_000;
             if d % 11 == 0 {
-                vec![(t, Status::MajorOutage), (t + 1_800_000, Status::Operational)]
+                vec![
+                    (t, Status::MajorOutage),
+                    (t + 1_800_000, Status::Operational),
+                ]
             } else if d % 7 == 0 {
-                vec![(t, Status::DegradedPerformance), (t + 600_000, Status::Operational)]
+                vec![
+                    (t, Status::DegradedPerformance),
+                    (t + 600_000, Status::Operational),
+                ]
             } else {
                 vec![]
             }
@@ -70,7 +86,11 @@ fn main() {
                         comp(
                             "DNS (.dk)",
                             s,
-                            if *s == "l.nic.dk" { Status::MajorOutage } else { Status::Operational },
+                            if *s == "l.nic.dk" {
+                                Status::MajorOutage
+                            } else {
+                                Status::Operational
+                            },
                         )
                     })
                     .collect(),
@@ -91,7 +111,7 @@ fn main() {
                 points: (0..288u64)
                     .map(|i| ChartPoint {
                         start: NOW - day + i * 300_000,
-                        median_ms: (i % 50 != 0).then(|| 8.0 + (i % 17) as f64 * 0.7),
+                        median_ms: (i % 50 != 0).then_some(8.0 + (i % 17) as f64 * 0.7),
                         probes: 60,
                         failures: u32::from(i % 50 == 0) * 60,
                     })

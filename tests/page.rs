@@ -129,7 +129,11 @@ async fn page_badges_and_outage_over_http() {
     }
     assert_eq!(http(addr, "GET", "/status").await.0, 200);
     // The store is on by default: every nameserver has its 90 daily uptime bars.
-    assert_eq!(page.matches("<div class=\"bars\"").count(), NAMES.len(), "uptime bars");
+    assert_eq!(
+        page.matches("<div class=\"bars\"").count(),
+        NAMES.len(),
+        "uptime bars"
+    );
 
     // Badges: by name, by group/name, by stable id; shields.io JSON.
     let (code, svg) = http(addr, "GET", "/badge/a.nic.dk.svg").await;

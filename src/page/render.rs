@@ -70,7 +70,9 @@ fn uptime_bars(u: &Uptime) -> Markup {
     let mut runs: Vec<(usize, usize)> = Vec::new(); // (first day index, length)
     for (i, d) in u.days.iter().enumerate() {
         match runs.last_mut() {
-            Some((start, len)) if bar_key(d).is_some() && bar_key(d) == bar_key(&u.days[*start]) => {
+            Some((start, len))
+                if bar_key(d).is_some() && bar_key(d) == bar_key(&u.days[*start]) =>
+            {
                 *len += 1;
             }
             _ => runs.push((i, 1)),

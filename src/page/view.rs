@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use crate::model::{ComponentId, Inner};
-use crate::uptime::Uptime;
 use crate::state::MinutePoint;
 use crate::status::{ComponentStatus, Status};
+use crate::uptime::Uptime;
 use crate::UnixMs;
 
 use super::banner_rank;
