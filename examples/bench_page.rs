@@ -1,6 +1,7 @@
 //! Benchmark (not a test): server time to render the status page of the whole .dk page
 //! (7 nameservers with full 24-hour charts and 90 days of uptime bars, plus the 12 other
-//! components of the .dk page in a service group), and the page's weight.
+//! components of the .dk page in a service group, one open incident on top and a resolved
+//! one every third day of the 14-day history), and the page's weight.
 //!
 //! `cargo run --release --example bench_page` (see bench/README.md). Rendering is what the
 //! handler does after releasing the lock; the lock-held copy (`page::build`) is timed on a
@@ -9,6 +10,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use nsprobe::incidents::{AffectedComponent, Impact, Incident, IncidentStatus, IncidentUpdate};
 use nsprobe::model::ComponentId;
 use nsprobe::page::render;
 use nsprobe::page::view::{ChartPoint, ChartSeries, ComponentView, GroupView, PageView};
@@ -47,6 +49,57 @@ fn comp(group: &str, name: &str, status: Status) -> ComponentView {
         reason: "2 of 2 targets up".into(),
         since: Some(NOW - 3_600_000),
         uptime_24h: Some(0.9993),
+    }
+}
+
+/// A l.nic.dk incident opened at `at`, resolved an hour later unless `open`.
+fn incident(at: u64, open: bool) -> Incident {
+    let c = |s| AffectedComponent {
+        group: "DNS (.dk)".into(),
+        name: "l.nic.dk".into(),
+        old_status: Status::Operational,
+        new_status: s,
+    };
+    let id = format!("bench{at}");
+    let mut updates = vec![IncidentUpdate {
+        id: format!("{id}-1"),
+        status: IncidentStatus::Investigating,
+        body: "Investigating — l.nic.dk is not reachable (UDP and TCP, 192.0.2.12 and \
+               2001:db8::12) since 06:40 UTC. The zone remains available through the other 6 \
+               nameservers."
+            .into(),
+        at,
+        affected_components: vec![c(Status::MajorOutage)],
+    }];
+    if !open {
+        updates.push(IncidentUpdate {
+            id: format!("{id}-2"),
+            status: IncidentStatus::Resolved,
+            body: "Resolved — l.nic.dk is reachable again after 1 h 0 min.".into(),
+            at: at + 3_600_000,
+            affected_components: vec![c(Status::Operational)],
+        });
+    }
+    Incident {
+        id,
+        name: "L.nic.dk is not reachable".into(),
+        group: "DNS (.dk)".into(),
+        kind: "server".into(),
+        status: if open {
+            IncidentStatus::Investigating
+        } else {
+            IncidentStatus::Resolved
+        },
+        impact: Impact::Minor,
+        created_at: at,
+        updated_at: at,
+        resolved_at: (!open).then_some(at + 3_600_000),
+        updates,
+        components: vec![c(if open {
+            Status::MajorOutage
+        } else {
+            Status::Operational
+        })],
     }
 }
 
@@ -119,6 +172,15 @@ fn main() {
             })
             .collect(),
         uptime: HashMap::new(),
+        incidents: std::iter::once(incident(NOW - 1_800_000, true))
+            .chain(
+                (1..14u64)
+                    .step_by(3)
+                    .map(|d| incident(NOW - d * day, false)),
+            )
+            .collect(),
+        range: Default::default(),
+        has_store: true,
     };
     for g in &v.groups.clone() {
         for m in &g.members {

@@ -74,6 +74,7 @@ pub fn router(
     Router::new()
         .route("/", get(pages::status_page))
         .route("/status", get(pages::status_page))
+        .route("/incidents/{id}", get(pages::incident_page))
         .route("/badge/{*rest}", get(pages::badge))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))

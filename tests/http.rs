@@ -1047,8 +1047,12 @@ async fn every_openapi_path_is_served() {
             .replace("{group}", "Registry")
             .replace("{component}", "DAS");
         let (code, body) = http(d.http_addr, method, &real).await;
+        // No incident has this id: the route answers with its own HTML 404 page (the
+        // router's fallback is a JSON "no such endpoint").
+        let own_404 =
+            path == "/incidents/{id}" && code == 404 && body.contains("Incident not found");
         assert!(
-            (200..300).contains(&code),
+            (200..300).contains(&code) || own_404,
             "{method} {path} ({real}) is not served: {code} {body}"
         );
         paths.insert(path.clone());
@@ -1067,6 +1071,7 @@ async fn every_openapi_path_is_served() {
         "/-/reload",
         "/",
         "/status",
+        "/incidents/{id}",
         "/badge/{component}.svg",
         "/badge/{component}/uptime.svg",
         "/badge/{component}.json",

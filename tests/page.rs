@@ -54,6 +54,11 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+/// Like [`setup`], after `seed` wrote to the store file (given its path) the daemon opens.
+async fn setup_with(seed: impl FnOnce(&std::path::Path)) -> Setup {
     let text = zone_text("dk.", &NAMES, 2026062401);
     let mut servers = Vec::new();
     for n in NAMES {
@@ -76,6 +81,8 @@ async fn setup() -> Setup {
     }
     let path = dir.path().join("nsprobe.toml");
     std::fs::write(&path, cfg).unwrap();
+    // The store's default place: beside the state file.
+    seed(&dir.path().join("nsprobe.db"));
     let daemon = daemon::start(RunOptions {
         config_path: path,
         listen: None,
@@ -94,6 +101,13 @@ async fn setup() -> Setup {
         daemon,
         _dir: dir,
     }
+}
+
+/// The first incident link (`incidents/{id}`) of the active incidents on top of the page.
+fn active_incident(html: &str) -> Option<&str> {
+    let at = html.find("id=\"active-incidents\"")?;
+    let sec = &html[at..at + html[at..].find("</section>")?];
+    sec.split("href=\"incidents/").nth(1)?.split('"').next()
 }
 
 /// The `data-status` of a component row in the page's HTML.
@@ -128,6 +142,9 @@ async fn page_badges_and_outage_over_http() {
         assert!(page.contains(words), "legend lacks {words}");
     }
     assert_eq!(http(addr, "GET", "/status").await.0, 200);
+    // No incident yet: nothing on top, fourteen quiet days.
+    assert!(active_incident(&page).is_none());
+    assert_eq!(page.matches("No incidents reported.").count(), 14);
     // The store is on by default: every nameserver has its 90 daily uptime bars.
     assert_eq!(
         page.matches("<div class=\"bars\"").count(),
@@ -182,6 +199,33 @@ async fn page_badges_and_outage_over_http() {
     assert_eq!(row_status(&page, "a.nic.dk"), Some("operational"));
     let (_, svg) = http(addr, "GET", "/badge/l.nic.dk.svg").await;
     assert!(svg.contains("major outage"), "{svg}");
+
+    // The outage opened an incident: on top of the page (before the components), with
+    // its update timeline, listed today in the past days, and on its own page.
+    let (_, page) = http(addr, "GET", "/").await;
+    let id = active_incident(&page)
+        .unwrap_or_else(|| panic!("no active incident on the page: {page}"))
+        .to_string();
+    let top = page.find("id=\"active-incidents\"").unwrap();
+    assert!(
+        top < page.find("<h2>Components</h2>").unwrap(),
+        "incident on top"
+    );
+    let sec = &page[top..top + page[top..].find("</section>").unwrap()];
+    assert!(sec.contains("L.nic.dk is not reachable"), "{sec}");
+    assert!(sec.contains("<strong>Investigating</strong>"), "{sec}");
+    assert_eq!(
+        page.matches("No incidents reported.").count(),
+        13,
+        "quiet days"
+    );
+    let (code, inc) = http(addr, "GET", &format!("/incidents/{id}")).await;
+    assert_eq!(code, 200, "{inc}");
+    assert!(inc.contains("L.nic.dk is not reachable"), "{inc}");
+    assert!(inc.contains("Ongoing"), "{inc}");
+    let (code, nope) = http(addr, "GET", "/incidents/nosuchincident").await;
+    assert_eq!(code, 404);
+    assert!(nope.contains("Incident not found"), "{nope}");
     s.daemon.shutdown().await.unwrap();
 }
 
@@ -190,8 +234,32 @@ async fn page_is_valid_html() {
     let Some(tidy) = tool("page_is_valid_html", "tidy", "tidy") else {
         return;
     };
-    let s = setup().await;
-    let (_, page) = http(s.daemon.http_addr, "GET", "/").await;
+    let mut s = setup().await;
+    let addr = s.daemon.http_addr;
+    let (_, page) = http(addr, "GET", "/").await;
+    assert_eq!(tidy_report(&tidy, &page), "", "status page");
+    // With an incident: the page and the incident page.
+    s.servers[2].stop().await;
+    wait_until("incident on the page", OUTAGE_BOUND, || async move {
+        active_incident(&http(addr, "GET", "/").await.1).is_some()
+    })
+    .await;
+    let (_, page) = http(addr, "GET", "/").await;
+    assert_eq!(
+        tidy_report(&tidy, &page),
+        "",
+        "status page with an incident"
+    );
+    let id = active_incident(&page).unwrap();
+    let (_, inc) = http(addr, "GET", &format!("/incidents/{id}")).await;
+    assert_eq!(tidy_report(&tidy, &inc), "", "incident page");
+    let (_, nope) = http(addr, "GET", "/incidents/nope").await;
+    assert_eq!(tidy_report(&tidy, &nope), "", "404 page");
+    s.daemon.shutdown().await.unwrap();
+}
+
+/// tidy's warnings and errors about `page` (empty when it is valid HTML).
+fn tidy_report(tidy: &std::path::Path, page: &str) -> String {
     let mut child = Command::new(tidy)
         // Empty elements (the uptime bars) are valid HTML; tidy only warns that it would drop them.
         .args([
@@ -215,12 +283,173 @@ async fn page_is_valid_html() {
         .write_all(page.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&out.stderr);
+    let report = String::from_utf8_lossy(&out.stderr).trim().to_string();
     // tidy exits 0 when clean, 1 with warnings, 2 with errors: accept none of either.
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "tidy: {report}"
+    if out.status.success() || !report.is_empty() {
+        report
+    } else {
+        format!("tidy exited with {}", out.status)
+    }
+}
+
+const DAY: u64 = 86_400_000;
+
+/// Writes what the daemon would have written weeks ago: a.nic.dk answering in 7.5 ms three
+/// days ago and in 9.5 ms twenty days ago; l.nic.dk down for an hour three days ago, with
+/// its (resolved) incident.
+fn seed_history(path: &std::path::Path, now: u64) {
+    use nsprobe::config::StoreConfig;
+    use nsprobe::incidents::{AffectedComponent, Impact, Incident, IncidentStatus, IncidentUpdate};
+    use nsprobe::status::Status;
+    use nsprobe::store::{MinuteRecord, Store, Write};
+    let settings = StoreConfig {
+        path: path.to_path_buf(),
+        retention: Duration::from_secs(90 * 86_400),
+        minute_retention: Duration::from_secs(7 * 86_400),
+    };
+    let (store, _) = Store::open(
+        &settings,
+        std::sync::Arc::new(nsprobe::metrics::DaemonMetrics::new()),
+    )
+    .expect("store");
+    let today = now / DAY * DAY;
+    for (at, us) in [(today - 3 * DAY, 7_500), (today - 20 * DAY, 9_500)] {
+        store.send(Write::Minute {
+            component: ("DNS (.dk)".into(), "a.nic.dk".into()),
+            record: MinuteRecord {
+                minute: at + 10 * 3_600_000,
+                probes: 60,
+                failures: 0,
+                min_us: Some(us),
+                median_us: Some(us),
+                p95_us: Some(us),
+                max_us: Some(us),
+            },
+        });
+    }
+    let (down, up) = (
+        today - 3 * DAY + 6 * 3_600_000,
+        today - 3 * DAY + 7 * 3_600_000,
     );
+    let l = ("DNS (.dk)".to_string(), "l.nic.dk".to_string());
+    for (at, status) in [
+        (today - 10 * DAY, Status::Operational),
+        (down, Status::MajorOutage),
+        (up, Status::Operational),
+    ] {
+        store.send(Write::StatusChange {
+            component: l.clone(),
+            at,
+            status,
+            reason: "seeded".into(),
+        });
+    }
+    let affected = |new_status| AffectedComponent {
+        group: l.0.clone(),
+        name: l.1.clone(),
+        old_status: Status::Operational,
+        new_status,
+    };
+    store.send(Write::Incident(Box::new(Incident {
+        id: "seeded0incid".into(),
+        name: "Seeded: l.nic.dk was not reachable".into(),
+        group: l.0.clone(),
+        kind: "server".into(),
+        status: IncidentStatus::Resolved,
+        impact: Impact::Minor,
+        created_at: down,
+        updated_at: up,
+        resolved_at: Some(up),
+        updates: vec![
+            IncidentUpdate {
+                id: "seeded0incid-1".into(),
+                status: IncidentStatus::Investigating,
+                body: "Investigating — l.nic.dk is not reachable.".into(),
+                at: down,
+                affected_components: vec![affected(Status::MajorOutage)],
+            },
+            IncidentUpdate {
+                id: "seeded0incid-2".into(),
+                status: IncidentStatus::Resolved,
+                body: "Resolved — l.nic.dk is reachable again after 1 h.".into(),
+                at: up,
+                affected_components: vec![affected(Status::Operational)],
+            },
+        ],
+        components: vec![affected(Status::Operational)],
+    })));
+    store.close(Duration::from_secs(10));
+}
+
+/// The chart figure of `name` in a page.
+fn figure<'a>(html: &'a str, name: &str) -> &'a str {
+    let at = html
+        .find(&format!("<figure class=\"card\" data-component=\"{name}\""))
+        .unwrap_or_else(|| panic!("chart of {name}"));
+    &html[at..at + html[at..].find("</figure>").unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_history_charts_incidents_and_bars() {
+    let now = nsprobe::now_ms();
+    let s = setup_with(|p| seed_history(p, now)).await;
+    let addr = s.daemon.http_addr;
+    let (_, page) = http(addr, "GET", "/").await;
+    // Three days ago lists the stored incident; the other 13 days are quiet.
+    let day = nsprobe::uptime::date(now / DAY * DAY - 3 * DAY);
+    let at = page
+        .find(&format!("id=\"d-{day}\""))
+        .unwrap_or_else(|| panic!("day {day} in the history"));
+    let listed = &page[at..at + page[at..].find("</div>").unwrap()];
+    assert!(
+        listed.contains("href=\"incidents/seeded0incid\""),
+        "{listed}"
+    );
+    assert!(listed.contains("<strong>Resolved</strong>"), "{listed}");
+    assert_eq!(page.matches("No incidents reported.").count(), 13);
+    assert!(active_incident(&page).is_none(), "resolved: not on top");
+    // l.nic.dk's bar of that day is focusable and links to it; a.nic.dk's bars do not.
+    let l_row = &page[page.find("data-component=\"l.nic.dk\"").unwrap()..];
+    let l_row = &l_row[..l_row.find("</li>").unwrap()];
+    assert!(l_row.contains("tabindex=\"0\""), "{l_row}");
+    assert!(l_row.contains(&format!("<b>{day}</b>")), "{l_row}");
+    assert!(l_row.contains("href=\"incidents/seeded0incid\""), "{l_row}");
+    let a_row = &page[page.find("data-component=\"a.nic.dk\"").unwrap()..];
+    assert!(!a_row[..a_row.find("</li>").unwrap()].contains("tabindex"));
+    let (code, inc) = http(addr, "GET", "/incidents/seeded0incid").await;
+    assert_eq!(code, 200);
+    assert!(inc.contains("Seeded: l.nic.dk was not reachable") && inc.contains("Resolved"));
+    // 24 hours: from memory, the stored days are not in it.
+    assert!(!figure(&page, "a.nic.dk").contains(":7.5"));
+    // 7 days: hourly points from the store (three days ago), not twenty days ago.
+    let (code, week) = http(addr, "GET", "/?range=7d").await;
+    assert_eq!(code, 200);
+    assert!(week.len() < 150 * 1024, "{} bytes", week.len());
+    assert!(
+        week.contains("<strong>7 days</strong>"),
+        "the current range"
+    );
+    assert!(week.contains("href=\"?range=30d#response-time\""));
+    let fig = figure(&week, "a.nic.dk");
+    assert!(
+        fig.contains("data-range=\"7d\"") && fig.contains("last 7 days"),
+        "{fig}"
+    );
+    assert!(fig.contains(":7.5") && !fig.contains(":9.5"), "{fig}");
+    assert!(
+        fig.contains("class=\"pt\"") || fig.contains("class=\"line\""),
+        "{fig}"
+    );
+    // 30 days: both, in 4-hour points.
+    let (code, month) = http(addr, "GET", "/?range=30d").await;
+    assert_eq!(code, 200);
+    assert!(month.len() < 150 * 1024, "{} bytes", month.len());
+    let fig = figure(&month, "a.nic.dk");
+    assert!(fig.contains(":7.5") && fig.contains(":9.5"), "{fig}");
+    assert!(fig.contains("30 d ago"), "{fig}");
+    let (code, bad) = http(addr, "GET", "/?range=1y").await;
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad.contains("24h, 7d or 30d"), "{bad}");
     s.daemon.shutdown().await.unwrap();
 }
 
@@ -308,7 +537,7 @@ async fn page_in_headless_chromium() {
             .await
             .unwrap();
         assert!(console.is_empty(), "console output: {console:#?}");
-        if row_status(&dom, "l.nic.dk") == Some("major_outage") {
+        if row_status(&dom, "l.nic.dk") == Some("major_outage") && active_incident(&dom).is_some() {
             break dom;
         }
         assert!(
@@ -318,6 +547,12 @@ async fn page_in_headless_chromium() {
         );
     };
     assert!(dom.contains("data-status=\"degraded_performance\"") || dom.contains("partial_outage"));
+    // The incident is on top, above the components.
+    let top = dom
+        .find("id=\"active-incidents\"")
+        .expect("active incidents");
+    assert!(top < dom.find("<h2>Components</h2>").unwrap());
+    assert!(dom[top..].contains("L.nic.dk is not reachable"));
 
     // Without JavaScript the page is the same document: statuses, words, charts.
     let (dom, console) = tokio::task::spawn_blocking(move || chromium(&bin, &url, false))

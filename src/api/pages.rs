@@ -1,19 +1,22 @@
-//! Handlers of the status page (`/`, `/status`) and badges (`/badge/...`).
+//! Handlers of the status page (`/`, `/status`), incident pages (`/incidents/{id}`) and
+//! badges (`/badge/...`).
 //!
 //! Each copies a [`PageView`] under the lock and renders after releasing it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Path, State};
-use axum::http::header;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{ApiError, AppState};
 use crate::model::Shared;
 use crate::now_ms;
-use crate::page::{self, badge, status_words, PageView};
+use crate::page::range::ChartRange;
+use crate::page::{self, badge, incidents as page_incidents, status_words, timeline, PageView};
+use crate::store::Resolution;
 
 fn view(shared: &Shared) -> PageView {
     let now = now_ms();
@@ -21,16 +24,61 @@ fn view(shared: &Shared) -> PageView {
     page::build(&inner, now)
 }
 
-/// `GET /` and `GET /status`: the status page.
-pub async fn status_page(State(state): State<AppState>) -> Response {
+/// The status page's query: `?range=24h|7d|30d` (the charts).
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    /// Chart range.
+    pub range: Option<String>,
+}
+
+/// `GET /` and `GET /status`: the status page (`?range=7d` or `30d`: charts from the store).
+pub async fn status_page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
+    let range = match q.range.as_deref().map(ChartRange::parse) {
+        None => ChartRange::Day,
+        Some(Some(r)) => r,
+        Some(None) => {
+            return ApiError::bad_request("range: give 24h, 7d or 30d (e.g. /?range=7d)")
+                .into_response()
+        }
+    };
     let started = Instant::now();
     let mut v = view(&state.shared);
     let locked = started.elapsed();
+    v.range = range;
+    v.has_store = state.store.is_some();
+    if range.from_store() && state.store.is_none() {
+        // Nothing to draw 7 or 30 days from: show the 24 hours rather than an empty chart.
+        v.range = ChartRange::Day;
+    }
     if let Some(reader) = state.store.clone() {
         // The store is SQLite: query on a blocking thread, after the lock is released.
         let ids = v.component_ids();
         let now = v.now;
+        let chart_ids: Vec<_> = v.charts.iter().map(|c| c.id.clone()).collect();
         let got = tokio::task::spawn_blocking(move || {
+            let series = range.from_store().then(|| {
+                let from = now.saturating_sub(range.span_ms());
+                let from = from - from % range.step_ms();
+                chart_ids
+                    .iter()
+                    .map(|id| {
+                        reader
+                            .series(&id.group, &id.name, Resolution::Hour, from, now + 1)
+                            .map(|p| page::range::from_series(&p, range.step_ms()))
+                            .unwrap_or_else(|e| {
+                                tracing::warn!(component = %id, error = %e, "status page: series unavailable");
+                                Vec::new()
+                            })
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let since = now.saturating_sub(page_incidents::INCIDENT_DAYS * 86_400_000);
+            let stored = reader
+                .incidents(since, page_incidents::MAX_INCIDENTS)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "status page: stored incidents unavailable");
+                    Vec::new()
+                });
             let mut out = std::collections::HashMap::new();
             for (pid, c) in ids {
                 match reader.uptime(&c.group, &c.name, page::render::UPTIME_DAYS, now) {
@@ -43,11 +91,20 @@ pub async fn status_page(State(state): State<AppState>) -> Response {
                     }
                 }
             }
-            out
+            (out, stored, series)
         })
         .await;
-        if let Ok(u) = got {
+        if got.is_err() {
+            v.range = ChartRange::Day;
+        }
+        if let Ok((u, stored, series)) = got {
+            if let Some(series) = series {
+                for (c, points) in v.charts.iter_mut().zip(series) {
+                    c.points = points;
+                }
+            }
             v.uptime = u;
+            v.incidents = page_incidents::merge(std::mem::take(&mut v.incidents), stored);
         }
     }
     let body = page::render::page(&v);
@@ -65,6 +122,50 @@ pub async fn status_page(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+fn html(code: StatusCode, body: String) -> Response {
+    (
+        code,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /incidents/{id}`: one incident with its updates (open ones from memory, the
+/// others from the store); an HTML 404 page for an unknown id.
+pub async fn incident_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let (name, open) = {
+        let inner = state.shared.lock();
+        let open = inner.incidents.open().find(|i| i.id == id).cloned();
+        (inner.config.page.name.clone(), open)
+    };
+    let found = match (open, state.store.clone()) {
+        (Some(i), _) => Some(i),
+        (None, Some(reader)) => {
+            let key = id.clone();
+            match tokio::task::spawn_blocking(move || reader.incident(&key)).await {
+                Ok(Ok(i)) => i,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "incident page: store unreadable");
+                    return html(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        timeline::unavailable_page(&name),
+                    );
+                }
+                Err(_) => None,
+            }
+        }
+        (None, None) => None,
+    };
+    match found {
+        Some(i) => html(StatusCode::OK, timeline::incident_page(&name, &i)),
+        None => html(StatusCode::NOT_FOUND, timeline::not_found_page(&name, &id)),
+    }
 }
 
 /// What a badge URL asks for.

@@ -38,9 +38,11 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
     let max = medians.iter().copied().fold(0.0, f64::max);
     let top = y_max(max);
     let y = |ms: f64| BOTTOM - (ms / top).min(1.0) * (BOTTOM - TOP);
+    let words = span_words(span_ms);
     let mut title = format!(
-        "Response time of {} over the last 24 hours: ",
-        escape(label)
+        "Response time of {} over the last {}: ",
+        escape(label),
+        words.0
     );
     if medians.is_empty() {
         title.push_str("no answers yet");
@@ -52,7 +54,7 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
     let _ = write!(
         s,
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
-         aria-label=\"{title}\" data-from=\"{from}\" data-step=\"{step_ms}\" data-v=\""
+         aria-label=\"{title}\" data-from=\"{from}\" data-span=\"{span_ms}\" data-step=\"{step_ms}\" data-v=\""
     );
     for (i, p) in shown.iter().enumerate() {
         if i > 0 {
@@ -89,10 +91,10 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
             yy + 4.0
         );
     }
-    for (frac, text) in [(0.0, "24 h ago"), (0.5, "12 h ago"), (1.0, "now")] {
-        let anchor = match text {
-            "now" => "end",
-            "24 h ago" => "start",
+    for (frac, text) in [(0.0, words.1), (0.5, words.2), (1.0, "now")] {
+        let anchor = match frac {
+            f if f >= 1.0 => "end",
+            f if f <= 0.0 => "start",
             _ => "middle",
         };
         let _ = write!(
@@ -152,6 +154,15 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
     }
     s.push_str("</svg>");
     s
+}
+
+/// (span in words, "… ago" at the left edge, "… ago" in the middle).
+fn span_words(span_ms: u64) -> (&'static str, &'static str, &'static str) {
+    match span_ms / 3_600_000 {
+        0..=24 => ("24 hours", "24 h ago", "12 h ago"),
+        25..=168 => ("7 days", "7 d ago", "3.5 d ago"),
+        _ => ("30 days", "30 d ago", "15 d ago"),
+    }
 }
 
 fn fmt_ms(v: f64) -> String {

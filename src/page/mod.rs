@@ -6,13 +6,18 @@
 //! - [`render`]: HTML from that view (maud templates compiled into the binary, CSS and
 //!   script embedded), after the lock is released; [`chart`] draws the response-time
 //!   charts as inline SVG; [`badge`] draws status and uptime badges (SVG and the
-//!   shields.io endpoint JSON).
+//!   shields.io endpoint JSON); [`incidents`] picks which incidents go where (active on
+//!   top, the past 14 days, a bar's day) and [`timeline`] draws them and the incident page;
+//!   [`range`] is the charts' 24 h / 7 d / 30 d choice (`?range=`).
 //!
 //! The page is complete without JavaScript; the embedded script only refreshes it.
 
 pub mod badge;
 pub mod chart;
+pub mod incidents;
+pub mod range;
 pub mod render;
+pub mod timeline;
 pub mod view;
 
 pub use view::{build, PageView};

@@ -4,8 +4,12 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::badge::percent;
-use super::view::{ComponentView, GroupView, PageView, CHART_MINUTES, CHART_STEP};
-use super::{banner_words, chart, status_words};
+use super::incidents::on_day;
+use super::range::ChartRange;
+use super::view::{ComponentView, GroupView, PageView};
+use super::{banner_words, chart, status_words, timeline};
+use crate::incidents::Incident;
+use crate::model::ComponentId;
 use crate::status::Status;
 use crate::uptime::Uptime;
 use crate::UnixMs;
@@ -65,21 +69,33 @@ fn bar_key(d: &crate::uptime::DayUptime) -> Option<&'static str> {
     }
 }
 
-/// 90 daily bars and the total. Each bar's title gives the day and its uptime.
-fn uptime_bars(u: &Uptime) -> Markup {
+/// 90 daily bars and the total. Each bar's title gives the day and its uptime; a day
+/// with incidents of the component is a focusable bar whose pop-up (on hover and focus)
+/// gives the figure and links to the incidents.
+fn uptime_bars(u: &Uptime, c: &ComponentId, incidents: &[Incident], now: UnixMs) -> Markup {
+    let day_incidents: Vec<Vec<&Incident>> = u
+        .days
+        .iter()
+        .map(|d| on_day(incidents, c, d.start, now))
+        .collect();
+    let key = |i: usize| {
+        if day_incidents[i].is_empty() {
+            bar_key(&u.days[i])
+        } else {
+            None
+        }
+    };
     let mut runs: Vec<(usize, usize)> = Vec::new(); // (first day index, length)
-    for (i, d) in u.days.iter().enumerate() {
+    for i in 0..u.days.len() {
         match runs.last_mut() {
-            Some((start, len))
-                if bar_key(d).is_some() && bar_key(d) == bar_key(&u.days[*start]) =>
-            {
+            Some((start, len)) if key(i).is_some() && key(i) == key(*start) => {
                 *len += 1;
             }
             _ => runs.push((i, 1)),
         }
     }
     html! {
-        div class="bars" role="img" aria-label={ (u.days.len()) "-day uptime" } {
+        div class="bars" role="group" aria-label={ (u.days.len()) "-day uptime" } {
             @for (start, len) in &runs {
                 @let d = &u.days[*start];
                 @let what = match d.uptime_percent {
@@ -90,7 +106,18 @@ fn uptime_bars(u: &Uptime) -> Markup {
                     Some(w) if w != Status::Operational => format!(", {}", status_words(w)),
                     _ => String::new(),
                 };
-                @if *len > 1 {
+                @let incs = &day_incidents[*start];
+                @if !incs.is_empty() {
+                    i class={ (bar_class(d.worst)) " x" } tabindex="0" {
+                        span class="pop" {
+                            b { (d.date) } " " (what) (worst)
+                            @for inc in incs {
+                                br;
+                                a href={ "incidents/" (inc.id) } { (inc.name) }
+                            }
+                        }
+                    }
+                } @else if *len > 1 {
                     i class=(bar_class(d.worst)) style={ "flex-grow:" (len) }
                         title={ (d.date) " to " (u.days[start + len - 1].date) " " (what) } {}
                 } @else {
@@ -106,7 +133,7 @@ fn uptime_bars(u: &Uptime) -> Markup {
     }
 }
 
-fn component_row(c: &ComponentView, uptime: Option<&Uptime>) -> Markup {
+fn component_row(c: &ComponentView, uptime: Option<&Uptime>, v: &PageView) -> Markup {
     html! {
         li class={ "comp s-" (c.status.as_str()) } id={ "c-" (c.public_id) }
             data-status=(c.status.as_str()) data-component=(c.id.name) {
@@ -121,7 +148,7 @@ fn component_row(c: &ComponentView, uptime: Option<&Uptime>) -> Markup {
                 (c.reason)
                 @if let Some(since) = c.since { " · since " (utc_minute(since)) }
             }
-            @if let Some(u) = uptime { (uptime_bars(u)) }
+            @if let Some(u) = uptime { (uptime_bars(u, &c.id, &v.incidents, v.now)) }
         }
     }
 }
@@ -133,7 +160,7 @@ fn group(g: &GroupView, open: bool, v: &PageView) -> Markup {
             id={ "c-" (c.public_id) } data-status=(c.status.as_str()) {
             summary { span { (c.id.name) } (state(c.status)) }
             ul class="comps" {
-                @for m in &g.members { (component_row(m, v.uptime.get(&m.public_id))) }
+                @for m in &g.members { (component_row(m, v.uptime.get(&m.public_id), v)) }
             }
         }
     }
@@ -166,6 +193,7 @@ pub fn page(v: &PageView) -> String {
                             }
                         }
                     }
+                    (timeline::active(&v.incidents))
                     @if !v.maintenances.is_empty() {
                         h2 { "Scheduled maintenance" }
                         @for m in &v.maintenances {
@@ -188,20 +216,32 @@ pub fn page(v: &PageView) -> String {
                             li class={ "dot s-" (s.as_str()) } { (status_words(s)) }
                         }
                     }
-                    h2 { "Response time" }
+                    h2 id="response-time" { "Response time" }
+                    @if v.has_store {
+                        nav class="ranges" aria-label="Chart range" {
+                            @for r in ChartRange::ALL {
+                                @if r == v.range {
+                                    strong { (r.words()) }
+                                } @else {
+                                    a href={ "?range=" (r.as_str()) "#response-time" } { (r.words()) }
+                                }
+                            }
+                        }
+                    }
                     @for c in &v.charts {
-                        figure class="card" data-component=(c.id.name) {
-                            figcaption { (c.id.name) span { "median per 5 minutes, last 24 hours" } }
+                        figure class="card" data-component=(c.id.name) data-range=(v.range.as_str()) {
+                            figcaption { (c.id.name) span { "median per " (v.range.step_words()) ", last " (v.range.words()) } }
                             (PreEscaped(chart::svg(
                                 &c.id.name,
                                 &c.points,
                                 v.now,
-                                CHART_MINUTES as u64 * 60_000,
-                                CHART_STEP as u64 * 60_000,
+                                v.range.span_ms(),
+                                v.range.step_ms(),
                             )))
                             p class="tip" {}
                         }
                     }
+                    (timeline::history(&v.incidents, v.now))
                 }
                 footer {
                     "Updated " (utc_minute(v.now)) ". "

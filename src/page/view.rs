@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::incidents::Incident;
 use crate::model::{ComponentId, Inner};
 use crate::state::MinutePoint;
 use crate::status::{ComponentStatus, Status};
@@ -35,6 +36,14 @@ pub struct PageView {
     /// Daily uptime per component (by public id) from the store, filled after the lock is
     /// released; empty without a store.
     pub uptime: HashMap<String, Uptime>,
+    /// Incidents, newest first: the open ones copied under the lock, those of the last
+    /// [`super::incidents::INCIDENT_DAYS`] days from the store merged in after it.
+    pub incidents: Vec<Incident>,
+    /// The charts' range; for 7 and 30 days the handler replaces the points with the
+    /// store's after the lock is released.
+    pub range: super::range::ChartRange,
+    /// True when a store backs the page (7- and 30-day charts are offered).
+    pub has_store: bool,
 }
 
 impl PageView {
@@ -94,7 +103,8 @@ pub struct MaintenanceItem {
 pub struct ChartSeries {
     /// The server's component.
     pub id: ComponentId,
-    /// Points, oldest first, one per [`CHART_STEP`] minutes.
+    /// Points, oldest first, one per [`CHART_STEP`] minutes (per the range's step when
+    /// the handler filled them from the store).
     pub points: Vec<ChartPoint>,
 }
 
@@ -209,6 +219,9 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         maintenances,
         charts,
         uptime: HashMap::new(),
+        incidents: inner.incidents.open().cloned().collect(),
+        range: super::range::ChartRange::Day,
+        has_store: false,
     }
 }
 

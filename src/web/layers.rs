@@ -16,7 +16,14 @@ use super::WebHandle;
 /// set: the status page and its assets, badges, health and readiness.
 pub fn is_status_page_path(path: &str) -> bool {
     const EXACT: [&str; 4] = ["/", "/healthz", "/readyz", "/favicon.ico"];
-    const PREFIXES: [&str; 5] = ["/status", "/badge", "/badges/", "/static/", "/assets/"];
+    const PREFIXES: [&str; 6] = [
+        "/status",
+        "/badge",
+        "/badges/",
+        "/static/",
+        "/assets/",
+        "/incidents/",
+    ];
     EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
@@ -88,7 +95,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Gives every 4xx/5xx response that is not already JSON a `{"error": ...}`
 /// body: the original text if there was one (axum's extractor rejections),
-/// otherwise the status's reason (tower-http's empty 408, 413 …).
+/// otherwise the status's reason (tower-http's empty 408, 413 …). HTML error pages
+/// written on purpose (the status page's "Incident not found") pass unchanged.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
@@ -99,7 +107,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json {
         return res;
     }
@@ -202,6 +210,7 @@ mod tests {
             "/status/dk",
             "/badge/dk.svg",
             "/static/a.css",
+            "/incidents/0abc",
         ] {
             assert!(is_status_page_path(p), "{p}");
         }

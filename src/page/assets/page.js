@@ -8,7 +8,7 @@
       var p = kv.split(":");
       if (p.length === 2) pts[p[0]] = p[1];
     });
-    var span = 24 * 3600 * 1000;
+    var span = +svg.dataset.span || 24 * 3600 * 1000;
     function show(ev) {
       var r = svg.getBoundingClientRect();
       var x = (ev.clientX - r.left) / r.width * 600;
@@ -16,7 +16,8 @@
       var i = Math.floor((t - from) / step);
       var v = pts[i];
       if (!tip || v === undefined) return;
-      var at = new Date(from + i * step).toISOString().slice(11, 16);
+      var iso = new Date(from + i * step).toISOString();
+      var at = span > 864e5 ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, 16);
       tip.textContent = at + " UTC: " + (v === "x" ? "no answer" : v + " ms median");
     }
     svg.addEventListener("mousemove", show);
