@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod metrics;
 pub mod model;
+pub mod peer;
 pub mod persist;
 pub mod probe;
 pub mod resolve;

@@ -146,6 +146,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                     "maintenance"
                 }
                 "[[canary]]" => "canary",
+                "[[peer]]" => "peer",
                 "[[group]]" => {
                     group = name_in_table(&text[pos..]);
                     component = None;
@@ -163,6 +164,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 "[http]" => "http",
                 "[state]" => "state",
                 "[resolver]" => "resolver",
+                "[vantage]" => "vantage",
                 _ => "other",
             };
             current = match kind {
@@ -174,6 +176,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 ),
                 "maintenance" => format!("maintenance #{maintenance}: "),
                 "canary" => "canary: ".to_string(),
+                "peer" => "peer: ".to_string(),
                 "group" => format!("group {:?}: ", group.clone().unwrap_or_default()),
                 "component" => format!(
                     "group {:?}: component {:?}: ",
