@@ -335,9 +335,15 @@ fn dashboard_structure() {
     assert_eq!(zone["type"], "query");
     assert_eq!(
         zone["query"]["query"],
-        "label_values(nsprobe_zone_soa_serial, zone)"
+        "label_values(nsprobe_zone_soa_serial{vantage=~\"$vantage\"}, zone)"
     );
     assert_eq!(zone["datasource"]["uid"], "${datasource}");
+    // The vantage variable (external label of the several-vantages recipe): All must
+    // also match series without the label (a single vantage).
+    let vantage = var("vantage");
+    assert_eq!(vantage["query"]["query"], "label_values(nsprobe_build_info, vantage)");
+    assert_eq!(vantage["allValue"], ".*");
+    assert_eq!(vantage["includeAll"], true);
 
     let panels = d["panels"].as_array().expect("panels");
     let mut ids = BTreeSet::new();
