@@ -23,8 +23,11 @@ use axum::extract::FromRef;
 use crate::metrics::DaemonMetrics;
 use crate::model::{Inner, Shared, ZoneEntry};
 use crate::status::Status;
+use crate::store::StoreReader;
 use crate::{now_ms, UnixMs};
 
+pub mod history;
+pub mod pages;
 pub mod views;
 
 pub use views::*;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub shared: Arc<Shared>,
     /// Daemon-level metrics (for `/metrics`).
     pub metrics: Arc<DaemonMetrics>,
+    /// The store's read side (history, uptime, incidents); None without a store.
+    pub store: Option<StoreReader>,
 }
 
 impl FromRef<AppState> for Arc<Shared> {
@@ -59,9 +64,16 @@ impl FromRef<AppState> for Arc<DaemonMetrics> {
 }
 
 /// The axum router for the daemon's HTTP server.
-pub fn router(shared: Arc<Shared>, metrics: Arc<DaemonMetrics>) -> Router {
+pub fn router(
+    shared: Arc<Shared>,
+    metrics: Arc<DaemonMetrics>,
+    store: Option<StoreReader>,
+) -> Router {
     let timeout = shared.lock().config.http.request_timeout;
     Router::new()
+        .route("/", get(pages::status_page))
+        .route("/status", get(pages::status_page))
+        .route("/badge/{*rest}", get(pages::badge))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -72,6 +84,9 @@ pub fn router(shared: Arc<Shared>, metrics: Arc<DaemonMetrics>) -> Router {
             "/api/v1/zones/{zone}/servers/{server}/response-times",
             get(response_times),
         )
+        .route("/api/v1/uptime", get(history::uptime_all))
+        .route("/api/v1/components/{id}/uptime", get(history::uptime_one))
+        .route("/api/v1/components/{id}/series", get(history::series))
         .route(
             "/api/v1/groups/{group}/components/{component}/response-times",
             get(service_response_times),
@@ -92,7 +107,11 @@ pub fn router(shared: Arc<Shared>, metrics: Arc<DaemonMetrics>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout.max(Duration::from_millis(100)),
         ))
-        .with_state(AppState { shared, metrics })
+        .with_state(AppState {
+            shared,
+            metrics,
+            store,
+        })
 }
 
 /// A JSON error response: `{"error": "..."}` with a status code.
@@ -115,6 +134,14 @@ impl ApiError {
     pub fn refused(code: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
+            message: message.into(),
+        }
+    }
+
+    /// 503 with a message (the store cannot answer now).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            code: StatusCode::SERVICE_UNAVAILABLE,
             message: message.into(),
         }
     }
@@ -152,9 +179,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.is_ready() {
         (StatusCode::OK, Json(serde_json::json!({"ready": true}))).into_response()
     } else {
+        let reason = shared.lock().not_ready_reason();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"ready": false, "reason": "first probe round not done"})),
+            Json(serde_json::json!({"ready": false, "reason": reason})),
         )
             .into_response()
     }

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config};
@@ -30,10 +29,12 @@ use crate::peer::{self, Pulled, Pullers};
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
 use crate::scheduler::{Probed, Report, Scheduler, TargetId};
+use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{
     self, ComponentStatus, ObservationLog, QuorumRule, Seen, Status, VantageViews,
 };
+use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
 
 /// How often statuses are evaluated and published through the confirmation layer: the
@@ -88,7 +89,15 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     for z in &config.zones {
         zones.insert(zone_key(z), ZoneEntry::new(z, &config.maintenance));
     }
-    restore_state(&config.state.path, &mut zones);
+    // A newer or foreign store file stops the daemon here (never overwritten); an
+    // unwritable one is logged and retried while the daemon runs on memory.
+    let (store, opened) = Store::open(&config.store, metrics.clone()).with_context(|| {
+        format!(
+            "cannot use the store (config {})",
+            opts.config_path.display()
+        )
+    })?;
+    restore_state(&config.state.path, &store, &opened, &mut zones);
     let groups = config
         .groups
         .iter()
@@ -119,6 +128,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             component_since: BTreeMap::new(),
             vantage: VantageState::new(),
             vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
+            unresolved: BTreeMap::new(),
             started_at: now,
             http_addr,
             observations: ObservationLog::with_capacity(status::observation::LOG_CAPACITY, now),
@@ -129,7 +139,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let router = crate::api::router(shared.clone(), metrics.clone());
+    let router = crate::api::router(shared.clone(), metrics.clone(), Some(store.reader()));
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
         crate::web::serve(listener, router, web, async move {
@@ -152,7 +162,8 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
         resolved_once: false,
         resolved_tx,
         loaded_tx,
-        saving: None,
+        store: Some(store),
+        last_minute: now / MINUTE_MS,
     };
     let task = tokio::spawn(async move {
         let res = daemon.run(reload_rx, resolved_rx, loaded_rx, stop_rx).await;
@@ -202,21 +213,51 @@ async fn wait_for_termination() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn restore_state(path: &Path, zones: &mut BTreeMap<String, ZoneEntry>) {
+/// Restores the restart state from the store; on the first start with a store, imports
+/// the legacy JSON state file once (it is left in place, never written again).
+fn restore_state(
+    path: &Path,
+    store: &Store,
+    opened: &crate::store::Opened,
+    zones: &mut BTreeMap<String, ZoneEntry>,
+) {
+    if let Some(json) = &opened.restart_state {
+        match serde_json::from_str::<PersistedState>(json) {
+            Ok(saved) => {
+                let n = apply_saved(saved, zones);
+                info!(store = %store.reader().path().display(), zones = n, "state restored from the store");
+            }
+            Err(e) => warn!(error = %e, "ignoring unreadable restart state in the store"),
+        }
+        return;
+    }
+    if opened.imported.is_some() {
+        info!("no saved state; starting fresh");
+        return;
+    }
     match persist::load(path) {
         Ok(None) => info!(path = %path.display(), "no saved state; starting fresh"),
         Ok(Some(saved)) => {
-            let mut n = 0;
-            for (name, pz) in saved.zones {
-                if let Some(z) = zones.get_mut(&name) {
-                    z.state.restore(pz);
-                    n += 1;
-                }
+            if let Ok(json) = serde_json::to_string(&saved) {
+                store.send(Write::RestartState(json));
             }
-            info!(path = %path.display(), zones = n, saved_at = saved.saved_at, "state restored");
+            store.send(Write::Imported(path.display().to_string()));
+            let n = apply_saved(saved, zones);
+            info!(path = %path.display(), zones = n, "legacy JSON state file imported into the store (the file is left alone)");
         }
         Err(e) => warn!(path = %path.display(), error = %e, "ignoring unreadable state file"),
     }
+}
+
+fn apply_saved(saved: PersistedState, zones: &mut BTreeMap<String, ZoneEntry>) -> usize {
+    let mut n = 0;
+    for (name, pz) in saved.zones {
+        if let Some(z) = zones.get_mut(&name) {
+            z.state.restore(pz);
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A config file read beside the loop, with whoever asked for it (None for SIGHUP).
@@ -238,9 +279,17 @@ struct Daemon {
     resolved_tx: mpsc::Sender<Resolutions>,
     /// Where config reads send their results.
     loaded_tx: mpsc::Sender<Loaded>,
-    /// The state save running on a blocking thread, if any.
-    saving: Option<JoinHandle<()>>,
+    /// The store's write side (None only after shutdown).
+    store: Option<Store>,
+    /// The last minute (minutes since the epoch) whose series were sent to the store.
+    last_minute: u64,
 }
+
+/// How often closed minutes of the response-time histories are sent to the store.
+const SERIES_TICK: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for the store to write what is queued.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(10);
 
 /// Largest number of reports applied under one lock acquisition.
 const REPORT_BATCH: usize = 1024;
@@ -267,6 +316,7 @@ impl Daemon {
 
         let (mut resolve_tick, mut save_tick) = self.periodic_timers();
         let mut status_tick = tokio::time::interval(STATUS_TICK);
+        let mut series_tick = tokio::time::interval(SERIES_TICK);
         let mut hup = hangup_stream();
         let mut batch = Vec::with_capacity(REPORT_BATCH);
         let (pulled_tx, mut pulled_rx) = mpsc::channel::<Pulled>(64);
@@ -282,6 +332,7 @@ impl Daemon {
                 }
                 _ = status_tick.tick() => self.check_statuses(&scheduler),
                 Some(pulled) = pulled_rx.recv() => self.apply_pull(pulled),
+                _ = series_tick.tick() => self.send_series(),
                 _ = resolve_tick.tick() => self.start_resolution(),
                 Some(resolved) = resolved_rx.recv() => {
                     self.resolving = false;
@@ -328,8 +379,8 @@ impl Daemon {
         scheduler.stop();
         // The final save is awaited: it must reach the disk before the process exits.
         self.start_save();
-        if let Some(h) = self.saving.take() {
-            let _ = h.await;
+        if let Some(store) = self.store.take() {
+            let _ = tokio::task::spawn_blocking(move || store.close(SHUTDOWN_FLUSH)).await;
         }
         info!("nsprobe stopped");
         Ok(())
@@ -529,6 +580,14 @@ impl Daemon {
                     reason = %c.reason, "status change"
                 ),
             }
+            if let Some(store) = &self.store {
+                store.send(Write::StatusChange {
+                    component: (id.group.clone(), id.name.clone()),
+                    at: c.at,
+                    status: c.to,
+                    reason: c.reason.clone(),
+                });
+            }
             inner.component_since.insert(id, (c.to, c.at));
         }
         if !self.shared.is_ready()
@@ -626,6 +685,12 @@ impl Daemon {
             let now = now_ms();
             let mut pass = targets::apply(&config, &mut inner.addresses, resolved, now);
             pass.changed |= targets::apply_hosts(&config, &mut inner.hosts, resolved, now);
+            for (name, result) in resolved {
+                match result {
+                    Ok(_) => inner.unresolved.remove(name),
+                    Err(e) => inner.unresolved.insert(name.clone(), e.clone()),
+                };
+            }
             let mut targets = targets::expand(&config, &inner.addresses);
             let canaries = targets::canaries(&config);
             let dns_key = |t: &crate::scheduler::Target| match &t.id {
@@ -672,9 +737,10 @@ impl Daemon {
             targets.extend(services);
             (targets, pass)
         };
+        let retry = humantime::format_duration(self.shared.lock().config.resolver.refresh);
         for (name, err) in &pass.failures {
             self.metrics.resolve_failure(name);
-            warn!(name = %name, error = %err, "cannot resolve name (nameserver or check host); keeping last known addresses");
+            warn!(name = %name, error = %err, retry_in = %retry, "cannot resolve name (nameserver or check host); keeping last known addresses, retrying in {retry}");
         }
         let servers: HashSet<(&str, &str)> = targets
             .iter()
@@ -781,14 +847,10 @@ impl Daemon {
         Ok(())
     }
 
-    /// Snapshot the persistent state under the lock and write it on a blocking thread;
-    /// errors are logged, never fatal. A save still running is not doubled.
+    /// Snapshot the restart state under the lock and hand it to the store's writer
+    /// (serialised after the lock is released; written beside the loop).
     fn start_save(&mut self) {
-        if self.saving.as_ref().is_some_and(|h| !h.is_finished()) {
-            debug!("previous state save still running; skipping this one");
-            return;
-        }
-        let (path, state) = {
+        let state = {
             let inner = self.shared.lock();
             let mut state = PersistedState::new(now_ms());
             state.zones = inner
@@ -796,14 +858,62 @@ impl Daemon {
                 .iter()
                 .map(|(k, z)| (k.clone(), z.state.to_persisted()))
                 .collect();
-            (inner.config.state.path.clone(), state)
+            state
         };
-        self.saving = Some(tokio::task::spawn_blocking(move || {
-            match persist::save(&path, &state) {
-                Ok(()) => debug!(path = %path.display(), "state saved"),
-                Err(e) => error!(path = %path.display(), error = %e, "cannot save state"),
+        match serde_json::to_string(&state) {
+            Ok(json) => {
+                if let Some(store) = &self.store {
+                    store.send(Write::RestartState(json));
+                }
             }
-        }));
+            Err(e) => error!(error = %e, "cannot serialise the restart state"),
+        }
+    }
+
+    /// Send every closed minute of every component's response-time history not sent
+    /// yet to the store.
+    fn send_series(&mut self) {
+        let now = now_ms();
+        let current = now / MINUTE_MS;
+        if current <= self.last_minute {
+            return;
+        }
+        let from = self.last_minute;
+        let Some(store) = &self.store else { return };
+        let minutes = (current.saturating_sub(from) as usize).clamp(1, 60) + 1;
+        let inner = self.shared.lock();
+        let mut records = Vec::new();
+        for z in inner.zones.values() {
+            for (name, s) in z.state.servers() {
+                for p in s.history.points(now, minutes) {
+                    let m = p.start / MINUTE_MS;
+                    if m >= from && m < current && p.probes > 0 {
+                        records.push((
+                            (z.config.component.clone(), name.clone()),
+                            MinuteRecord::from_point(&p),
+                        ));
+                    }
+                }
+            }
+        }
+        for g in &inner.groups {
+            for c in &g.components {
+                for p in c.state.history.points(now, minutes) {
+                    let m = p.start / MINUTE_MS;
+                    if m >= from && m < current && p.probes > 0 {
+                        records.push((
+                            (g.config.name.clone(), c.config.name.clone()),
+                            MinuteRecord::from_point(&p),
+                        ));
+                    }
+                }
+            }
+        }
+        drop(inner);
+        for (component, record) in records {
+            store.send(Write::Minute { component, record });
+        }
+        self.last_minute = current;
     }
 }
 

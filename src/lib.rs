@@ -11,8 +11,11 @@ pub mod api;
 pub mod check;
 pub mod config;
 pub mod daemon;
+pub mod demo;
+pub mod incidents;
 pub mod metrics;
 pub mod model;
+pub mod page;
 pub mod peer;
 pub mod persist;
 pub mod probe;
@@ -21,8 +24,10 @@ pub mod scheduler;
 pub mod serial;
 pub mod state;
 pub mod status;
+pub mod store;
 pub mod systemd;
 pub mod targets;
+pub mod uptime;
 pub mod web;
 
 /// Wall-clock time as milliseconds since the Unix epoch.

@@ -51,6 +51,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Watch nsprobe work, offline: the seven .dk nameservers as real DNS servers on
+    /// loopback, the daemon probing them, the seed's incidents replayed within minutes.
+    Demo {
+        /// Where the daemon's HTTP server (status page, /metrics, API) listens.
+        #[arg(long, default_value = "127.0.0.1:9853")]
+        listen: std::net::SocketAddr,
+    },
     /// Check a config file and exit non-zero on error.
     Validate {
         /// Config file.
@@ -127,6 +134,17 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Demo { listen } => {
+            // The demo's own DNS servers log every query at info: keep them quiet.
+            init_logging(cli.log_format, "info,hickory_server=warn");
+            match runtime().and_then(|rt| rt.block_on(demo(listen))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("nsprobe demo: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Check { config, json } => {
             init_logging(cli.log_format, "warn");
             let code = match check_once(&config, json) {
@@ -179,6 +197,52 @@ fn validate(config: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `nsprobe demo`: start the servers, write their config, run the daemon on it, play
+/// the script beside it.
+async fn demo(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    use nsprobe::demo::{Demo, Timing};
+    let demo = std::sync::Arc::new(
+        Demo::start(Timing::default())
+            .await
+            .context("cannot start the demo's DNS servers")?,
+    );
+    let dir = std::env::temp_dir().join(format!("nsprobe-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let config_path = dir.join("demo.toml");
+    let started = nsprobe::now_ms();
+    let start = tokio::time::Instant::now();
+    std::fs::write(
+        &config_path,
+        demo.config_text(listen, &dir.join("state.json"), started),
+    )
+    .with_context(|| format!("cannot write {}", config_path.display()))?;
+    for (name, addr) in &demo.addresses {
+        tracing::info!("demo: {name} answers for dk. on {addr} (UDP and TCP)");
+    }
+    let running = daemon::start(RunOptions {
+        config_path: config_path.clone(),
+        listen: Some(listen),
+        web_config: None,
+    })
+    .await
+    .with_context(|| {
+        format!("cannot start the daemon on {listen} (use --listen to pick another address)")
+    })?;
+    tracing::info!(
+        "demo: open http://{}/ for the status page, /metrics for Prometheus; config in {}",
+        running.http_addr,
+        config_path.display()
+    );
+    let player = {
+        let demo = demo.clone();
+        tokio::spawn(async move { demo.play(start).await })
+    };
+    let result = running.wait().await;
+    player.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -200,6 +200,35 @@ impl ComponentId {
     }
 }
 
+impl ComponentId {
+    /// The component's stable public id (Statuspage `id`, badge URLs): from its name for
+    /// a group component, from group and name for a member, so a nameserver listed in two
+    /// zones gets two distinct ids.
+    pub fn public_id(&self) -> String {
+        if self.group.is_empty() {
+            stable_id("component", &self.name)
+        } else {
+            stable_id("component", &format!("{}\u{0}{}", self.group, self.name))
+        }
+    }
+}
+
+/// Stable 12-character id from a name (FNV-1a 64, base 36).
+pub fn stable_id(kind: &str, name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 12];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(h % 36) as usize];
+        h /= 36;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl std::fmt::Display for ComponentId {
     /// `DNS (.dk)/a.nic.dk` for a member, `DNS (.dk)` for a group (as in logs and
     /// qualified maintenance component names).
@@ -248,6 +277,8 @@ pub struct Inner {
     pub vantage: VantageState,
     /// The last vantage verdict.
     pub vantage_verdict: Vantage,
+    /// Nameserver names whose last resolution failed, with the error (for `/readyz`).
+    pub unresolved: BTreeMap<String, String>,
     /// This vantage's observation log (served at `/api/v1/observations`).
     pub observations: ObservationLog,
     /// The newest observation of every component per vantage, this one's included (a
@@ -299,6 +330,48 @@ impl Inner {
                 .values()
                 .all(|s| s.targets.values().all(|t| t.last_at.is_some()))
         })
+    }
+
+    /// Nameservers (zone, name) without any address to probe yet.
+    pub fn servers_without_address(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for z in self.zones.values() {
+            for ns in &z.config.nameservers {
+                let has = z
+                    .state
+                    .server(&ns.name)
+                    .is_some_and(|s| !s.targets.is_empty());
+                if !has && !out.contains(&ns.name) {
+                    out.push(ns.name.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Why the daemon is not ready yet, in words: which names have no address (and the
+    /// last resolution error, and when resolution is retried), or that the first probe
+    /// round is still running.
+    pub fn not_ready_reason(&self) -> String {
+        let missing = self.servers_without_address();
+        if missing.is_empty() {
+            return "first probe round not done".into();
+        }
+        let errors: Vec<String> = missing
+            .iter()
+            .filter_map(|n| self.unresolved.get(n).map(|e| format!("{n}: {e}")))
+            .collect();
+        let mut s = format!("waiting for the addresses of {}", missing.join(", "));
+        if errors.is_empty() {
+            s.push_str(" (resolution in progress)");
+        } else {
+            s.push_str(&format!(" (resolution failed: {})", errors.join("; ")));
+        }
+        s.push_str(&format!(
+            "; retrying every {}",
+            humantime::format_duration(self.config.resolver.refresh)
+        ));
+        s
     }
 
     /// Every zone's published (confirmed) statuses; before the first status tick, the

@@ -235,8 +235,12 @@ async fn restart_mid_stall_keeps_the_true_serial_age() {
     let age_before = zone(&before)["serial_age_seconds"].as_f64().unwrap();
     d.shutdown().await.expect("clean shutdown saves state");
     assert!(
-        lab.dir.path().join("state.json").exists(),
-        "state file written"
+        lab.dir.path().join("nsprobe.db").exists(),
+        "store written beside the state file"
+    );
+    assert!(
+        !lab.dir.path().join("state.json").exists(),
+        "no JSON state file any more"
     );
 
     tokio::time::sleep(Duration::from_millis(2000)).await; // down during the stall
@@ -259,7 +263,7 @@ async fn restart_mid_stall_keeps_the_true_serial_age() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn corrupt_state_file_is_ignored() {
+async fn corrupt_state_file_is_ignored_and_left_alone() {
     let lab = Lab::new(1, 1).await;
     let cfg = lab.config("", "");
     std::fs::write(lab.dir.path().join("state.json"), b"{ not json").unwrap();
@@ -268,10 +272,47 @@ async fn corrupt_state_file_is_ignored() {
     assert_eq!(zone(&status(&d).await)["serial"], 1);
     d.shutdown().await.expect("clean shutdown");
     let saved = std::fs::read_to_string(lab.dir.path().join("state.json")).unwrap();
-    assert!(
-        saved.contains("\"version\""),
-        "state rewritten on shutdown: {saved}"
+    assert_eq!(saved, "{ not json", "the legacy file is never written");
+    assert!(lab.dir.path().join("nsprobe.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_json_state_is_imported_once_then_left_alone() {
+    let lab = Lab::new(2, 43).await;
+    let cfg = lab.config("", "");
+    // A state file of the previous version: serial 43 first seen 600 s ago.
+    let seen = nsprobe::now_ms() - 600_000;
+    let mut saved = nsprobe::persist::PersistedState::new(seen + 1000);
+    saved.zones.insert(
+        "dk.".into(),
+        nsprobe::state::PersistedZone {
+            publications: vec![nsprobe::state::Publication {
+                serial: 43,
+                first_seen: seen,
+                observed: true,
+            }],
+            ..Default::default()
+        },
     );
+    let json_path = lab.dir.path().join("state.json");
+    nsprobe::persist::save(&json_path, &saved).expect("legacy file");
+    let legacy = std::fs::read(&json_path).unwrap();
+    let d = start(&cfg).await;
+    wait_ready(&d).await;
+    let want =
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(seen))
+            .to_string();
+    assert_eq!(zone(&status(&d).await)["serial_changed_at"], want.as_str());
+    d.shutdown().await.expect("clean shutdown");
+    assert_eq!(std::fs::read(&json_path).unwrap(), legacy, "left alone");
+    // Imported once: a changed legacy file is not read again; the store's state wins.
+    let mut other = saved.clone();
+    other.zones.get_mut("dk.").unwrap().publications[0].first_seen = seen - 3_600_000;
+    nsprobe::persist::save(&json_path, &other).expect("rewrite legacy file");
+    let d = start(&cfg).await;
+    wait_ready(&d).await;
+    assert_eq!(zone(&status(&d).await)["serial_changed_at"], want.as_str());
+    d.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

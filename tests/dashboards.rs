@@ -341,7 +341,10 @@ fn dashboard_structure() {
     // The vantage variable (external label of the several-vantages recipe): All must
     // also match series without the label (a single vantage).
     let vantage = var("vantage");
-    assert_eq!(vantage["query"]["query"], "label_values(nsprobe_build_info, vantage)");
+    assert_eq!(
+        vantage["query"]["query"],
+        "label_values(nsprobe_build_info, vantage)"
+    );
     assert_eq!(vantage["allValue"], ".*");
     assert_eq!(vantage["includeAll"], true);
 

@@ -1063,6 +1063,12 @@ async fn every_openapi_path_is_served() {
         "/api/v2/components.json",
         "/api/v2/status.json",
         "/-/reload",
+        "/",
+        "/status",
+        "/badge/{component}.svg",
+        "/badge/{component}/uptime.svg",
+        "/badge/{component}.json",
+        "/badge/{component}/uptime.json",
     ] {
         assert!(paths.contains(p), "{p} missing from docs/openapi.yaml");
     }

@@ -569,3 +569,23 @@ fn binary_rejects_a_bad_web_config_and_reloads_on_sighup() {
     assert!(logs.contains("web config reloaded"), "{logs}");
     assert!(logs.contains("web config reload failed"), "{logs}");
 }
+
+#[tokio::test]
+async fn gzip_when_the_client_accepts_it() {
+    let web = Web::start("").await;
+    let (rc, code, plain, head) = web.curl("http", "/metrics", &[]).await;
+    assert_eq!((rc, code), (0, 200));
+    assert!(!head.to_lowercase().contains("content-encoding"), "{head}");
+    let (rc, code, body, head) = web.curl("http", "/metrics", &["--compressed".into()]).await;
+    assert_eq!((rc, code), (0, 200));
+    assert!(
+        head.to_lowercase().contains("content-encoding: gzip"),
+        "{head}"
+    );
+    assert!(body.contains("# TYPE nsprobe_build_info gauge"), "{body}");
+    assert_eq!(
+        body.lines().filter(|l| l.starts_with("# TYPE")).count(),
+        plain.lines().filter(|l| l.starts_with("# TYPE")).count()
+    );
+    web.running.shutdown().await.unwrap();
+}

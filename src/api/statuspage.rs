@@ -141,29 +141,12 @@ pub struct StatusDoc {
 
 /// Stable 12-character id from a name (FNV-1a 64, base 36).
 pub fn stable_id(kind: &str, name: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = [b'0'; 12];
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(h % 36) as usize];
-        h /= 36;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::model::stable_id(kind, name)
 }
 
-/// The Statuspage id of a component: from its name for a group component (as
-/// before groups had members elsewhere), from group and name for a member, so a
-/// nameserver listed in two zones gets two distinct ids.
+/// The Statuspage id of a component (see [`ComponentId::public_id`]).
 pub fn component_id(id: &ComponentId) -> String {
-    if id.group.is_empty() {
-        stable_id("component", &id.name)
-    } else {
-        stable_id("component", &format!("{}\u{0}{}", id.group, id.name))
-    }
+    id.public_id()
 }
 
 /// Statuspage indicator for the worst status on the page.
@@ -193,7 +176,7 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
     let page_id = stable_id("page", "nsprobe");
     let page = Page {
         id: page_id.clone(),
-        name: "nsprobe".into(),
+        name: inner.config.page.name.clone(),
         url: format!("http://{}", inner.http_addr),
         time_zone: "Etc/UTC".into(),
         updated_at: rfc3339(now),

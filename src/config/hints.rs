@@ -8,9 +8,10 @@
 /// What to write for `key`, by the kind of value it takes; None for keys without a fixed shape.
 pub(super) fn what_to_write(key: &str, found: Option<&str>) -> Option<String> {
     let hint = match key {
-        "interval" | "timeout" | "refresh" | "request_timeout" | "save_interval"
-        | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before" | "stats_window"
-        | "confirm_after" | "clear_after" | "rollback_after" | "cert_warn_before" => {
+        "interval" | "timeout" | "refresh" | "request_timeout" | "save_interval" | "retention"
+        | "minute_retention" | "stale_after" | "slow_after" | "lag_after" | "rrsig_warn_before"
+        | "stats_window" | "confirm_after" | "clear_after" | "rollback_after"
+        | "cert_warn_before" => {
             // `interval = 10`: show the fix with the number the user wrote.
             let example = found
                 .and_then(|f| f.trim_matches('`').parse::<u64>().ok())
@@ -163,8 +164,10 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 }
                 "[http]" => "http",
                 "[state]" => "state",
+                "[store]" => "store",
                 "[resolver]" => "resolver",
                 "[vantage]" => "vantage",
+                "[page]" => "page",
                 _ => "other",
             };
             current = match kind {

@@ -11,7 +11,9 @@ pub(super) type S<T> = Spanned<T>;
 pub(super) struct RawConfig {
     pub(super) http: Option<RawHttp>,
     pub(super) state: Option<RawState>,
+    pub(super) store: Option<RawStore>,
     pub(super) resolver: Option<RawResolver>,
+    pub(super) page: Option<RawPage>,
     #[serde(default)]
     pub(super) zone: Vec<RawZone>,
     #[serde(default)]
@@ -116,6 +118,12 @@ pub(super) struct RawCanary {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawPage {
+    pub(super) name: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub(super) listen: Option<S<String>>,
     pub(super) enable_reload: Option<bool>,
@@ -127,6 +135,14 @@ pub(super) struct RawHttp {
 pub(super) struct RawState {
     pub(super) path: Option<S<String>>,
     pub(super) save_interval: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub(super) path: Option<S<String>>,
+    pub(super) retention: Option<S<String>>,
+    pub(super) minute_retention: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -20,8 +20,12 @@ pub struct Config {
     pub http: HttpConfig,
     /// Persistent state settings.
     pub state: StateConfig,
+    /// The embedded store (history, incidents, restart state).
+    pub store: StoreConfig,
     /// How nameserver names are resolved to addresses.
     pub resolver: ResolverSettings,
+    /// The built-in status page (`[page]`).
+    pub page: PageConfig,
     /// The zones to watch (at least one).
     pub zones: Vec<ZoneConfig>,
     /// Declared maintenance windows.
@@ -53,6 +57,16 @@ pub struct CanaryConfig {
     pub transport: Transport,
 }
 
+/// `[page]`: the built-in status page served at `/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageConfig {
+    /// Page title (default `nsprobe status`), e.g. `Punktum dk — status`.
+    pub name: String,
+}
+
+/// The page name when `[page] name` is not set.
+pub const DEFAULT_PAGE_NAME: &str = "nsprobe status";
+
 /// `[http]`: where the metrics/JSON API server listens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpConfig {
@@ -71,6 +85,18 @@ pub struct StateConfig {
     pub path: PathBuf,
     /// How often state is saved (default 60s); it is also saved on shutdown.
     pub save_interval: Duration,
+}
+
+/// `[store]`: the SQLite file holding the restart state, status history, series and
+/// incidents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// Database file (default `nsprobe.db` in the directory of `[state] path`).
+    pub path: PathBuf,
+    /// How long status changes, hourly series and resolved incidents are kept (default 90 days).
+    pub retention: Duration,
+    /// How long per-minute series are kept (default 7 days; at most `retention`).
+    pub minute_retention: Duration,
 }
 
 /// `[resolver]`: resolution of nameserver names (hickory-resolver).

@@ -160,7 +160,9 @@ impl Cx<'_> {
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let http = self.http(raw.http)?;
         let state = self.state(raw.state)?;
+        let store = self.store(raw.store, &state)?;
         let resolver = self.resolver(raw.resolver)?;
+        let page = self.page(raw.page)?;
         if raw.zone.is_empty() {
             return Err(self.err(
                 None,
@@ -208,7 +210,9 @@ impl Cx<'_> {
             source: self.path.to_path_buf(),
             http,
             state,
+            store,
             resolver,
+            page,
             zones,
             maintenance,
             canaries,
@@ -266,6 +270,23 @@ impl Cx<'_> {
         })
     }
 
+    fn page(&self, raw: Option<RawPage>) -> Result<PageConfig, ConfigError> {
+        let name = match raw.and_then(|p| p.name) {
+            None => DEFAULT_PAGE_NAME.to_string(),
+            Some(v) => {
+                let name = v.get_ref().trim();
+                if name.is_empty() || name.len() > 200 {
+                    return Err(self.at(
+                        &v,
+                        "[page] name: give a title of 1 to 200 characters, like \"Punktum dk — status\"".into(),
+                    ));
+                }
+                name.to_string()
+            }
+        };
+        Ok(PageConfig { name })
+    }
+
     fn http(&self, raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
         let ctx = "[http] ";
         let raw = raw.unwrap_or(RawHttp {
@@ -319,6 +340,51 @@ impl Cx<'_> {
                 Duration::from_secs(60),
                 false,
             )?,
+        })
+    }
+
+    fn store(
+        &self,
+        raw: Option<RawStore>,
+        state: &StateConfig,
+    ) -> Result<StoreConfig, ConfigError> {
+        let ctx = "[store] ";
+        let raw = raw.unwrap_or(RawStore {
+            path: None,
+            retention: None,
+            minute_retention: None,
+        });
+        let path = match &raw.path {
+            Some(v) if v.get_ref().trim().is_empty() => {
+                return Err(self.at(
+                    v,
+                    format!("{ctx}path must not be empty; give a file name like \"nsprobe.db\""),
+                ));
+            }
+            Some(v) => PathBuf::from(v.get_ref()),
+            None => state.path.with_file_name("nsprobe.db"),
+        };
+        let day = Duration::from_secs(86_400);
+        let retention = self.duration(ctx, "retention", &raw.retention, 90 * day, false)?;
+        let minute_retention = self.duration(
+            ctx,
+            "minute_retention",
+            &raw.minute_retention,
+            7 * day,
+            false,
+        )?;
+        if let Some(v) = &raw.minute_retention {
+            if minute_retention > retention {
+                return Err(self.at(
+                    v,
+                    format!("{ctx}minute_retention must not be longer than retention ({}); shorten it, like \"7d\"", humantime::format_duration(retention)),
+                ));
+            }
+        }
+        Ok(StoreConfig {
+            path,
+            retention,
+            minute_retention: minute_retention.min(retention),
         })
     }
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::families::{PROPAGATION_BUCKETS, SLIP_BUCKETS};
+use super::families::{PROPAGATION_BUCKETS, SLIP_BUCKETS, STORE_WRITE_BUCKETS};
 use crate::UnixMs;
 
 /// A Prometheus histogram with fixed bucket bounds: per-bucket counts, sum, count.
@@ -70,6 +70,16 @@ pub struct DaemonSnapshot {
     pub reload_ok: bool,
     /// `nsprobe_config_last_reload_success_timestamp_seconds` (ms), once a load succeeded.
     pub reload_success_at: Option<UnixMs>,
+    /// `nsprobe_store_write_duration_seconds`.
+    pub store_write: Histogram,
+    /// `nsprobe_store_errors_total`, per operation.
+    pub store_errors: BTreeMap<&'static str, u64>,
+    /// `nsprobe_store_size_bytes`.
+    pub store_size: u64,
+    /// `nsprobe_store_pending_records`.
+    pub store_pending: u64,
+    /// `nsprobe_incidents_open`.
+    pub incidents_open: u64,
 }
 
 /// The daemon-level metrics (see the module documentation).
@@ -94,6 +104,14 @@ impl DaemonMetrics {
                 resolve_failures: BTreeMap::new(),
                 reload_ok: false,
                 reload_success_at: None,
+                store_write: Histogram::new(STORE_WRITE_BUCKETS),
+                store_errors: ["open", "write", "prune", "dropped"]
+                    .into_iter()
+                    .map(|op| (op, 0))
+                    .collect(),
+                store_size: 0,
+                store_pending: 0,
+                incidents_open: 0,
             }),
         }
     }
@@ -137,6 +155,31 @@ impl DaemonMetrics {
         if ok {
             m.reload_success_at = Some(now);
         }
+    }
+
+    /// Record the duration of one store batch write.
+    pub fn observe_store_write(&self, took: Duration) {
+        self.lock().store_write.observe(took.as_secs_f64());
+    }
+
+    /// Count a store failure of `op` (`open`, `write`, `prune`, `dropped`).
+    pub fn store_error(&self, op: &'static str) {
+        *self.lock().store_errors.entry(op).or_default() += 1;
+    }
+
+    /// Set the store's size in bytes.
+    pub fn set_store_size(&self, bytes: u64) {
+        self.lock().store_size = bytes;
+    }
+
+    /// Set the number of records waiting for the store.
+    pub fn set_store_pending(&self, n: usize) {
+        self.lock().store_pending = n as u64;
+    }
+
+    /// Set the number of open incidents.
+    pub fn set_incidents_open(&self, n: usize) {
+        self.lock().incidents_open = n as u64;
     }
 
     /// Drop the propagation series of (zone, server) pairs no longer probed (the

@@ -68,6 +68,11 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_schedule_slip_seconds", kind: Kind::Histogram, labels: &[], help: "How late probes start compared with their planned time." },
     Family { name: "nsprobe_build_info", kind: Kind::Gauge, labels: &["version"], help: "nsprobe build information (value always 1)." },
     Family { name: "nsprobe_config_last_reload_successful", kind: Kind::Gauge, labels: &[], help: "1 if the last configuration (re)load succeeded." },
+    Family { name: "nsprobe_store_write_duration_seconds", kind: Kind::Histogram, labels: &[], help: "Time to write one batch (one transaction) to the store." },
+    Family { name: "nsprobe_store_errors_total", kind: Kind::Counter, labels: &["op"], help: "Store failures by operation: open, write, prune, dropped (records dropped while the disk refused writes)." },
+    Family { name: "nsprobe_store_size_bytes", kind: Kind::Gauge, labels: &[], help: "Size of the store file and its write-ahead log." },
+    Family { name: "nsprobe_store_pending_records", kind: Kind::Gauge, labels: &[], help: "Records waiting in memory for the store (non-zero while the disk refuses writes)." },
+    Family { name: "nsprobe_incidents_open", kind: Kind::Gauge, labels: &[], help: "Incidents not resolved yet." },
     Family { name: "nsprobe_config_last_reload_success_timestamp_seconds", kind: Kind::Gauge, labels: &[], help: "When the configuration was last loaded successfully (Unix time)." },
 ];
 
@@ -77,6 +82,11 @@ pub const DURATION_BUCKETS: &[f64] = &crate::state::RTT_BUCKETS;
 /// Histogram buckets for schedule slip, 10 µs … 1 s.
 pub const SLIP_BUCKETS: &[f64] = &[
     0.00001, 0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+];
+
+/// Histogram buckets for store batch writes, 100 µs … 10 s.
+pub const STORE_WRITE_BUCKETS: &[f64] = &[
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
 ];
 
 /// Histogram buckets for serial propagation delay, 1 s … 2 h.

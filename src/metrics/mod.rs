@@ -18,6 +18,7 @@ mod snapshot;
 pub use counters::{DaemonMetrics, DaemonSnapshot, Histogram};
 pub use families::{
     spec, Family, Kind, DURATION_BUCKETS, FAMILIES, PROPAGATION_BUCKETS, SLIP_BUCKETS,
+    STORE_WRITE_BUCKETS,
 };
 pub use render::render;
 pub use snapshot::{

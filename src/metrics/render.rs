@@ -332,6 +332,15 @@ fn render_daemon_family(e: &mut Exposition, name: &str, d: &DaemonSnapshot) -> b
                 e.sample(name, &[("server", server)], *n);
             }
         }
+        "nsprobe_store_write_duration_seconds" => histogram(e, name, "", &d.store_write),
+        "nsprobe_store_errors_total" => {
+            for (op, n) in &d.store_errors {
+                e.sample(name, &[("op", op)], *n);
+            }
+        }
+        "nsprobe_store_size_bytes" => e.sample(name, &[], d.store_size),
+        "nsprobe_store_pending_records" => e.sample(name, &[], d.store_pending),
+        "nsprobe_incidents_open" => e.sample(name, &[], d.incidents_open),
         "nsprobe_build_info" => e.sample(name, &[("version", env!("CARGO_PKG_VERSION"))], 1u8),
         "nsprobe_config_last_reload_successful" => e.sample(name, &[], flag(d.reload_ok)),
         "nsprobe_config_last_reload_success_timestamp_seconds" => {

@@ -277,7 +277,8 @@ rc=0
 wait "$NSPROBE_PID" || rc=$?
 NSPROBE_PID=""
 check "nsprobe exits 0 on SIGTERM" test "$rc" = 0
-check "state saved on shutdown" test -s "$LAB_DIR/nsprobe-state.json"
+check "state saved on shutdown (store beside the state path)" test -s "$LAB_DIR/nsprobe.db"
+check "store holds the restart state" test "$(sqlite3 "file:$LAB_DIR/nsprobe.db?mode=ro" "SELECT count(*) FROM kv WHERE key = 'restart_state'")" = 1
 if ((FAILED > 0)); then
   echo "--- nsprobe log (last 40 lines)"
   tail -n 40 "$LAB_DIR/nsprobe.log" || true

@@ -1,0 +1,226 @@
+//! Response-time charts as inline SVG, drawn on the server (no script needed).
+
+use std::fmt::Write as _;
+
+use super::view::ChartPoint;
+use crate::UnixMs;
+
+/// Width of the chart's coordinate system (it scales to the page width).
+pub const WIDTH: f64 = 600.0;
+/// Height of the chart's coordinate system.
+pub const HEIGHT: f64 = 150.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 594.0;
+const TOP: f64 = 8.0;
+const BOTTOM: f64 = 124.0;
+
+/// A round upper bound for the y axis (1, 2, 5 × 10ⁿ ms), at least 1 ms.
+pub fn y_max(max: f64) -> f64 {
+    let mut scale = 1.0;
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            if max <= m * scale {
+                return m * scale;
+            }
+        }
+        scale *= 10.0;
+    }
+}
+
+/// The SVG of one chart: median response time per point over `[now - span_ms, now]`,
+/// the line broken where nothing answered, failures as red marks along the bottom.
+/// `label` names the server in the accessible title.
+pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_ms: u64) -> String {
+    let from = now.saturating_sub(span_ms);
+    let x = |t: UnixMs| LEFT + (t.saturating_sub(from) as f64 / span_ms as f64) * (RIGHT - LEFT);
+    let shown: Vec<&ChartPoint> = points.iter().filter(|p| p.start >= from).collect();
+    let medians: Vec<f64> = shown.iter().filter_map(|p| p.median_ms).collect();
+    let max = medians.iter().copied().fold(0.0, f64::max);
+    let top = y_max(max);
+    let y = |ms: f64| BOTTOM - (ms / top).min(1.0) * (BOTTOM - TOP);
+    let mut title = format!(
+        "Response time of {} over the last 24 hours: ",
+        escape(label)
+    );
+    if medians.is_empty() {
+        title.push_str("no answers yet");
+    } else {
+        let mean = medians.iter().sum::<f64>() / medians.len() as f64;
+        let _ = write!(title, "average {mean:.1} ms, highest {max:.1} ms");
+    }
+    let mut s = String::with_capacity(4096);
+    let _ = write!(
+        s,
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
+         aria-label=\"{title}\" data-from=\"{from}\" data-step=\"{step_ms}\" data-v=\""
+    );
+    for (i, p) in shown.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        match p.median_ms {
+            Some(m) => {
+                let _ = write!(s, "{}:{m:.1}", (p.start - from) / step_ms.max(1));
+            }
+            None => {
+                let _ = write!(s, "{}:x", (p.start - from) / step_ms.max(1));
+            }
+        }
+    }
+    s.push_str("\"><title>");
+    s.push_str(&title);
+    s.push_str("</title>");
+    // Grid and labels.
+    for (v, label) in [(0.0, "0"), (top / 2.0, ""), (top, "")] {
+        let yy = y(v);
+        let _ = write!(
+            s,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{RIGHT}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\"/>"
+        );
+        let text = if label.is_empty() {
+            format!("{} ms", fmt_ms(v))
+        } else {
+            label.to_string()
+        };
+        let _ = write!(
+            s,
+            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{text}</text>",
+            LEFT - 4.0,
+            yy + 4.0
+        );
+    }
+    for (frac, text) in [(0.0, "24 h ago"), (0.5, "12 h ago"), (1.0, "now")] {
+        let anchor = match text {
+            "now" => "end",
+            "24 h ago" => "start",
+            _ => "middle",
+        };
+        let _ = write!(
+            s,
+            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{text}</text>",
+            LEFT + frac * (RIGHT - LEFT),
+            HEIGHT - 6.0
+        );
+    }
+    // The line: a new subpath after every gap (a point without answers, or missing steps).
+    let mut d = String::new();
+    let mut prev: Option<UnixMs> = None;
+    let mut dots = String::new();
+    for (i, p) in shown.iter().enumerate() {
+        match p.median_ms {
+            Some(m) => {
+                let joined = prev.is_some_and(|t| p.start.saturating_sub(t) <= step_ms);
+                let next_joined = shown.get(i + 1).is_some_and(|n| {
+                    n.median_ms.is_some() && n.start.saturating_sub(p.start) <= step_ms
+                });
+                if !joined && !next_joined {
+                    // An isolated point: a line needs two, so draw a dot.
+                    let _ = write!(
+                        dots,
+                        "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\"/>",
+                        x(p.start + step_ms / 2),
+                        y(m)
+                    );
+                }
+                let _ = write!(
+                    d,
+                    "{}{:.1} {:.1}",
+                    if joined { " L" } else { " M" },
+                    x(p.start + step_ms / 2),
+                    y(m)
+                );
+                prev = Some(p.start);
+            }
+            None => prev = None,
+        }
+    }
+    if !d.is_empty() {
+        let _ = write!(s, "<path class=\"line\" d=\"{}\"/>", d.trim_start());
+    }
+    s.push_str(&dots);
+    // Failures: a red mark whose height is the failed share.
+    let w = ((step_ms as f64 / span_ms as f64) * (RIGHT - LEFT)).max(1.0);
+    for p in shown.iter().filter(|p| p.failures > 0) {
+        let share = f64::from(p.failures) / f64::from(p.probes.max(1));
+        let h = 4.0 + share * 12.0;
+        let _ = write!(
+            s,
+            "<rect class=\"fail\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"/>",
+            x(p.start),
+            BOTTOM - h
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 10.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Escape text for an XML attribute or element.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(min: u64, ms: Option<f64>, failures: u32) -> ChartPoint {
+        ChartPoint {
+            start: min * 60_000,
+            median_ms: ms,
+            probes: 10,
+            failures,
+        }
+    }
+
+    #[test]
+    fn y_axis_rounds_up() {
+        assert_eq!(y_max(0.0), 1.0);
+        assert_eq!(y_max(1.3), 2.0);
+        assert_eq!(y_max(4.9), 5.0);
+        assert_eq!(y_max(51.0), 100.0);
+    }
+
+    #[test]
+    fn line_breaks_at_gaps_and_failures_are_marked() {
+        let now = 100 * 60_000;
+        let pts = [
+            p(80, Some(1.0), 0),
+            p(85, Some(2.0), 0),
+            p(90, None, 10),
+            p(95, Some(1.5), 2),
+        ];
+        let s = svg("a.nic.dk", &pts, now, 30 * 60_000, 5 * 60_000);
+        let d = s.split("d=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(d.matches('M').count(), 2, "{d}");
+        assert_eq!(d.matches('L').count(), 1, "{d}");
+        assert_eq!(s.matches("class=\"fail\"").count(), 2);
+        assert!(s.contains("highest 2.0 ms"), "{s}");
+    }
+
+    #[test]
+    fn empty_chart_says_so() {
+        let s = svg("a<b", &[], 1_000_000, 60_000, 60_000);
+        assert!(s.contains("no answers yet"));
+        assert!(s.contains("a&lt;b"));
+        assert!(!s.contains("class=\"line\""));
+    }
+}

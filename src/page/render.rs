@@ -1,0 +1,148 @@
+//! HTML of the status page (maud templates compiled into the binary; CSS and script
+//! embedded with `include_str!`, nothing loaded from elsewhere).
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::badge::percent;
+use super::view::{ComponentView, GroupView, PageView, CHART_MINUTES, CHART_STEP};
+use super::{banner_words, chart, status_words};
+use crate::status::Status;
+use crate::UnixMs;
+
+/// The page's style sheet.
+pub const CSS: &str = include_str!("assets/page.css");
+/// The page's optional script (chart hover details, refresh).
+pub const JS: &str = include_str!("assets/page.js");
+
+/// `2026-06-24 08:39 UTC`.
+pub fn utc_minute(ms: UnixMs) -> String {
+    let t = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+    )
+    .to_string();
+    // 2026-06-24T08:39:01Z
+    format!("{} {} UTC", &t[..10], &t[11..16])
+}
+
+/// `2026-06-24 08:39:01 UTC`.
+pub fn utc_second(ms: UnixMs) -> String {
+    let t = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+    )
+    .to_string();
+    format!("{} {} UTC", &t[..10], &t[11..19])
+}
+
+fn state(s: Status) -> Markup {
+    html! {
+        span class="state dot" { (status_words(s)) }
+    }
+}
+
+fn component_row(c: &ComponentView) -> Markup {
+    html! {
+        li class={ "comp s-" (c.status.as_str()) } id={ "c-" (c.public_id) }
+            data-status=(c.status.as_str()) data-component=(c.id.name) {
+            span class="name" { (c.id.name) }
+            @if let Some(u) = c.uptime_24h {
+                span class="uptime" title="share of successful probes over the last 24 hours" {
+                    (percent(u)) " uptime (24 h)"
+                }
+            }
+            (state(c.status))
+            span class="meta" {
+                (c.reason)
+                @if let Some(since) = c.since { " · since " (utc_minute(since)) }
+            }
+        }
+    }
+}
+
+fn group(g: &GroupView, open: bool) -> Markup {
+    let c = &g.group;
+    html! {
+        details class={ "card group s-" (c.status.as_str()) } open[open]
+            id={ "c-" (c.public_id) } data-status=(c.status.as_str()) {
+            summary { span { (c.id.name) } (state(c.status)) }
+            ul class="comps" {
+                @for m in &g.members { (component_row(m)) }
+            }
+        }
+    }
+}
+
+/// The whole page.
+pub fn page(v: &PageView) -> String {
+    let few_groups = v.groups.len() <= 2;
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (v.name) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header { h1 { (v.name) } }
+                main {
+                    p class={ "banner s-" (v.overall.as_str()) } role="status" id="overall"
+                        data-status=(v.overall.as_str()) {
+                        span class="dot" { (banner_words(v.overall)) }
+                        @if !v.affected.is_empty() {
+                            span class="affected" {
+                                @for (i, (name, s)) in v.affected.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    (name) ": " (status_words(*s))
+                                }
+                            }
+                        }
+                    }
+                    @if !v.maintenances.is_empty() {
+                        h2 { "Scheduled maintenance" }
+                        @for m in &v.maintenances {
+                            div class={ "card maint" @if m.active { " s-under_maintenance" } } {
+                                p { strong {
+                                    @if m.reason.is_empty() { "Scheduled maintenance" } @else { (m.reason) }
+                                } }
+                                p { (if m.active { "In progress" } else { "Scheduled" }) ": "
+                                    (utc_second(m.start)) " to " (utc_second(m.end)) }
+                                p class="meta" { "Affects " (m.components.join(", ")) }
+                            }
+                        }
+                    }
+                    h2 { "Components" }
+                    @for g in &v.groups {
+                        (group(g, few_groups || g.group.status != Status::Operational))
+                    }
+                    ul class="legend" aria-label="Legend" {
+                        @for s in Status::ALL {
+                            li class={ "dot s-" (s.as_str()) } { (status_words(s)) }
+                        }
+                    }
+                    h2 { "Response time" }
+                    @for c in &v.charts {
+                        figure class="card" data-component=(c.id.name) {
+                            figcaption { (c.id.name) span { "median per 5 minutes, last 24 hours" } }
+                            (PreEscaped(chart::svg(
+                                &c.id.name,
+                                &c.points,
+                                v.now,
+                                CHART_MINUTES as u64 * 60_000,
+                                CHART_STEP as u64 * 60_000,
+                            )))
+                            p class="tip" {}
+                        }
+                    }
+                }
+                footer {
+                    "Updated " (utc_minute(v.now)) ". "
+                    "Machine-readable: " a href="api/v2/summary.json" { "Statuspage API" } ", "
+                    a href="api/v1/status" { "status JSON" } ". Served by nsprobe."
+                }
+                script { (PreEscaped(JS)) }
+            }
+        }
+    };
+    markup.into_string()
+}

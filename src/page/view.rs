@@ -1,0 +1,291 @@
+//! The status page's data: copied out of the read model under the lock, rendered after.
+
+use crate::model::{ComponentId, Inner};
+use crate::state::MinutePoint;
+use crate::status::{ComponentStatus, Status};
+use crate::UnixMs;
+
+use super::banner_rank;
+
+/// Minutes of response-time history the 24-hour chart covers.
+pub const CHART_MINUTES: usize = 1440;
+/// Minutes per chart point (the 24-hour chart has `CHART_MINUTES / CHART_STEP` points).
+pub const CHART_STEP: usize = 5;
+
+/// Everything the page shows, as plain values.
+#[derive(Debug, Clone)]
+pub struct PageView {
+    /// Page title (`[page] name`).
+    pub name: String,
+    /// When the view was taken.
+    pub now: UnixMs,
+    /// Worst group status (as `/api/v2/status.json` judges the page; see [`super::banner_rank`]).
+    pub overall: Status,
+    /// Components not operational, worst first: (name, status), for the banner.
+    pub affected: Vec<(String, Status)>,
+    /// One group per zone, in config order.
+    pub groups: Vec<GroupView>,
+    /// Maintenance windows in progress or to come, soonest first.
+    pub maintenances: Vec<MaintenanceItem>,
+    /// One 24-hour response-time chart per nameserver.
+    pub charts: Vec<ChartSeries>,
+}
+
+/// A group component and its members.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    /// The group component.
+    pub group: ComponentView,
+    /// Its members (nameservers), in status order (by name).
+    pub members: Vec<ComponentView>,
+}
+
+/// One component as the page shows it.
+#[derive(Debug, Clone)]
+pub struct ComponentView {
+    /// (group, name).
+    pub id: ComponentId,
+    /// Stable public id (as in the Statuspage API and badge URLs).
+    pub public_id: String,
+    /// Published status.
+    pub status: Status,
+    /// Why.
+    pub reason: String,
+    /// Since when (last confirmed change).
+    pub since: Option<UnixMs>,
+    /// Share of successful probes over the last 24 hours (0..=1), when any probe ran.
+    pub uptime_24h: Option<f64>,
+}
+
+/// A maintenance window, as listed on the page.
+#[derive(Debug, Clone)]
+pub struct MaintenanceItem {
+    /// Why.
+    pub reason: String,
+    /// Start (ms).
+    pub start: UnixMs,
+    /// End (ms).
+    pub end: UnixMs,
+    /// Components as configured.
+    pub components: Vec<String>,
+    /// In progress now.
+    pub active: bool,
+}
+
+/// The response-time series of one nameserver.
+#[derive(Debug, Clone)]
+pub struct ChartSeries {
+    /// The server's component.
+    pub id: ComponentId,
+    /// Points, oldest first, one per [`CHART_STEP`] minutes.
+    pub points: Vec<ChartPoint>,
+}
+
+/// One chart point: a few minutes of probes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartPoint {
+    /// Start (ms).
+    pub start: UnixMs,
+    /// Mean of the per-minute medians of successful probes, ms; None when none succeeded.
+    pub median_ms: Option<f64>,
+    /// Probes.
+    pub probes: u32,
+    /// Failed probes.
+    pub failures: u32,
+}
+
+impl PageView {
+    /// A component by its stable public id, its qualified name (`DNS (.dk)/a.nic.dk`),
+    /// or its plain name (the first group member of that name, else the group).
+    pub fn find(&self, spec: &str) -> Option<&ComponentView> {
+        let all = || {
+            self.groups
+                .iter()
+                .flat_map(|g| g.members.iter().chain(std::iter::once(&g.group)))
+        };
+        all()
+            .find(|c| c.public_id == spec)
+            .or_else(|| all().find(|c| c.id.to_string() == spec))
+            .or_else(|| all().find(|c| c.id.name.eq_ignore_ascii_case(spec)))
+    }
+}
+
+/// Copy the page's data out of the read model at `now` (call under the lock; no I/O,
+/// no text formatting).
+pub fn build(inner: &Inner, now: UnixMs) -> PageView {
+    let mut groups = Vec::new();
+    let mut charts = Vec::new();
+    let mut overall = Status::Operational;
+    let mut affected: Vec<(String, Status)> = Vec::new();
+    for (entry, zs) in inner.statuses(now) {
+        let gid = ComponentId::group(&zs.group.name);
+        let mut members = Vec::new();
+        for s in &zs.servers {
+            let id = ComponentId::member(&zs.group.name, &s.name);
+            let minutes = entry
+                .state
+                .response_times(&s.name, now, CHART_MINUTES)
+                .unwrap_or_default();
+            let uptime_24h = uptime(&minutes);
+            members.push(component(id.clone(), s, uptime_24h));
+            charts.push(ChartSeries {
+                id,
+                points: aggregate(&minutes, CHART_STEP),
+            });
+        }
+        if banner_rank(zs.group.status) > banner_rank(overall) {
+            overall = zs.group.status;
+        }
+        for c in &zs.servers {
+            if c.status != Status::Operational {
+                affected.push((c.name.clone(), c.status));
+            }
+        }
+        groups.push(GroupView {
+            group: component(gid, &zs.group, None),
+            members,
+        });
+    }
+    // Service groups (websites, Whois, EPP…) follow the zones, in config order.
+    for (entry, gs) in inner.group_statuses(now) {
+        let gid = ComponentId::group(&gs.group.name);
+        let mut members = Vec::new();
+        for c in &gs.components {
+            let id = ComponentId::member(&gs.group.name, &c.name);
+            let uptime_24h = entry
+                .component(&c.name)
+                .and_then(|e| uptime(&e.state.history.points(now, CHART_MINUTES)));
+            if c.status != Status::Operational {
+                affected.push((c.name.clone(), c.status));
+            }
+            members.push(component(id, c, uptime_24h));
+        }
+        if banner_rank(gs.group.status) > banner_rank(overall) {
+            overall = gs.group.status;
+        }
+        groups.push(GroupView {
+            group: component(gid, &gs.group, None),
+            members,
+        });
+    }
+    let mut maintenances: Vec<MaintenanceItem> = inner
+        .config
+        .maintenance
+        .iter()
+        .filter(|w| w.end > now)
+        .map(|w| MaintenanceItem {
+            reason: w.reason.clone(),
+            start: w.start,
+            end: w.end,
+            components: w.components.clone(),
+            active: w.start <= now,
+        })
+        .collect();
+    maintenances.sort_by_key(|m| (m.start, m.end));
+    affected.sort_by_key(|(_, s)| std::cmp::Reverse(banner_rank(*s)));
+    PageView {
+        name: inner.config.page.name.clone(),
+        now,
+        overall,
+        affected,
+        groups,
+        maintenances,
+        charts,
+    }
+}
+
+/// Share of successful probes over `minutes`; None when nothing was probed.
+fn uptime(minutes: &[MinutePoint]) -> Option<f64> {
+    let probes: u64 = minutes.iter().map(|p| u64::from(p.probes)).sum();
+    let failures: u64 = minutes.iter().map(|p| u64::from(p.failures)).sum();
+    (probes > 0).then(|| (probes - failures.min(probes)) as f64 / probes as f64)
+}
+
+fn component(id: ComponentId, s: &ComponentStatus, uptime_24h: Option<f64>) -> ComponentView {
+    ComponentView {
+        public_id: id.public_id(),
+        id,
+        status: s.status,
+        reason: s.reason.clone(),
+        since: s.since,
+        uptime_24h,
+    }
+}
+
+/// Per-minute points → one point per `step` minutes (aligned to `step`-minute boundaries),
+/// oldest first; minutes without probes add nothing.
+pub fn aggregate(minutes: &[MinutePoint], step: usize) -> Vec<ChartPoint> {
+    let step_ms = step.max(1) as u64 * 60_000;
+    let mut out: Vec<ChartPoint> = Vec::new();
+    let mut sums: Vec<(f64, u32)> = Vec::new();
+    for p in minutes {
+        let start = p.start - p.start % step_ms;
+        if out.last().map(|c| c.start) != Some(start) {
+            out.push(ChartPoint {
+                start,
+                median_ms: None,
+                probes: 0,
+                failures: 0,
+            });
+            sums.push((0.0, 0));
+        }
+        let (c, sum) = (
+            out.last_mut().expect("pushed"),
+            sums.last_mut().expect("pushed"),
+        );
+        c.probes += p.probes;
+        c.failures += p.failures;
+        if let Some(m) = p.median_ms {
+            sum.0 += m;
+            sum.1 += 1;
+        }
+    }
+    for (c, (s, n)) in out.iter_mut().zip(sums) {
+        c.median_ms = (n > 0).then(|| s / f64::from(n));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minute(m: u64, probes: u32, failures: u32, median: Option<f64>) -> MinutePoint {
+        MinutePoint {
+            start: m * 60_000,
+            probes,
+            failures,
+            min_ms: median,
+            median_ms: median,
+            p95_ms: median,
+            max_ms: median,
+        }
+    }
+
+    #[test]
+    fn aggregate_groups_by_aligned_steps() {
+        let pts = [
+            minute(9, 6, 0, Some(2.0)),
+            minute(10, 6, 0, Some(4.0)),
+            minute(11, 6, 6, None),
+            minute(14, 6, 0, Some(6.0)),
+            minute(15, 6, 3, Some(10.0)),
+        ];
+        let out = aggregate(&pts, 5);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].start, 5 * 60_000);
+        assert_eq!(out[0].median_ms, Some(2.0));
+        assert_eq!(out[1].start, 10 * 60_000);
+        assert_eq!((out[1].probes, out[1].failures), (18, 6));
+        assert_eq!(out[1].median_ms, Some(5.0));
+        assert_eq!(out[2].median_ms, Some(10.0));
+        assert_eq!(out[2].failures, 3);
+    }
+
+    #[test]
+    fn all_failed_step_has_no_median() {
+        let out = aggregate(&[minute(0, 4, 4, None)], 5);
+        assert_eq!(out[0].median_ms, None);
+        assert_eq!(out[0].failures, 4);
+    }
+}
