@@ -1,9 +1,10 @@
-//! `nsprobe check`: one round of probes over every target, as a table or JSON,
-//! with a Nagios-style verdict.
+//! `nsprobe check`: one round of probes over every target (nameservers, then service
+//! checks), as a table or JSON, with a Nagios-style verdict.
 //!
-//! Exit codes: 0 OK, 1 WARNING (slow or lagging answers, or a server only
-//! partly reachable), 2 CRITICAL (a server with no target answering
-//! authoritatively), 3 UNKNOWN (config or resolution error).
+//! Exit codes: 0 OK, 1 WARNING (slow or lagging answers, or a server or service
+//! component only partly reachable), 2 CRITICAL (a server with no target answering
+//! authoritatively, or a service component with every check target failing),
+//! 3 UNKNOWN (config or resolution error).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,12 +15,12 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::probe::{self, CheckSpec, ProbeSpec, Transport};
+use crate::probe::{self, CheckSpec, Facts, Kind, ProbeSpec, Transport};
 use crate::resolve::NameResolver;
 use crate::scheduler::TargetId;
 use crate::serial;
 use crate::state::TargetKey;
-use crate::targets::{self, AddressBook};
+use crate::targets::{self, AddressBook, HostBook};
 
 /// Nagios plugin verdict, ordered from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -87,11 +88,35 @@ pub struct Row {
     pub slow: bool,
 }
 
+/// One service check target in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRow {
+    /// The component's group.
+    pub group: String,
+    /// The component.
+    pub component: String,
+    /// Check kind.
+    pub kind: Kind,
+    /// What was checked.
+    pub target: String,
+    /// `ok` or the failure reason.
+    pub result: String,
+    /// Failure detail, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Response time in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// A short summary of the facts (`HTTP 200`, `svID …`, certificate days left).
+    pub info: String,
+}
+
 /// The whole report of one check round.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Every target probed.
     pub rows: Vec<Row>,
+    /// Every service check target run (empty without `[[group]]`).
+    pub checks: Vec<CheckRow>,
     /// Newest serial per zone.
     pub newest_serial: BTreeMap<String, u32>,
     /// Nameserver names that could not be resolved (with the error).
@@ -105,8 +130,19 @@ pub struct Report {
 /// Run one round of probes over every zone/server/address/transport of `config`.
 pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
     let mut book = AddressBook::new();
-    let pass = targets::refresh(config, resolver, &mut book, crate::now_ms()).await;
+    let now = crate::now_ms();
+    let resolved = targets::resolve_names(resolver, targets::names_to_resolve(config)).await;
+    let pass = targets::apply(config, &mut book, &resolved, now);
+    let mut hosts = HostBook::new();
+    targets::apply_hosts(config, &mut hosts, &resolved, now);
     let resolve_errors: BTreeMap<String, String> = pass.failures.into_iter().collect();
+    let services = targets::expand_services(config, &hosts);
+    let mut checks_set = JoinSet::new();
+    for (i, t) in services.iter().enumerate() {
+        let spec = t.spec.clone();
+        let deadline = tokio::time::Instant::now() + t.timeout;
+        checks_set.spawn(async move { (i, probe::run(&spec, deadline).await) });
+    }
     let targets: Vec<(Arc<str>, TargetKey, ProbeSpec)> = targets::expand(config, &book)
         .into_iter()
         .filter_map(|t| match (t.id, t.spec) {
@@ -165,10 +201,80 @@ pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
         }
         rows.push(row);
     }
-    finish(config, rows, resolve_errors)
+    let mut check_outcomes = vec![None; services.len()];
+    while let Some(res) = checks_set.join_next().await {
+        if let Ok((i, o)) = res {
+            check_outcomes[i] = Some(o);
+        }
+    }
+    let checks = services
+        .iter()
+        .zip(check_outcomes)
+        .filter_map(|(t, outcome)| {
+            let TargetId::Check {
+                group,
+                component,
+                key,
+            } = &t.id
+            else {
+                return None;
+            };
+            let mut row = CheckRow {
+                group: group.to_string(),
+                component: component.to_string(),
+                kind: key.kind,
+                target: key.target.clone(),
+                result: "internal".into(),
+                error: Some("check task failed".into()),
+                rtt_ms: None,
+                info: String::new(),
+            };
+            match outcome {
+                Some(Ok(s)) => {
+                    row.result = "ok".into();
+                    row.error = None;
+                    row.rtt_ms = Some(s.rtt.as_secs_f64() * 1000.0);
+                    row.info = facts_summary(&s.facts);
+                }
+                Some(Err(f)) => {
+                    row.result = f.reason.as_str().into();
+                    row.error = Some(f.detail);
+                    row.rtt_ms = f.rtt.map(|d| d.as_secs_f64() * 1000.0);
+                    row.info = f
+                        .cert
+                        .map(|c| format!("cert {}d", c.days_to_expiry))
+                        .unwrap_or_default();
+                }
+                None => {}
+            }
+            Some(row)
+        })
+        .collect();
+    finish(config, rows, checks, resolve_errors)
 }
 
-fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, String>) -> Report {
+/// A few words about what a passed check saw, for the table.
+fn facts_summary(facts: &Facts) -> String {
+    let mut parts = Vec::new();
+    match facts {
+        Facts::Http(h) => parts.push(format!("HTTP {}", h.status)),
+        Facts::Epp(e) => parts.push(format!("svID {}", e.sv_id)),
+        Facts::Tls(t) => parts.push(t.version.clone()),
+        Facts::Tcp(t) | Facts::Whois(t) => parts.push(format!("{} bytes", t.bytes_read)),
+        Facts::DnsSoa(a) => parts.push(format!("serial {}", a.serial)),
+    }
+    if let Some(c) = facts.cert() {
+        parts.push(format!("cert {}d", c.days_to_expiry));
+    }
+    parts.join(", ")
+}
+
+fn finish(
+    config: &Config,
+    mut rows: Vec<Row>,
+    checks: Vec<CheckRow>,
+    resolve_errors: BTreeMap<String, String>,
+) -> Report {
     let mut newest_serial: BTreeMap<String, u32> = BTreeMap::new();
     for r in &rows {
         if let Some(s) = r.serial {
@@ -224,6 +330,30 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
         verdict = verdict.max(Verdict::Warning);
         problems.push("slow answers".into());
     }
+    // Per service component: how many targets, how many passed.
+    let mut per_component: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
+    for c in &checks {
+        let e = per_component
+            .entry((c.group.as_str(), c.component.as_str()))
+            .or_default();
+        e.0 += 1;
+        if c.result == "ok" {
+            e.1 += 1;
+        }
+    }
+    for ((group, component), (total, ok)) in &per_component {
+        if *ok == 0 {
+            verdict = verdict.max(Verdict::Critical);
+            problems.push(format!("{group}/{component} failing"));
+        } else if ok < total {
+            verdict = verdict.max(Verdict::Warning);
+            problems.push(format!(
+                "{group}/{component} {}/{} check targets failing",
+                total - ok,
+                total
+            ));
+        }
+    }
     for err in resolve_errors.values() {
         verdict = verdict.max(Verdict::Unknown);
         problems.push(err.clone());
@@ -240,8 +370,17 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
         .map(|(z, s)| format!("{z} serial {s}"))
         .collect();
     let ok = rows.iter().filter(|r| r.result == "ok").count();
+    let services = if checks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {}/{} service checks ok",
+            checks.iter().filter(|c| c.result == "ok").count(),
+            checks.len()
+        )
+    };
     let summary = format!(
-        "{}: {ok}/{} probes ok; {}{}{}",
+        "{}: {ok}/{} probes ok{services}; {}{}{}",
         verdict.as_str(),
         rows.len(),
         if serials.is_empty() {
@@ -254,6 +393,7 @@ fn finish(config: &Config, mut rows: Vec<Row>, resolve_errors: BTreeMap<String, 
     );
     Report {
         rows,
+        checks,
         newest_serial,
         resolve_errors,
         verdict,
@@ -323,7 +463,73 @@ pub fn render_table(report: &Report) -> String {
             let _ = writeln!(out, "# {} {} {}: {}", r.server, r.address, r.transport, e);
         }
     }
+    if !report.checks.is_empty() {
+        out.push('\n');
+        out.push_str(&render_checks(&report.checks));
+    }
     out.push_str(&report.summary);
     out.push('\n');
+    out
+}
+
+/// The service checks as a second table (GROUP, COMPONENT, KIND, TARGET, RESULT,
+/// RTT_MS, INFO), then their failure details.
+fn render_checks(checks: &[CheckRow]) -> String {
+    let header = [
+        "GROUP",
+        "COMPONENT",
+        "KIND",
+        "TARGET",
+        "RESULT",
+        "RTT_MS",
+        "INFO",
+    ];
+    let cells: Vec<[String; 7]> = checks
+        .iter()
+        .map(|c| {
+            [
+                c.group.clone(),
+                c.component.clone(),
+                c.kind.to_string(),
+                c.target.clone(),
+                c.result.clone(),
+                c.rtt_ms.map_or("-".into(), |v| format!("{v:.3}")),
+                if c.info.is_empty() {
+                    "-".into()
+                } else {
+                    c.info.clone()
+                },
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |row: &[&str]| {
+        let mut l = String::new();
+        for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
+            if i + 1 == row.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &cells {
+        let refs: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&refs);
+    }
+    for c in checks {
+        if let Some(e) = &c.error {
+            let _ = writeln!(out, "# {}/{} {}: {}", c.group, c.component, c.target, e);
+        }
+    }
     out
 }

@@ -234,3 +234,66 @@ async fn bad_config_is_unknown_and_validate_names_file_line_and_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Service checks run too, in a second table; a component with every target failing
+/// is CRITICAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_checks_are_part_of_the_round() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = LabServer::start("dk.", 2026112401).await;
+    let whois = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let whois_addr = whois.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = whois.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 256];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"Domain: punktum.dk\r\n").await;
+            });
+        }
+    });
+    let closed = closed_port().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, &[("a.lab", vec![a.addr().to_string()])]);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "[[group]]\nname = \"Registry\"\n\
+         [[group.component]]\nname = \"Whois\"\ntimeout = \"1s\"\n\
+         [[group.component.check]]\nkind = \"whois\"\naddress = \"{whois_addr}\"\nquery = \"punktum.dk\"\nexpect = \"Domain:\"\n\
+         [[group.component]]\nname = \"DAS\"\ntimeout = \"1s\"\n\
+         [[group.component.check]]\nkind = \"tcp\"\naddress = \"{closed}\"\n"
+    ));
+    std::fs::write(&path, text).unwrap();
+    let (code, out) = check(&path, false).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("GROUP     COMPONENT  KIND   TARGET"),
+        "second table: {out}"
+    );
+    let whois_line = out
+        .lines()
+        .find(|l| l.starts_with("Registry  Whois"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        whois_line.contains(&format!("whois://{whois_addr} punktum.dk")),
+        "{out}"
+    );
+    assert!(whois_line.contains(" ok "), "{whois_line}");
+    assert!(
+        out.contains(&format!(
+            "# Registry/DAS tcp://{closed}: tcp connect to {closed}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("1/2 service checks ok"), "{out}");
+    assert!(
+        out.contains("CRITICAL") && out.contains("Registry/DAS failing"),
+        "{out}"
+    );
+    let (_, json) = check(&path, true).await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["checks"].as_array().unwrap().len(), 2, "{v}");
+}

@@ -177,7 +177,7 @@ async fn service_components_end_to_end() {
         start = rfc3339(now - 60),
         end = rfc3339(now + 3600),
     );
-    let text = lab.text(&[0], "", "", "") + "\n" + &services;
+    let text = lab.text(&[0], "enable_reload = true", "", "") + "\n" + &services;
     let d = start(&lab.write(&text)).await;
     wait_ready(&d).await;
     let addr = d.http_addr;
@@ -362,6 +362,42 @@ async fn service_components_end_to_end() {
     )
     .await;
     assert_eq!(code, 404);
+
+    // A reload that drops DAS (and its window) keeps the other components' state.
+    let das_start = text.find("[[group.component]]\nname = \"DAS\"").unwrap();
+    let das_end = das_start
+        + text[das_start..]
+            .find("[[group]]")
+            .unwrap_or(text.len() - das_start);
+    let mut reloaded = format!("{}{}", &text[..das_start], &text[das_end..]);
+    if let Some(i) = reloaded.find("[[maintenance]]") {
+        reloaded.truncate(i);
+    }
+    lab.write(&reloaded);
+    let (code, body) = http(addr, "POST", "/-/reload").await;
+    assert_eq!(code, 200, "{body}");
+    let v = status(addr).await;
+    let names: Vec<&str> = group(&v, "Registry")["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Whois (text)", "EPP"]);
+    let w = component(&v, "Registry", "Whois (text)");
+    assert_eq!(
+        w["status"], "operational",
+        "state kept across the reload: {w}"
+    );
+    assert!(
+        w["checks"][0]["last_error"]["reason"] == "network",
+        "history kept: {w}"
+    );
+    let m = metrics(addr).await;
+    assert!(
+        !m.contains("component=\"DAS\""),
+        "DAS series gone after the reload"
+    );
 
     whois.abort();
     d.shutdown().await.expect("clean shutdown");

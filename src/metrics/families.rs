@@ -57,7 +57,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "nsprobe_serial_regressions_total", kind: Kind::Counter, labels: ADDRESS, help: "Times this server address answered a serial older (RFC 1982) than it had before." },
     Family { name: "nsprobe_soa_rrsig_expiration_timestamp_seconds", kind: Kind::Gauge, labels: ADDRESS, help: "Expiration time of the RRSIG covering the SOA (Unix time), when DNSSEC is requested." },
     Family { name: "nsprobe_server_addresses", kind: Kind::Gauge, labels: &["zone", "server"], help: "Number of addresses currently probed for this nameserver." },
-    Family { name: "nsprobe_resolve_failures_total", kind: Kind::Counter, labels: &["server"], help: "Failed resolutions of a nameserver name (last known addresses are kept)." },
+    Family { name: "nsprobe_resolve_failures_total", kind: Kind::Counter, labels: &["server"], help: "Failed resolutions of a nameserver name or of a service check host, in the server label (last known addresses are kept)." },
     Family { name: "nsprobe_check_up", kind: Kind::Gauge, labels: CHECK, help: "1 if the service check target is up (hysteresis applied), 0 if down." },
     Family { name: "nsprobe_checks_total", kind: Kind::Counter, labels: &["group", "component", "kind", "target", "result"], help: "Service checks by result: ok or a failure reason." },
     Family { name: "nsprobe_check_duration_seconds", kind: Kind::Histogram, labels: CHECK, help: "Response time of successful service checks (what it covers depends on the kind)." },
