@@ -216,7 +216,16 @@ impl Cx<'_> {
             }
             incident_templates.insert(k.clone(), v.get_ref().clone());
         }
+        let vantage = self.vantage(raw.vantage)?;
+        let peers = raw
+            .peer
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.peer(i + 1, p))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
+            vantage,
+            peers,
             source: self.path.to_path_buf(),
             http,
             state,
