@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::ApiError;
+use super::{ApiError, AppState};
 use crate::model::Shared;
 use crate::now_ms;
 use crate::page::{self, badge, status_words, PageView};
@@ -22,10 +22,34 @@ fn view(shared: &Shared) -> PageView {
 }
 
 /// `GET /` and `GET /status`: the status page.
-pub async fn status_page(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn status_page(State(state): State<AppState>) -> Response {
     let started = Instant::now();
-    let v = view(&shared);
+    let mut v = view(&state.shared);
     let locked = started.elapsed();
+    if let Some(reader) = state.store.clone() {
+        // The store is SQLite: query on a blocking thread, after the lock is released.
+        let ids = v.component_ids();
+        let now = v.now;
+        let got = tokio::task::spawn_blocking(move || {
+            let mut out = std::collections::HashMap::new();
+            for (pid, c) in ids {
+                match reader.uptime(&c.group, &c.name, page::render::UPTIME_DAYS, now) {
+                    Ok(u) => {
+                        out.insert(pid, u);
+                    }
+                    Err(e) => {
+                        tracing::warn!(component = %c, error = %e, "status page: uptime unavailable");
+                        break;
+                    }
+                }
+            }
+            out
+        })
+        .await;
+        if let Ok(u) = got {
+            v.uptime = u;
+        }
+    }
     let body = page::render::page(&v);
     tracing::debug!(
         lock_us = locked.as_micros() as u64,

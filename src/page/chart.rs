@@ -124,7 +124,7 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
                 }
                 let _ = write!(
                     d,
-                    "{}{:.1} {:.1}",
+                    "{}{:.0} {:.1}",
                     if joined { " L" } else { " M" },
                     x(p.start + step_ms / 2),
                     y(m)

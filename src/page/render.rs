@@ -7,6 +7,7 @@ use super::badge::percent;
 use super::view::{ComponentView, GroupView, PageView, CHART_MINUTES, CHART_STEP};
 use super::{banner_words, chart, status_words};
 use crate::status::Status;
+use crate::uptime::Uptime;
 use crate::UnixMs;
 
 /// The page's style sheet.
@@ -39,7 +40,73 @@ fn state(s: Status) -> Markup {
     }
 }
 
-fn component_row(c: &ComponentView) -> Markup {
+/// Days of uptime bars per component.
+pub const UPTIME_DAYS: u32 = 90;
+
+/// One letter per bar class (kept short: up to 90 bars per component).
+fn bar_class(s: Option<Status>) -> &'static str {
+    match s {
+        Some(Status::Operational) => "o",
+        Some(Status::DegradedPerformance) => "d",
+        Some(Status::PartialOutage) => "p",
+        Some(Status::MajorOutage) => "m",
+        Some(Status::UnderMaintenance) => "u",
+        Some(Status::Unknown) | None => "n",
+    }
+}
+
+/// A day's bar key: days with the same key next to each other merge into one wider bar
+/// (no data, or a full 100 % operational day), which keeps the page light.
+fn bar_key(d: &crate::uptime::DayUptime) -> Option<&'static str> {
+    match (d.uptime_percent, d.worst) {
+        (None, _) => Some("n"),
+        (Some(p), Some(Status::Operational)) if p >= 100.0 => Some("o"),
+        _ => None,
+    }
+}
+
+/// 90 daily bars and the total. Each bar's title gives the day and its uptime.
+fn uptime_bars(u: &Uptime) -> Markup {
+    let mut runs: Vec<(usize, usize)> = Vec::new(); // (first day index, length)
+    for (i, d) in u.days.iter().enumerate() {
+        match runs.last_mut() {
+            Some((start, len))
+                if bar_key(d).is_some() && bar_key(d) == bar_key(&u.days[*start]) =>
+            {
+                *len += 1;
+            }
+            _ => runs.push((i, 1)),
+        }
+    }
+    html! {
+        div class="bars" role="img" aria-label={ (u.days.len()) "-day uptime" } {
+            @for (start, len) in &runs {
+                @let d = &u.days[*start];
+                @let what = match d.uptime_percent {
+                    Some(p) => format!("{p:.2}%"),
+                    None => "no data".to_string(),
+                };
+                @let worst = match d.worst {
+                    Some(w) if w != Status::Operational => format!(", {}", status_words(w)),
+                    _ => String::new(),
+                };
+                @if *len > 1 {
+                    i class=(bar_class(d.worst)) style={ "flex-grow:" (len) }
+                        title={ (d.date) " to " (u.days[start + len - 1].date) " " (what) } {}
+                } @else {
+                    i class=(bar_class(d.worst)) title={ (d.date) " " (what) (worst) } {}
+                }
+            }
+        }
+        span class="meta bars-meta" {
+            (u.days.len()) " days ago"
+            span { @if let Some(p) = u.total_uptime_percent { (format!("{p:.2}")) "% uptime" } @else { "no data yet" } }
+            "today"
+        }
+    }
+}
+
+fn component_row(c: &ComponentView, uptime: Option<&Uptime>) -> Markup {
     html! {
         li class={ "comp s-" (c.status.as_str()) } id={ "c-" (c.public_id) }
             data-status=(c.status.as_str()) data-component=(c.id.name) {
@@ -54,18 +121,19 @@ fn component_row(c: &ComponentView) -> Markup {
                 (c.reason)
                 @if let Some(since) = c.since { " · since " (utc_minute(since)) }
             }
+            @if let Some(u) = uptime { (uptime_bars(u)) }
         }
     }
 }
 
-fn group(g: &GroupView, open: bool) -> Markup {
+fn group(g: &GroupView, open: bool, v: &PageView) -> Markup {
     let c = &g.group;
     html! {
         details class={ "card group s-" (c.status.as_str()) } open[open]
             id={ "c-" (c.public_id) } data-status=(c.status.as_str()) {
             summary { span { (c.id.name) } (state(c.status)) }
             ul class="comps" {
-                @for m in &g.members { (component_row(m)) }
+                @for m in &g.members { (component_row(m, v.uptime.get(&m.public_id))) }
             }
         }
     }
@@ -113,7 +181,7 @@ pub fn page(v: &PageView) -> String {
                     }
                     h2 { "Components" }
                     @for g in &v.groups {
-                        (group(g, few_groups || g.group.status != Status::Operational))
+                        (group(g, few_groups || g.group.status != Status::Operational, v))
                     }
                     ul class="legend" aria-label="Legend" {
                         @for s in Status::ALL {

@@ -1,8 +1,11 @@
 //! The status page's data: copied out of the read model under the lock, rendered after.
 
+use std::collections::HashMap;
+
 use crate::model::{ComponentId, Inner};
 use crate::state::MinutePoint;
 use crate::status::{ComponentStatus, Status};
+use crate::uptime::Uptime;
 use crate::UnixMs;
 
 use super::banner_rank;
@@ -29,6 +32,20 @@ pub struct PageView {
     pub maintenances: Vec<MaintenanceItem>,
     /// One 24-hour response-time chart per nameserver.
     pub charts: Vec<ChartSeries>,
+    /// Daily uptime per component (by public id) from the store, filled after the lock is
+    /// released; empty without a store.
+    pub uptime: HashMap<String, Uptime>,
+}
+
+impl PageView {
+    /// Every component (groups and members) as (group, name), for the store queries.
+    pub fn component_ids(&self) -> Vec<(String, ComponentId)> {
+        self.groups
+            .iter()
+            .flat_map(|g| std::iter::once(&g.group).chain(&g.members))
+            .map(|c| (c.public_id.clone(), c.id.clone()))
+            .collect()
+    }
 }
 
 /// A group component and its members.
@@ -191,6 +208,7 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         groups,
         maintenances,
         charts,
+        uptime: HashMap::new(),
     }
 }
 

@@ -1,0 +1,152 @@
+//! Benchmark (not a test): server time to render the status page of the whole .dk page
+//! (7 nameservers with full 24-hour charts and 90 days of uptime bars, plus the 12 other
+//! components of the .dk page in a service group), and the page's weight.
+//!
+//! `cargo run --release --example bench_page` (see bench/README.md). Rendering is what the
+//! handler does after releasing the lock; the lock-held copy (`page::build`) is timed on a
+//! running daemon by bench/page.sh from the handler's debug log.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use nsprobe::model::ComponentId;
+use nsprobe::page::render;
+use nsprobe::page::view::{ChartPoint, ChartSeries, ComponentView, GroupView, PageView};
+use nsprobe::status::Status;
+use nsprobe::uptime;
+
+const NOW: u64 = 1_782_302_400_000; // 2026-06-24 12:00 UTC
+const SERVERS: [&str; 7] = [
+    "a.nic.dk", "b.nic.dk", "c.nic.dk", "d.nic.dk", "l.nic.dk", "p.nic.dk", "s.nic.dk",
+];
+const SERVICES: [&str; 12] = [
+    "Website",
+    "Self-Service Portal",
+    "Registrar Portal",
+    "Whois (web)",
+    "Whois (text)",
+    "Whois API",
+    "EPP",
+    "DAS",
+    "Administrative services",
+    "Zonemaster",
+    "Stats",
+    "Sandbox environment",
+];
+
+fn comp(group: &str, name: &str, status: Status) -> ComponentView {
+    let id = if group.is_empty() {
+        ComponentId::group(name)
+    } else {
+        ComponentId::member(group, name)
+    };
+    ComponentView {
+        public_id: id.public_id(),
+        id,
+        status,
+        reason: "2 of 2 targets up".into(),
+        since: Some(NOW - 3_600_000),
+        uptime_24h: Some(0.9993),
+    }
+}
+
+fn main() {
+    let day = 86_400_000u64;
+    // 90 days with a few outages, as the store's uptime function computes them.
+    let changes: Vec<(u64, Status)> = (0..90u64)
+        .flat_map(|d| {
+            let t = NOW - (90 - d) * day + 3_600_000;
+            if d % 11 == 0 {
+                vec![
+                    (t, Status::MajorOutage),
+                    (t + 1_800_000, Status::Operational),
+                ]
+            } else if d % 7 == 0 {
+                vec![
+                    (t, Status::DegradedPerformance),
+                    (t + 600_000, Status::Operational),
+                ]
+            } else {
+                vec![]
+            }
+        })
+        .collect();
+    let up = uptime::daily(Some(Status::Operational), &changes, 90, NOW);
+    let mut v = PageView {
+        name: "Punktum dk — status".into(),
+        now: NOW,
+        overall: Status::DegradedPerformance,
+        affected: vec![("l.nic.dk".into(), Status::MajorOutage)],
+        groups: vec![
+            GroupView {
+                group: comp("", "DNS (.dk)", Status::DegradedPerformance),
+                members: SERVERS
+                    .iter()
+                    .map(|s| {
+                        comp(
+                            "DNS (.dk)",
+                            s,
+                            if *s == "l.nic.dk" {
+                                Status::MajorOutage
+                            } else {
+                                Status::Operational
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+            GroupView {
+                group: comp("", "Registry services", Status::Operational),
+                members: SERVICES
+                    .iter()
+                    .map(|s| comp("Registry services", s, Status::Operational))
+                    .collect(),
+            },
+        ],
+        maintenances: Vec::new(),
+        charts: SERVERS
+            .iter()
+            .map(|s| ChartSeries {
+                id: ComponentId::member("DNS (.dk)", s),
+                points: (0..288u64)
+                    .map(|i| ChartPoint {
+                        start: NOW - day + i * 300_000,
+                        median_ms: (i % 50 != 0).then_some(8.0 + (i % 17) as f64 * 0.7),
+                        probes: 60,
+                        failures: u32::from(i % 50 == 0) * 60,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        uptime: HashMap::new(),
+    };
+    for g in &v.groups.clone() {
+        for m in &g.members {
+            v.uptime.insert(m.public_id.clone(), up.clone());
+        }
+    }
+    // Warm up, then time.
+    let mut bytes = 0;
+    for _ in 0..20 {
+        bytes = render::page(&v).len();
+    }
+    let mut times = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        let page = render::page(&v);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(page);
+    }
+    times.sort_by(f64::total_cmp);
+    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    println!(
+        "render / of the .dk page (7 nameservers, 24 h charts, 90-day bars, 12 more components): \
+         median {:.3} ms, p95 {:.3} ms, max {:.3} ms over {} renders; page {} bytes ({:.1} KB)",
+        q(0.5),
+        q(0.95),
+        q(1.0),
+        times.len(),
+        bytes,
+        bytes as f64 / 1024.0
+    );
+}
