@@ -193,9 +193,12 @@ async fn service_components_end_to_end() {
     let connect_ms = check["facts"]["connect_ms"].as_f64();
     assert!(connect_ms.is_some_and(|ms| ms >= 0.0), "{check}");
     assert!(check["facts"].get("connect").is_none(), "{check}");
-    let whois = &component(&v, "Registry", "Whois (text)")["checks"][0];
-    assert!(whois["facts"]["connect_ms"].is_f64(), "{whois}");
-    assert!(whois["facts"].get("connect").is_none(), "{whois}");
+    let whois_check = &component(&v, "Registry", "Whois (text)")["checks"][0];
+    assert!(whois_check["facts"]["connect_ms"].is_f64(), "{whois_check}");
+    assert!(
+        whois_check["facts"].get("connect").is_none(),
+        "{whois_check}"
+    );
     assert!(check["cert_expires_at"].is_string(), "{check}");
     assert_eq!(epp_c["reason"], "1 of 1 targets up");
     let das = component(&v, "Registry", "DAS");

@@ -73,7 +73,10 @@ mod tests {
             rtt: Some(Duration::from_micros(1500)),
         };
         let v = serde_json::to_value(&t).unwrap();
-        assert_eq!(v, serde_json::json!({"connect_ms": 2574.152, "rtt_ms": 1.5}));
+        assert_eq!(
+            v,
+            serde_json::json!({"connect_ms": 2574.152, "rtt_ms": 1.5})
+        );
         assert_eq!(serde_json::from_value::<T>(v).unwrap(), t);
         let none = T {
             connect: Duration::ZERO,
