@@ -27,6 +27,7 @@ fn main() {
         timeout: Duration::from_secs(1),
         dnssec_ok: false,
         nsid: false,
+        source: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

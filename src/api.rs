@@ -78,6 +78,8 @@ pub fn router(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status_v1))
+        .route("/api/v1/observations", get(observations_v1))
+        .route("/api/v1/vantages", get(vantages_v1))
         .route(
             "/api/v1/zones/{zone}/servers/{server}/response-times",
             get(response_times),
@@ -124,6 +126,14 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError {
             code: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    /// 401 or 403 with a message.
+    pub fn refused(code: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
             message: message.into(),
         }
     }
@@ -229,6 +239,89 @@ async fn status_v1(State(shared): State<Arc<Shared>>) -> Json<StatusView> {
     // "ready" before the first targets are even registered).
     view.ready = shared.is_ready();
     Json(view)
+}
+
+/// `GET /api/v1/vantages`: this vantage and every peer with their health.
+async fn vantages_v1(State(shared): State<Arc<Shared>>) -> Json<VantagesView> {
+    let now = now_ms();
+    let view = {
+        let inner = shared.lock();
+        views::vantages_view(&inner, now)
+    };
+    Json(view)
+}
+
+/// `GET /api/v1/observations?after=CURSOR&limit=N`: this vantage's observation log for
+/// hubs (wire format version 1, see README "Several vantage points"). Needs
+/// `Authorization: Bearer <one of [vantage] observation_tokens>`.
+async fn observations_v1(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let mut after = 0u64;
+    let mut limit = crate::status::observation::DEFAULT_LIMIT;
+    for (k, v) in &params {
+        match k.as_str() {
+            "after" => {
+                after = v.parse().map_err(|_| {
+                    ApiError::bad_request(format!("after must be a cursor (a whole number from a previous page's \"cursor\", or 0), got {v:?}"))
+                })?
+            }
+            "limit" => {
+                limit = v.parse().map_err(|_| {
+                    ApiError::bad_request(format!("limit must be a whole number (at most {}), got {v:?}", crate::status::observation::MAX_LIMIT))
+                })?
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}; use after and limit"
+                )))
+            }
+        }
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    let page = {
+        let inner = shared.lock();
+        let tokens = &inner.config.vantage.observation_tokens;
+        if tokens.is_empty() {
+            return Err(ApiError::refused(
+                StatusCode::FORBIDDEN,
+                "observations are not served: set [vantage] observation_tokens",
+            ));
+        }
+        let Some(presented) = presented else {
+            return Err(ApiError::refused(
+                StatusCode::UNAUTHORIZED,
+                "send Authorization: Bearer <one of [vantage] observation_tokens>",
+            ));
+        };
+        if !tokens
+            .iter()
+            .any(|t| constant_time_eq(t.as_bytes(), presented.as_bytes()))
+        {
+            return Err(ApiError::refused(StatusCode::FORBIDDEN, "wrong token"));
+        }
+        inner.observations.page(
+            &inner.config.vantage.name,
+            &inner.config.vantage.location,
+            after,
+            limit,
+        )
+    };
+    Ok(Json(page).into_response())
+}
+
+/// Equality whose time does not depend on where the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `minutes` of the response-time endpoints (parsed by hand for clear 400s).

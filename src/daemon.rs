@@ -21,15 +21,19 @@ use tracing::{debug, error, info, warn};
 use crate::config::{self, Config};
 use crate::metrics::DaemonMetrics;
 use crate::model::{
-    zone_key, ComponentId, GroupEntry, Inner, ReloadRequest, ReloadStatus, Shared, ZoneEntry,
+    zone_key, ComponentId, GroupEntry, Inner, PeerHealth, ReloadRequest, ReloadStatus, Shared,
+    ZoneEntry,
 };
 use crate::now_ms;
+use crate::peer::{self, Pulled, Pullers};
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
 use crate::scheduler::{Probed, Report, Scheduler, TargetId};
 use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
-use crate::status::{self, Status};
+use crate::status::{
+    self, ComponentStatus, ObservationLog, QuorumRule, Seen, Status, VantageViews,
+};
 use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
 
@@ -127,6 +131,9 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             unresolved: BTreeMap::new(),
             started_at: now,
             http_addr,
+            observations: ObservationLog::with_capacity(status::observation::LOG_CAPACITY, now),
+            views: VantageViews::new(),
+            peers: peer_health(&config, &[]),
         },
         reload_tx,
     ));
@@ -312,6 +319,8 @@ impl Daemon {
         let mut series_tick = tokio::time::interval(SERIES_TICK);
         let mut hup = hangup_stream();
         let mut batch = Vec::with_capacity(REPORT_BATCH);
+        let (pulled_tx, mut pulled_rx) = mpsc::channel::<Pulled>(64);
+        let mut pullers = self.start_pullers(&pulled_tx);
 
         loop {
             let mut reloaded = false;
@@ -322,6 +331,7 @@ impl Daemon {
                     tokio::time::sleep(REPORT_COALESCE).await;
                 }
                 _ = status_tick.tick() => self.check_statuses(&scheduler),
+                Some(pulled) = pulled_rx.recv() => self.apply_pull(pulled),
                 _ = series_tick.tick() => self.send_series(),
                 _ = resolve_tick.tick() => self.start_resolution(),
                 Some(resolved) = resolved_rx.recv() => {
@@ -349,8 +359,23 @@ impl Daemon {
             }
             if reloaded {
                 (resolve_tick, save_tick) = self.periodic_timers();
+                let changed = {
+                    let mut inner = self.shared.lock();
+                    let peers = peer_health(&inner.config, &inner.peers);
+                    let changed = peers
+                        .iter()
+                        .map(|p| &p.url)
+                        .ne(inner.peers.iter().map(|p| &p.url));
+                    inner.peers = peers;
+                    changed
+                };
+                if changed {
+                    drop(pullers);
+                    pullers = self.start_pullers(&pulled_tx);
+                }
             }
         }
+        drop(pullers);
         scheduler.stop();
         // The final save is awaited: it must reach the disk before the process exits.
         self.start_save();
@@ -453,13 +478,50 @@ impl Daemon {
         }
         inner.vantage_verdict = verdict;
         let mut changes = Vec::new();
+        let vantage = inner.config.vantage.name.clone();
+        let hub = !inner.config.peers.is_empty();
+        let rule = QuorumRule {
+            quorum: inner.config.vantage.quorum,
+            max_age_ms: duration_ms(inner.config.vantage.max_age),
+        };
+        let (log, views) = (&mut inner.observations, &mut inner.views);
+        log.set_heartbeat(status::observation::heartbeat_ms(rule.max_age_ms));
         for z in inner.zones.values_mut() {
             let group = z.config.component.clone();
-            for c in z.tracker.update(
+            let span = duration_ms(z.config.thresholds.stats_window);
+            let st = &z.state;
+            let mut merge = |p: ComponentStatus| {
+                let server = st.server(&p.name);
+                let seen = Seen {
+                    group: &group,
+                    component: &p.name,
+                    status: p.status,
+                    reason: &p.reason,
+                    rtt_ms: server
+                        .and_then(|s| s.samples.stats(now, span).median_rtt)
+                        .map(|d| d.as_secs_f64() * 1000.0),
+                    serial: server.and_then(|s| {
+                        s.addresses
+                            .values()
+                            .filter(|a| a.serial.is_some())
+                            .max_by_key(|a| a.serial_at)
+                            .and_then(|a| a.serial)
+                    }),
+                };
+                if let Some(r) = log.note(&vantage, seen, now) {
+                    views.ingest(r.clone());
+                }
+                if !hub {
+                    return p;
+                }
+                status::decide(&p.name, &views.of(&group, &p.name), rule, now)
+            };
+            for c in z.tracker.update_merged(
                 &z.state,
                 &group,
                 &z.maintenance,
                 &inner.vantage_verdict,
+                &mut merge,
                 now,
             ) {
                 let id = if c.name == group {
@@ -472,6 +534,20 @@ impl Daemon {
         }
         for g in inner.groups.iter_mut() {
             let group = g.config.name.clone();
+            for c in &g.components {
+                let p = status::evaluate_service(&c.config.name, &c.state, &g.maintenance, now);
+                let seen = Seen {
+                    group: &group,
+                    component: &p.name,
+                    status: p.status,
+                    reason: &p.reason,
+                    rtt_ms: None,
+                    serial: None,
+                };
+                if let Some(r) = log.note(&vantage, seen, now) {
+                    views.ingest(r.clone());
+                }
+            }
             let members = g
                 .components
                 .iter()
@@ -522,6 +598,61 @@ impl Daemon {
             self.shared.set_ready();
             info!(targets = scheduler.len(), "first probe round done: ready");
             crate::systemd::notify_ready(scheduler.len());
+        }
+    }
+
+    /// Start one puller per `[[peer]]` of the config in force.
+    fn start_pullers(&self, tx: &mpsc::Sender<Pulled>) -> Pullers {
+        let peers = self.shared.lock().config.peers.clone();
+        if !peers.is_empty() {
+            info!(peers = peers.len(), "hub: pulling observations from peers");
+        }
+        peer::spawn(&peers, tx.clone())
+    }
+
+    /// Apply one pull: the peer's health, and its records into the per-vantage views.
+    fn apply_pull(&self, pulled: Pulled) {
+        let now = now_ms();
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        let own = inner.config.vantage.name.clone();
+        let Some(p) = inner.peers.get_mut(pulled.index) else {
+            return; // removed by a reload
+        };
+        p.pulls += 1;
+        p.bytes += pulled.bytes as u64;
+        p.seconds += pulled.elapsed.as_secs_f64();
+        p.last_attempt = Some(now);
+        match pulled.result {
+            Ok(page) => {
+                if !p.up {
+                    info!(peer = %p.url, vantage = %page.vantage, "peer up");
+                }
+                if page.truncated {
+                    p.gaps += 1;
+                }
+                p.up = true;
+                p.error = None;
+                p.last_success = Some(now);
+                p.cursor = page.cursor;
+                p.vantage = Some(page.vantage.clone());
+                p.location = page.location;
+                p.records += page.observations.len() as u64;
+                for r in page.observations {
+                    // A peer speaks for itself only; never for this vantage.
+                    if r.vantage == page.vantage && r.vantage != own {
+                        inner.views.ingest(r);
+                    }
+                }
+            }
+            Err(e) => {
+                p.failures += 1;
+                if p.up || p.error.is_none() {
+                    warn!(peer = %p.url, error = %e, "peer pull failed");
+                }
+                p.up = false;
+                p.error = Some(e);
+            }
         }
     }
 
@@ -846,4 +977,25 @@ async fn recv_hangup(h: &mut Hangup) {
 #[cfg(not(unix))]
 async fn recv_hangup(_: &mut Hangup) {
     std::future::pending().await
+}
+
+/// Pull health per `[[peer]]` of `config`; peers that keep their URL keep their health.
+fn peer_health(config: &Config, old: &[PeerHealth]) -> Vec<PeerHealth> {
+    config
+        .peers
+        .iter()
+        .map(|p| {
+            old.iter()
+                .find(|o| o.url == p.url)
+                .cloned()
+                .unwrap_or_else(|| PeerHealth {
+                    url: p.url.clone(),
+                    ..PeerHealth::default()
+                })
+        })
+        .collect()
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod metrics;
 pub mod model;
 pub mod page;
+pub mod peer;
 pub mod persist;
 pub mod probe;
 pub mod resolve;

@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{ComponentConfig, Config, GroupConfig, MaintenanceWindow, ZoneConfig};
 use crate::state::{ServiceState, VantageState, ZoneState};
-use crate::status::{self, GroupStatus, ServiceTracker, Status, Vantage, ZoneStatus, ZoneTracker};
+use crate::status::{
+    self, GroupStatus, ObservationLog, ServiceTracker, Status, Vantage, VantageViews, ZoneStatus,
+    ZoneTracker,
+};
 use crate::targets::{AddressBook, HostBook};
 use crate::UnixMs;
 
@@ -276,6 +279,46 @@ pub struct Inner {
     pub vantage_verdict: Vantage,
     /// Nameserver names whose last resolution failed, with the error (for `/readyz`).
     pub unresolved: BTreeMap<String, String>,
+    /// This vantage's observation log (served at `/api/v1/observations`).
+    pub observations: ObservationLog,
+    /// The newest observation of every component per vantage, this one's included (a
+    /// hub votes with them; every instance shows them per component).
+    pub views: VantageViews,
+    /// The `[[peer]]`s' pull health, in config order (empty unless a hub).
+    pub peers: Vec<PeerHealth>,
+}
+
+/// What a hub knows of one `[[peer]]`'s pulls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerHealth {
+    /// The peer's base URL (config).
+    pub url: String,
+    /// The vantage name the peer reports (None before the first successful pull).
+    pub vantage: Option<String>,
+    /// The peer's location, as it reports it.
+    pub location: String,
+    /// The last pull succeeded.
+    pub up: bool,
+    /// When the last pull succeeded.
+    pub last_success: Option<UnixMs>,
+    /// When the last pull was tried.
+    pub last_attempt: Option<UnixMs>,
+    /// Why the last pull failed (None after a success).
+    pub error: Option<String>,
+    /// The peer's cursor after the last successful pull.
+    pub cursor: u64,
+    /// Pulls tried, and failed.
+    pub pulls: u64,
+    /// Failed pulls.
+    pub failures: u64,
+    /// Response bytes received.
+    pub bytes: u64,
+    /// Observation records received.
+    pub records: u64,
+    /// Records lost to gaps (`truncated` pages).
+    pub gaps: u64,
+    /// Time spent in pulls, seconds.
+    pub seconds: f64,
 }
 
 impl Inner {

@@ -331,6 +331,7 @@ async fn dns_soa_through_the_seam() {
         timeout: Duration::from_secs(2),
         dnssec_ok: false,
         nsid: false,
+        source: None,
     });
     assert_eq!(spec.kind().as_str(), "dns_soa");
     let s = ok(run(&spec, deadline_in(2000)).await);

@@ -15,8 +15,9 @@ const DASHBOARD: &str = "dashboards/nsprobe.json";
 const ALERTS: &str = "dashboards/alerts.yml";
 const ALERT_TESTS: &str = "dashboards/alerts.test.yml";
 
-/// Labels every scraped series may carry besides its family's own (target labels).
-const TARGET_LABELS: &[&str] = &["job", "instance"];
+/// Labels Prometheus adds: the scrape target's, and `vantage`, the external label of the
+/// several-vantages recipe (README "Several vantage points").
+const TARGET_LABELS: &[&str] = &["job", "instance", "vantage"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -334,9 +335,18 @@ fn dashboard_structure() {
     assert_eq!(zone["type"], "query");
     assert_eq!(
         zone["query"]["query"],
-        "label_values(nsprobe_zone_soa_serial, zone)"
+        "label_values(nsprobe_zone_soa_serial{vantage=~\"$vantage\"}, zone)"
     );
     assert_eq!(zone["datasource"]["uid"], "${datasource}");
+    // The vantage variable (external label of the several-vantages recipe): All must
+    // also match series without the label (a single vantage).
+    let vantage = var("vantage");
+    assert_eq!(
+        vantage["query"]["query"],
+        "label_values(nsprobe_build_info, vantage)"
+    );
+    assert_eq!(vantage["allValue"], ".*");
+    assert_eq!(vantage["includeAll"], true);
 
     let panels = d["panels"].as_array().expect("panels");
     let mut ids = BTreeSet::new();
@@ -423,4 +433,43 @@ fn alert_rules_pass_promtool() {
     run(&promtool, &["check", "rules", ALERTS]);
     run(&promtool, &["check", "config", "contrib/prometheus.yml"]);
     run(&promtool, &["test", "rules", ALERT_TESTS]);
+    run(
+        &promtool,
+        &["check", "rules", "dashboards/alerts-vantages.yml"],
+    );
+    run(
+        &promtool,
+        &["test", "rules", "dashboards/alerts-vantages.test.yml"],
+    );
+}
+
+#[test]
+fn vantage_rules_use_exported_families_and_are_tested() {
+    let rules = read("dashboards/alerts-vantages.yml");
+    let tests = read("dashboards/alerts-vantages.test.yml");
+    for family in ["nsprobe_target_up", "nsprobe_peer_up"] {
+        assert!(
+            nsprobe::metrics::FAMILIES.iter().any(|f| f.name == family),
+            "{family} is not exported"
+        );
+        assert!(
+            rules.contains(family),
+            "alerts-vantages.yml does not use {family}"
+        );
+    }
+    let alerts = alert_names(&rules);
+    for expected in [
+        "NsprobeNameserverDownQuorum",
+        "NsprobeNameserverDownSomeVantages",
+        "NsprobePeerDown",
+    ] {
+        assert!(alerts.iter().any(|a| a == expected), "no alert {expected}");
+    }
+    for alert in &alerts {
+        let needle = format!("alertname: {alert}\n");
+        assert!(
+            tests.matches(&needle).count() >= 2,
+            "{alert}: needs unit tests before and after its `for:`"
+        );
+    }
 }

@@ -285,7 +285,8 @@ async fn metrics_export_every_family_consistent_with_the_json_api() {
         ca_file.display()
     );
     // A third nameserver without addresses whose name cannot be resolved
-    // (the resolver is a closed loopback port): nsprobe_resolve_failures_total.
+    // (the resolver is a closed loopback port): nsprobe_resolve_failures_total. A peer
+    // at the same closed port: nsprobe_peer_* (a hub whose peer is down).
     let resolver = closed_port().await;
     let text = lab.text(
         &[0, 1],
@@ -293,7 +294,8 @@ async fn metrics_export_every_family_consistent_with_the_json_api() {
         "dnssec = true",
         &format!(
             "[resolver]\nservers = [\"{resolver}\"]\ntimeout = \"200ms\"\n\
-             [[canary]]\nname = \"canary.lab\"\naddress = \"{}\"\n",
+             [[canary]]\nname = \"canary.lab\"\naddress = \"{}\"\n\
+             [[peer]]\nurl = \"http://{resolver}\"\ntoken = \"0123456789abcdef\"\ninterval = \"200ms\"\n",
             lab.servers[0].addr()
         ),
     ) + "[[zone.nameservers]]\nname = \"ns-unresolvable.lab\"\n"

@@ -23,6 +23,7 @@ fn spec(zone: &str, addr: SocketAddr, transport: Transport) -> ProbeSpec {
         timeout: TIMEOUT,
         dnssec_ok: false,
         nsid: true,
+        source: None,
     }
 }
 

@@ -74,6 +74,77 @@ pub struct ServiceView {
     pub maintenance: Option<MaintenanceView>,
     /// Every check target.
     pub checks: Vec<CheckView>,
+    /// What each vantage sees of it (this one and, on a hub, every peer), by vantage name.
+    pub vantages: Vec<VantageStatusView>,
+}
+
+/// One vantage's view of a component (its newest observation).
+#[derive(Debug, Clone, Serialize)]
+pub struct VantageStatusView {
+    /// The vantage's name.
+    pub vantage: String,
+    /// The status that vantage's own evidence proposes.
+    pub status: Status,
+    /// Why, at that vantage.
+    pub reason: String,
+    /// When it was observed (RFC 3339).
+    pub at: String,
+    /// Age of the observation, seconds.
+    pub age_seconds: f64,
+    /// The observation is recent enough to vote (`[vantage] max_age`).
+    pub fresh: bool,
+    /// Median response time at that vantage, ms.
+    pub rtt_ms: Option<f64>,
+    /// Newest serial that vantage saw (nameservers).
+    pub serial: Option<u32>,
+}
+
+/// `GET /api/v1/vantages`: this vantage and every peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct VantagesView {
+    /// This instance's vantage name.
+    pub name: String,
+    /// This instance's location.
+    pub location: String,
+    /// True when this instance pulls peers and publishes quorum statuses.
+    pub hub: bool,
+    /// The quorum in force: configured, or None for a majority of the vantages reporting.
+    pub quorum: Option<usize>,
+    /// Observations older than this do not vote, seconds.
+    pub max_age_seconds: f64,
+    /// Newest zone serial any vantage saw, per zone (RFC 1982 order).
+    pub newest_serials: std::collections::BTreeMap<String, u32>,
+    /// Every vantage known: this one first, then the peers in config order.
+    pub vantages: Vec<VantageHealthView>,
+}
+
+/// One vantage in `/api/v1/vantages`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VantageHealthView {
+    /// Its name (None for a peer never reached).
+    pub name: Option<String>,
+    /// Its location.
+    pub location: String,
+    /// `self` or the peer's URL.
+    pub url: String,
+    /// Pulled successfully the last time (always true for `self`).
+    pub up: bool,
+    /// Its newest observation is recent enough to vote.
+    pub fresh: bool,
+    /// When its newest observation was made (RFC 3339).
+    pub last_observation: Option<String>,
+    /// When it was last pulled successfully (RFC 3339; peers).
+    pub last_success: Option<String>,
+    /// Why the last pull failed.
+    pub error: Option<String>,
+    /// Pulls, failures, bytes and records received (peers).
+    pub pulls: u64,
+    /// Failed pulls.
+    pub failures: u64,
+    /// Response bytes received.
+    pub bytes: u64,
+    /// Records received.
+    pub records: u64,
 }
 
 /// One check target of a service component.
@@ -189,6 +260,8 @@ pub struct ServerView {
     pub maintenance: Option<MaintenanceView>,
     /// Every address × transport probed.
     pub targets: Vec<TargetView>,
+    /// What each vantage sees of it (this one and, on a hub, every peer), by vantage name.
+    pub vantages: Vec<VantageStatusView>,
 }
 
 /// A failure as shown in the API.
@@ -279,11 +352,21 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     for (entry, zs) in inner.statuses(now) {
         zones.push(zone_view(entry, &zs, now));
     }
-    let groups: Vec<GroupView> = inner
+    let mut groups: Vec<GroupView> = inner
         .group_statuses(now)
         .into_iter()
         .map(|(g, gs)| group_view(g, &gs, now))
         .collect();
+    for z in zones.iter_mut() {
+        for s in z.servers.iter_mut() {
+            s.vantages = vantage_statuses(inner, &z.component, &s.name, now);
+        }
+    }
+    for g in groups.iter_mut() {
+        for c in g.components.iter_mut() {
+            c.vantages = vantage_statuses(inner, &g.name, &c.name, now);
+        }
+    }
     StatusView {
         generated_at: rfc3339(now),
         status: worst(
@@ -330,6 +413,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
                 window_loss_low: w.loss_low,
                 window_checks: w.samples,
                 maintenance: group_maintenance(g, &cs.name, now),
+                vantages: Vec::new(),
                 checks: entry
                     .state
                     .checks
@@ -430,6 +514,7 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
             lag_seconds: lag_ms as f64 / 1000.0,
             maintenance: maintenance_view(entry, &s.name, now),
             targets,
+            vantages: Vec::new(),
         });
     }
     ZoneView {
@@ -520,4 +605,104 @@ fn point_views(points: Vec<MinutePoint>) -> Vec<PointView> {
             max_ms: p.max_ms,
         })
         .collect()
+}
+
+fn max_age_ms(inner: &Inner) -> u64 {
+    u64::try_from(inner.config.vantage.max_age.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every vantage's newest observation of (`group`, `name`).
+fn vantage_statuses(inner: &Inner, group: &str, name: &str, now: UnixMs) -> Vec<VantageStatusView> {
+    let max_age = max_age_ms(inner);
+    inner
+        .views
+        .of(group, name)
+        .into_iter()
+        .map(|r| VantageStatusView {
+            vantage: r.vantage.clone(),
+            status: r.status,
+            reason: r.reason.clone(),
+            at: rfc3339(r.at),
+            age_seconds: now.saturating_sub(r.at) as f64 / 1000.0,
+            fresh: now.saturating_sub(r.at) <= max_age,
+            rtt_ms: r.rtt_ms,
+            serial: r.serial,
+        })
+        .collect()
+}
+
+/// `GET /api/v1/vantages`.
+pub fn vantages_view(inner: &Inner, now: UnixMs) -> VantagesView {
+    let max_age = max_age_ms(inner);
+    let newest: std::collections::BTreeMap<&str, Option<UnixMs>> =
+        inner.views.vantages().into_iter().collect();
+    let fresh = |name: Option<&str>| {
+        name.and_then(|n| newest.get(n).copied().flatten())
+            .is_some_and(|at| now.saturating_sub(at) <= max_age)
+    };
+    let last = |name: Option<&str>| {
+        name.and_then(|n| newest.get(n).copied().flatten())
+            .map(rfc3339)
+    };
+    let own = inner.config.vantage.name.as_str();
+    let mut vantages = vec![VantageHealthView {
+        name: Some(own.to_string()),
+        location: inner.config.vantage.location.clone(),
+        url: "self".to_string(),
+        up: true,
+        fresh: fresh(Some(own)),
+        last_observation: last(Some(own)),
+        last_success: None,
+        error: None,
+        pulls: 0,
+        failures: 0,
+        bytes: 0,
+        records: 0,
+    }];
+    for p in &inner.peers {
+        let name = p.vantage.as_deref();
+        vantages.push(VantageHealthView {
+            name: p.vantage.clone(),
+            location: p.location.clone(),
+            url: p.url.clone(),
+            up: p.up,
+            fresh: fresh(name),
+            last_observation: last(name),
+            last_success: p.last_success.map(rfc3339),
+            error: p.error.clone(),
+            pulls: p.pulls,
+            failures: p.failures,
+            bytes: p.bytes,
+            records: p.records,
+        });
+    }
+    let mut newest_serials = std::collections::BTreeMap::new();
+    for z in inner.zones.values() {
+        let mut best = z.state.newest_serial();
+        for ns in &z.config.nameservers {
+            for r in inner.views.of(&z.config.component, &ns.name) {
+                if now.saturating_sub(r.at) > max_age {
+                    continue;
+                }
+                if let Some(s) = r.serial {
+                    best = match best {
+                        Some(b) if !crate::serial::is_newer(s, b) => Some(b),
+                        _ => Some(s),
+                    };
+                }
+            }
+        }
+        if let Some(b) = best {
+            newest_serials.insert(z.state.zone().to_string(), b);
+        }
+    }
+    VantagesView {
+        name: own.to_string(),
+        location: inner.config.vantage.location.clone(),
+        hub: !inner.config.peers.is_empty(),
+        quorum: inner.config.vantage.quorum,
+        max_age_seconds: max_age as f64 / 1000.0,
+        newest_serials,
+        vantages,
+    }
 }

@@ -147,6 +147,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                     "maintenance"
                 }
                 "[[canary]]" => "canary",
+                "[[peer]]" => "peer",
                 "[[group]]" => {
                     group = name_in_table(&text[pos..]);
                     component = None;
@@ -165,6 +166,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 "[state]" => "state",
                 "[store]" => "store",
                 "[resolver]" => "resolver",
+                "[vantage]" => "vantage",
                 "[page]" => "page",
                 _ => "other",
             };
@@ -177,6 +179,7 @@ pub(super) fn table_context(text: &str, offset: usize) -> String {
                 ),
                 "maintenance" => format!("maintenance #{maintenance}: "),
                 "canary" => "canary: ".to_string(),
+                "peer" => "peer: ".to_string(),
                 "group" => format!("group {:?}: ", group.clone().unwrap_or_default()),
                 "component" => format!(
                     "group {:?}: component {:?}: ",

@@ -22,7 +22,9 @@ mod raw;
 mod types;
 mod validate;
 mod validate_groups;
+mod validate_vantage;
 mod values;
+mod vantage;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +32,7 @@ mod tests;
 pub use error::ConfigError;
 pub use groups::*;
 pub use types::*;
+pub use vantage::*;
 
 /// Read and validate the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {

@@ -22,6 +22,33 @@ pub(super) struct RawConfig {
     pub(super) canary: Vec<RawCanary>,
     #[serde(default)]
     pub(super) group: Vec<RawGroup>,
+    pub(super) vantage: Option<RawVantage>,
+    #[serde(default)]
+    pub(super) peer: Vec<RawPeer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVantage {
+    pub(super) name: Option<S<String>>,
+    pub(super) location: Option<S<String>>,
+    pub(super) source_address: Option<S<String>>,
+    #[serde(default)]
+    pub(super) observation_tokens: Vec<S<String>>,
+    pub(super) quorum: Option<S<u32>>,
+    pub(super) max_age: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPeer {
+    pub(super) url: S<String>,
+    pub(super) token: Option<S<String>>,
+    pub(super) ca_file: Option<S<String>>,
+    pub(super) client_cert: Option<S<String>>,
+    pub(super) client_key: Option<S<String>>,
+    pub(super) interval: Option<S<String>>,
+    pub(super) timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

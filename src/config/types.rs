@@ -7,6 +7,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use super::groups::GroupConfig;
+use super::vantage::{PeerConfig, VantageConfig};
 use crate::probe::Transport;
 use crate::UnixMs;
 
@@ -34,6 +35,11 @@ pub struct Config {
     pub canaries: Vec<CanaryConfig>,
     /// The status page's other components (`[[group]]`), in file order.
     pub groups: Vec<GroupConfig>,
+    /// This instance as a vantage point (`[vantage]`).
+    pub vantage: VantageConfig,
+    /// Other vantages whose observations this instance pulls (`[[peer]]`): non-empty
+    /// makes it a hub publishing quorum statuses.
+    pub peers: Vec<PeerConfig>,
 }
 
 /// One `[[canary]]`: a DNS server outside the monitored zones, probed like a nameserver

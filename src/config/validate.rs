@@ -197,7 +197,16 @@ impl Cx<'_> {
             .enumerate()
             .map(|(i, c)| self.canary(i + 1, c))
             .collect::<Result<Vec<_>, _>>()?;
+        let vantage = self.vantage(raw.vantage)?;
+        let peers = raw
+            .peer
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.peer(i + 1, p))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
+            vantage,
+            peers,
             source: self.path.to_path_buf(),
             http,
             state,

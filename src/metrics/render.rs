@@ -155,6 +155,30 @@ pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
                 e.sample(name, &[], flag(snap.vantage_up));
                 continue;
             }
+            "nsprobe_peer_up"
+            | "nsprobe_peer_last_success_timestamp_seconds"
+            | "nsprobe_peer_pulls_total"
+            | "nsprobe_peer_received_bytes_total"
+            | "nsprobe_peer_observations_total" => {
+                for p in &snap.peers {
+                    let l = [("peer", p.url.as_str())];
+                    match name {
+                        "nsprobe_peer_up" => e.sample(name, &l, flag(p.up)),
+                        "nsprobe_peer_last_success_timestamp_seconds" => {
+                            e.sample(name, &l, p.last_success.map_or(0.0, |t| t as f64 / 1000.0))
+                        }
+                        "nsprobe_peer_pulls_total" => {
+                            let ok = (p.pulls - p.failures) as f64;
+                            e.sample(name, &[("peer", &p.url), ("result", "ok")], ok);
+                            let err = p.failures as f64;
+                            e.sample(name, &[("peer", &p.url), ("result", "error")], err);
+                        }
+                        "nsprobe_peer_received_bytes_total" => e.sample(name, &l, p.bytes as f64),
+                        _ => e.sample(name, &l, p.records as f64),
+                    }
+                }
+                continue;
+            }
             "nsprobe_canary_up" => {
                 for (canary, addr, transport, up) in &snap.canaries {
                     let addr = addr.to_string();
@@ -487,6 +511,16 @@ mod tests {
                 now: 0,
                 zones: Vec::new(),
                 vantage_up: false,
+                peers: vec![crate::model::PeerHealth {
+                    url: "https://fra-1:9853".into(),
+                    up: true,
+                    last_success: Some(2_000),
+                    pulls: 3,
+                    failures: 1,
+                    bytes: 900,
+                    records: 12,
+                    ..Default::default()
+                }],
                 groups: Vec::new(),
                 canaries: vec![(
                     "k.root".into(),
@@ -499,6 +533,10 @@ mod tests {
         );
         for line in [
             "nsprobe_vantage_up 0",
+            "nsprobe_peer_up{peer=\"https://fra-1:9853\"} 1",
+            "nsprobe_peer_last_success_timestamp_seconds{peer=\"https://fra-1:9853\"} 2",
+            "nsprobe_peer_pulls_total{peer=\"https://fra-1:9853\",result=\"error\"} 1",
+            "nsprobe_peer_received_bytes_total{peer=\"https://fra-1:9853\"} 900",
             "nsprobe_canary_up{address=\"127.0.2.1:53\",canary=\"k.root\",transport=\"udp\"} 0",
             "nsprobe_config_last_reload_successful 1",
             "nsprobe_config_last_reload_success_timestamp_seconds 1.5",

@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub zones: Vec<ZoneSnapshot>,
     /// The vantage guard's verdict.
     pub vantage_up: bool,
+    /// Hub: every peer's pull health.
+    pub peers: Vec<crate::model::PeerHealth>,
     /// Canaries with a verdict: (name, address, transport, up).
     pub canaries: Vec<(String, SocketAddr, Transport, bool)>,
     /// Service groups, in config order.
@@ -268,6 +270,7 @@ impl Snapshot {
             zones,
             groups,
             vantage_up: inner.vantage_verdict.up,
+            peers: inner.peers.clone(),
             canaries,
         }
     }

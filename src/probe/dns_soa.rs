@@ -6,7 +6,7 @@
 //! re-exported from [`crate::probe`], where the other check kinds live beside it.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
@@ -61,6 +61,9 @@ pub struct ProbeSpec {
     pub dnssec_ok: bool,
     /// Request the EDNS NSID option (RFC 5001).
     pub nsid: bool,
+    /// Local address to send from (`[vantage] source_address`); used when its family
+    /// matches `addr`'s, otherwise (and when None) the kernel picks.
+    pub source: Option<IpAddr>,
 }
 
 /// A successful, validated, authoritative SOA answer.
@@ -196,14 +199,19 @@ pub async fn probe(spec: &ProbeSpec) -> Outcome {
             rtt: None,
         }
     })?;
+    let source = spec.source.filter(|ip| ip.is_ipv4() == spec.addr.is_ipv4());
     match spec.transport {
-        Transport::Udp => match udp::exchange(&query, spec.addr, deadline, spec.timeout).await {
-            udp::UdpResult::Done(outcome) => outcome,
-            udp::UdpResult::Truncated => {
-                tcp::exchange(&query, spec.addr, deadline, spec.timeout, true).await
+        Transport::Udp => {
+            match udp::exchange(&query, spec.addr, source, deadline, spec.timeout).await {
+                udp::UdpResult::Done(outcome) => outcome,
+                udp::UdpResult::Truncated => {
+                    tcp::exchange(&query, spec.addr, source, deadline, spec.timeout, true).await
+                }
             }
-        },
-        Transport::Tcp => tcp::exchange(&query, spec.addr, deadline, spec.timeout, false).await,
+        }
+        Transport::Tcp => {
+            tcp::exchange(&query, spec.addr, source, deadline, spec.timeout, false).await
+        }
     }
 }
 

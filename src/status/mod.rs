@@ -6,6 +6,8 @@
 //! - [`confirm`]: a generic confirmation layer (proposed status + now → confirmed status with
 //!   since and reason) that any component kind reuses;
 //! - [`vantage`]: is nsprobe's own view trustworthy (canaries)?
+//! - [`observation`] and [`quorum`]: what each vantage saw, and the verdict of several
+//!   vantages (a hub with `[[peer]]`s);
 //! - [`service`]: the same reachability rules for service components (tcp, tls, http, whois,
 //!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`].
 //!
@@ -13,6 +15,8 @@
 
 pub mod confirm;
 pub mod dns;
+pub mod observation;
+pub mod quorum;
 pub mod service;
 pub mod tracker;
 pub mod vantage;
@@ -25,6 +29,8 @@ use crate::UnixMs;
 
 pub use confirm::{Change, Confirmation, Timing};
 pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers};
+pub use observation::{ObservationLog, ObservationPage, ObservationRecord, Seen, VantageViews};
+pub use quorum::{decide, QuorumRule};
 pub use service::{evaluate_service, evaluate_service_group, GroupStatus, ServiceTracker};
 pub use tracker::ZoneTracker;
 pub use vantage::{vantage_verdict, Vantage};

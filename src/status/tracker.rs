@@ -42,6 +42,22 @@ impl ZoneTracker {
         vantage: &Vantage,
         now: UnixMs,
     ) -> Vec<Change> {
+        self.update_merged(state, group_name, maintenance, vantage, &mut |p| p, now)
+    }
+
+    /// Like [`ZoneTracker::update`], with every server's local proposal passed through
+    /// `merge` before confirmation (a hub: this vantage's proposal is recorded and replaced
+    /// by the quorum verdict over every vantage, see [`super::quorum`]). Maintenance is
+    /// decided here, not voted on.
+    pub fn update_merged(
+        &mut self,
+        state: &ZoneState,
+        group_name: &str,
+        maintenance: &[MaintenanceWindow],
+        vantage: &Vantage,
+        merge: &mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+        now: UnixMs,
+    ) -> Vec<Change> {
         let th = state.thresholds();
         let timing = Timing {
             confirm_after: th.confirm_after,
@@ -61,6 +77,13 @@ impl ZoneTracker {
                 p.status = Status::Unknown;
             }
         }
+        let proposed: Vec<ComponentStatus> = proposed
+            .into_iter()
+            .map(|p| match p.status {
+                Status::UnderMaintenance => p,
+                _ => merge(p),
+            })
+            .collect();
         self.servers
             .retain(|name, _| proposed.iter().any(|p| &p.name == name));
         let servers: Vec<ComponentStatus> = proposed

@@ -93,6 +93,8 @@ struct Shared {
     udp_queries: AtomicU64,
     tcp_queries: AtomicU64,
     last_query: Mutex<Option<Message>>,
+    /// Queries from these source addresses get no answer (a path broken for one vantage).
+    silent_for: Mutex<Vec<IpAddr>>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test must not cascade).
@@ -141,6 +143,7 @@ impl LabServer {
             udp_queries: AtomicU64::new(0),
             tcp_queries: AtomicU64::new(0),
             last_query: Mutex::new(None),
+            silent_for: Mutex::new(Vec::new()),
         });
         let tasks = vec![
             tokio::spawn(serve_udp(Arc::new(udp), shared.clone())),
@@ -151,6 +154,12 @@ impl LabServer {
             shared,
             tasks,
         }
+    }
+
+    /// Queries from `sources` get no answer over either transport (like a firewall
+    /// dropping one vantage's packets); the others are answered as the mode says.
+    pub fn set_silent_for(&self, sources: &[IpAddr]) {
+        *lock(&self.shared.silent_for) = sources.to_vec();
     }
 
     /// The address (UDP and TCP share the port).
@@ -258,6 +267,9 @@ async fn serve_udp(sock: Arc<UdpSocket>, shared: Arc<Shared>) {
             continue;
         };
         shared.udp_queries.fetch_add(1, Ordering::SeqCst);
+        if lock(&shared.silent_for).contains(&peer.ip()) {
+            continue;
+        }
         let mode = *lock(&shared.udp_mode);
         let plan = respond(&shared, buf.get(..n).unwrap_or_default(), mode, Via::Udp);
         let sock = sock.clone();
@@ -274,14 +286,14 @@ async fn serve_udp(sock: Arc<UdpSocket>, shared: Arc<Shared>) {
 
 async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
-        tokio::spawn(serve_tcp_conn(stream, shared.clone()));
+        tokio::spawn(serve_tcp_conn(stream, peer.ip(), shared.clone()));
     }
 }
 
-async fn serve_tcp_conn(mut stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_tcp_conn(mut stream: TcpStream, peer: IpAddr, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     loop {
         let mut len = [0u8; 2];
@@ -293,6 +305,9 @@ async fn serve_tcp_conn(mut stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
         shared.tcp_queries.fetch_add(1, Ordering::SeqCst);
+        if lock(&shared.silent_for).contains(&peer) {
+            continue;
+        }
         let mode = *lock(&shared.tcp_mode);
         let plan = respond(&shared, &body, mode, Via::Tcp);
         if plan.hangup {

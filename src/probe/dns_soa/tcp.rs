@@ -1,10 +1,10 @@
 //! The TCP exchange: connect, one length-prefixed query, one length-prefixed answer.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use super::message::{classify, SoaQuery, Verdict};
 use super::{network_failure, timeout_failure, verdict_outcome, Failure, FailureKind, Outcome};
@@ -24,11 +24,12 @@ use super::{network_failure, timeout_failure, verdict_outcome, Failure, FailureK
 pub(super) async fn exchange(
     query: &SoaQuery,
     addr: SocketAddr,
+    source: Option<IpAddr>,
     deadline: tokio::time::Instant,
     timeout: Duration,
     truncated: bool,
 ) -> Outcome {
-    let (body, rtt) = match tokio::time::timeout_at(deadline, run(query, addr)).await {
+    let (body, rtt) = match tokio::time::timeout_at(deadline, run(query, addr, source)).await {
         Ok(Ok(got)) => got,
         Ok(Err(f)) => return Err(f),
         Err(_) => return Err(timeout_failure(timeout, "tcp")),
@@ -43,10 +44,14 @@ pub(super) async fn exchange(
     }
 }
 
-async fn run(query: &SoaQuery, addr: SocketAddr) -> Result<(Vec<u8>, Duration), Failure> {
+async fn run(
+    query: &SoaQuery,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+) -> Result<(Vec<u8>, Duration), Failure> {
     let framed = frame(&query.bytes)?;
     let start = Instant::now();
-    let mut stream = TcpStream::connect(addr)
+    let mut stream = connect(addr, source)
         .await
         .map_err(|e| network_failure("tcp connect", &e))?;
     stream
@@ -90,4 +95,19 @@ pub async fn read_framed<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Vec<u8>
         .await
         .map_err(|e| network_failure(&format!("tcp read {n}-byte answer"), &e))?;
     Ok(body)
+}
+
+/// Connects to `addr`, from `source` (port chosen by the kernel) when given: the socket is
+/// bound before `connect`, so the packets leave with that source address.
+async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    sock.bind(SocketAddr::new(ip, 0))?;
+    sock.connect(addr).await
 }

@@ -1,6 +1,6 @@
 //! The UDP exchange: one fresh connected socket per query.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -22,7 +22,7 @@ pub(super) enum UdpResult {
 
 /// Sends `query` to `addr` over UDP and waits for a valid answer until `deadline`.
 ///
-/// The socket is bound to the unspecified address of `addr`'s family on port 0 (a fresh
+/// The socket is bound to `source` (when given) or the unspecified address of `addr`'s family on port 0 (a fresh
 /// source port each time) and `connect`ed, so the kernel drops datagrams from other
 /// sources and reports ICMP port unreachable as `ECONNREFUSED` ([`super::FailureKind::Network`]).
 ///
@@ -33,11 +33,12 @@ pub(super) enum UdpResult {
 pub(super) async fn exchange(
     query: &SoaQuery,
     addr: SocketAddr,
+    source: Option<IpAddr>,
     deadline: tokio::time::Instant,
     timeout: std::time::Duration,
 ) -> UdpResult {
     let mut last_stray: Option<Failure> = None;
-    let fut = run(query, addr, &mut last_stray);
+    let fut = run(query, addr, source, &mut last_stray);
     match tokio::time::timeout_at(deadline, fut).await {
         Ok(result) => result,
         Err(_) => UdpResult::Done(Err(
@@ -46,8 +47,15 @@ pub(super) async fn exchange(
     }
 }
 
-async fn run(query: &SoaQuery, addr: SocketAddr, last_stray: &mut Option<Failure>) -> UdpResult {
-    let local: SocketAddr = if addr.is_ipv4() {
+async fn run(
+    query: &SoaQuery,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    last_stray: &mut Option<Failure>,
+) -> UdpResult {
+    let local: SocketAddr = if let Some(ip) = source {
+        (ip, 0).into()
+    } else if addr.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
@@ -104,14 +112,14 @@ mod tests {
         let addr = quiet.local_addr().expect("addr");
         let t = std::time::Duration::from_millis(100);
         let deadline = tokio::time::Instant::now() + t;
-        match exchange(&q, addr, deadline, t).await {
+        match exchange(&q, addr, None, deadline, t).await {
             UdpResult::Done(Err(f)) => assert_eq!(f.kind, FailureKind::Timeout),
             other => panic!("{other:?}"),
         }
         drop(quiet);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
         let started = Instant::now();
-        match exchange(&q, addr, deadline, t).await {
+        match exchange(&q, addr, None, deadline, t).await {
             UdpResult::Done(Err(f)) => assert_eq!(f.kind, FailureKind::Network),
             other => panic!("{other:?}"),
         }

@@ -1,0 +1,288 @@
+//! Several vantage points in-process: three daemons probing the same lab servers from
+//! three loopback source addresses (127.0.2.1-3), one of them a hub pulling the other two.
+//! A lab server ignoring one vantage's source address (a path broken for that vantage
+//! only) is `degraded_performance` naming it; for two of three it is `major_outage`; a
+//! peer stopped shows `nsprobe_peer_up 0` and ages out while statuses keep working.
+//! Plus the observation endpoint: token, cursor, bounded size.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use common::daemon_lab::{server, start, wait_ready, zone, Lab};
+use common::{http, wait_until};
+use nsprobe::daemon::Running;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+/// Config text for one vantage (the lab's servers; `extra` ends the file).
+fn vantage_config(lab: &Lab, name: &str, source: &str, extra: &str) -> std::path::PathBuf {
+    let tail = format!(
+        "[vantage]\nname = \"{name}\"\nlocation = \"lab {name}\"\nsource_address = \"{source}\"\n\
+         observation_tokens = [\"{TOKEN}\"]\nmax_age = \"3s\"\n{extra}\n"
+    );
+    let all: Vec<usize> = (0..lab.servers.len()).collect();
+    let text = lab
+        .text(&all, "", "", &tail)
+        .replace("state.json", &format!("state-{name}.json"));
+    let path = lab.dir.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `GET path` with an optional bearer token: (status, body).
+async fn get_auth(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("head");
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("code");
+    (code, body.to_string())
+}
+
+async fn status(d: &Running) -> Value {
+    common::daemon_lab::status(d.http_addr).await
+}
+
+fn server_status(v: &Value, name: &str) -> (String, String) {
+    let s = server(v, name);
+    (
+        s["status"].as_str().unwrap_or_default().to_string(),
+        s["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+async fn metrics(d: &Running) -> String {
+    let (code, body) = http(d.http_addr, "GET", "/metrics").await;
+    assert_eq!(code, 200);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_over_three_vantages() {
+    let lab = Lab::new(3, 2026112601).await;
+    let fra = start(&vantage_config(&lab, "fra-1", "127.0.2.2", "")).await;
+    let ams = start(&vantage_config(&lab, "ams-1", "127.0.2.3", "")).await;
+    let peers = format!(
+        "[[peer]]\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\ninterval = \"200ms\"\n\
+         [[peer]]\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\ninterval = \"200ms\"\n",
+        fra.http_addr, ams.http_addr
+    );
+    let hub = start(&vantage_config(&lab, "cph-1", "127.0.2.1", &peers)).await;
+    wait_ready(&hub).await;
+
+    // Every vantage reports, every server operational everywhere.
+    wait_until(
+        "three fresh vantages per server",
+        Duration::from_secs(10),
+        || async {
+            let v = status(&hub).await;
+            let s = server(&v, "ns2.lab");
+            s["status"] == "operational"
+                && s["vantages"].as_array().is_some_and(|a| {
+                    a.len() == 3
+                        && a.iter()
+                            .all(|x| x["fresh"] == true && x["status"] == "operational")
+                })
+        },
+    )
+    .await;
+    let (code, vs) = common::get_json(hub.http_addr, "/api/v1/vantages").await;
+    assert_eq!(code, 200);
+    assert_eq!(vs["hub"], true);
+    let names: Vec<&str> = vs["vantages"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert_eq!(names, ["cph-1", "fra-1", "ams-1"]);
+    assert_eq!(vs["newest_serials"]["dk."], 2026112601);
+
+    // ns2.lab drops cph-1's packets only: degraded, naming cph-1; no outage anywhere.
+    lab.servers[1].set_silent_for(&[ip("127.0.2.1")]);
+    let took = wait_until(
+        "ns2.lab degraded at the hub",
+        Duration::from_secs(10),
+        || async { server_status(&status(&hub).await, "ns2.lab").0 == "degraded_performance" },
+    )
+    .await;
+    eprintln!("one vantage of three: degraded after {took:?}");
+    let v = status(&hub).await;
+    let (_, reason) = server_status(&v, "ns2.lab");
+    assert!(
+        reason.starts_with("ns2.lab unreachable from cph-1, answering at ams-1 and fra-1"),
+        "{reason}"
+    );
+    // cph-1's own view: both transports down (the hub may publish while only one is).
+    wait_until(
+        "cph-1 sees ns2.lab fully down",
+        Duration::from_secs(5),
+        || async {
+            let v = status(&hub).await;
+            server(&v, "ns2.lab")["vantages"]
+                .as_array()
+                .expect("vantages")
+                .iter()
+                .any(|x| x["vantage"] == "cph-1" && x["status"] == "major_outage")
+        },
+    )
+    .await;
+    // Held for a while: never an outage from one vantage.
+    for _ in 0..10 {
+        let v = status(&hub).await;
+        assert_eq!(server_status(&v, "ns2.lab").0, "degraded_performance");
+        assert_ne!(zone(&v)["status"], "major_outage");
+        assert_ne!(zone(&v)["status"], "partial_outage");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A single vantage (fra-1) sees nothing wrong at all.
+    assert_eq!(
+        server_status(&status(&fra).await, "ns2.lab").0,
+        "operational"
+    );
+
+    // Two of three: an outage.
+    lab.servers[1].set_silent_for(&[ip("127.0.2.1"), ip("127.0.2.2")]);
+    let took = wait_until(
+        "ns2.lab major outage at the hub",
+        Duration::from_secs(10),
+        || async { server_status(&status(&hub).await, "ns2.lab").0 == "major_outage" },
+    )
+    .await;
+    eprintln!("two vantages of three: major outage after {took:?}");
+    let (_, reason) = server_status(&status(&hub).await, "ns2.lab");
+    assert!(
+        reason.starts_with("ns2.lab unreachable from cph-1 and fra-1, answering at ams-1 (2 of 3 vantages, quorum 2)"),
+        "{reason}"
+    );
+
+    // ams-1 stops: peer down at once, its data ages out after max_age; statuses go on
+    // from the two left (both see ns2.lab down: still an outage, now 2 of 2).
+    let ams_url = format!("http://{}", ams.http_addr);
+    ams.shutdown().await.expect("ams-1 stops");
+    wait_until(
+        "nsprobe_peer_up 0 for ams-1",
+        Duration::from_secs(5),
+        || async {
+            metrics(&hub)
+                .await
+                .contains(&format!("nsprobe_peer_up{{peer=\"{ams_url}\"}} 0"))
+        },
+    )
+    .await;
+    wait_until("ams-1 aged out", Duration::from_secs(10), || async {
+        let (_, reason) = server_status(&status(&hub).await, "ns2.lab");
+        reason.contains("2 of 2 vantages")
+    })
+    .await;
+    let v = status(&hub).await;
+    assert_eq!(server_status(&v, "ns2.lab").0, "major_outage");
+    assert_eq!(server_status(&v, "ns1.lab").0, "operational");
+    let (_, vs) = common::get_json(hub.http_addr, "/api/v1/vantages").await;
+    let ams_view = &vs["vantages"][2];
+    assert_eq!(ams_view["up"], false, "{vs}");
+    assert_eq!(ams_view["fresh"], false, "{vs}");
+    assert!(ams_view["error"].is_string(), "{vs}");
+
+    // The path heals: operational again.
+    lab.servers[1].set_silent_for(&[]);
+    wait_until(
+        "ns2.lab operational again",
+        Duration::from_secs(10),
+        || async { server_status(&status(&hub).await, "ns2.lab").0 == "operational" },
+    )
+    .await;
+    hub.shutdown().await.expect("hub stops");
+    fra.shutdown().await.expect("fra-1 stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observations_endpoint_token_cursor_and_size() {
+    let lab = Lab::new(3, 7).await;
+    let d = start(&vantage_config(&lab, "solo", "127.0.2.9", "")).await;
+    wait_ready(&d).await;
+    let path = "/api/v1/observations?after=0";
+    assert_eq!(get_auth(d.http_addr, path, None).await.0, 401);
+    assert_eq!(
+        get_auth(d.http_addr, path, Some("wrong-token-wrong-token"))
+            .await
+            .0,
+        403
+    );
+    wait_until("records", Duration::from_secs(5), || async {
+        let (_, body) = get_auth(d.http_addr, path, Some(TOKEN)).await;
+        let v: Value = serde_json::from_str(&body).expect("json");
+        v["observations"].as_array().is_some_and(|a| a.len() >= 3)
+    })
+    .await;
+    let (code, body) = get_auth(
+        d.http_addr,
+        "/api/v1/observations?after=0&limit=2",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(page["version"], 1);
+    assert_eq!(page["vantage"], "solo");
+    let obs = page["observations"].as_array().expect("observations");
+    assert_eq!(obs.len(), 2);
+    assert_eq!(obs[0]["seq"], 1);
+    assert_eq!(obs[1]["seq"], 2);
+    assert_eq!(page["cursor"], 2);
+    assert_eq!(page["more"], true);
+    // after=cursor: only later records, in order, none repeated.
+    let (_, body) = get_auth(
+        d.http_addr,
+        "/api/v1/observations?after=2&limit=1000",
+        Some(TOKEN),
+    )
+    .await;
+    let next: Value = serde_json::from_str(&body).expect("json");
+    let seqs: Vec<u64> = next["observations"]
+        .as_array()
+        .expect("observations")
+        .iter()
+        .map(|o| o["seq"].as_u64().expect("seq"))
+        .collect();
+    assert!(!seqs.is_empty());
+    assert_eq!(seqs[0], 3);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert_eq!(next["cursor"].as_u64(), seqs.last().copied());
+    // A huge limit is clamped: bounded response.
+    let (code, body) = get_auth(
+        d.http_addr,
+        "/api/v1/observations?after=0&limit=99999999",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert!(v["observations"].as_array().expect("obs").len() <= 1000);
+    assert!(body.len() < 1024 * 1024);
+    // Bad parameters are 400 with a message.
+    let (code, body) = get_auth(d.http_addr, "/api/v1/observations?after=x", Some(TOKEN)).await;
+    assert_eq!(code, 400, "{body}");
+    // Without observation_tokens the endpoint is refused outright.
+    let lab2 = Lab::new(1, 7).await;
+    let plain = start(&lab2.config("", "")).await;
+    assert_eq!(get_auth(plain.http_addr, path, Some(TOKEN)).await.0, 403);
+    plain.shutdown().await.expect("stops");
+    d.shutdown().await.expect("stops");
+}
