@@ -27,6 +27,7 @@ use crate::store::StoreReader;
 use crate::{now_ms, UnixMs};
 
 pub mod history;
+pub mod incidents;
 pub mod pages;
 pub mod views;
 
@@ -92,6 +93,25 @@ pub fn router(
             get(service_response_times),
         )
         .route("/api/v2/summary.json", get(summary_v2))
+        .route("/api/v2/incidents.json", get(incidents::incidents))
+        .route(
+            "/api/v2/incidents/unresolved.json",
+            get(incidents::unresolved),
+        )
+        .route(
+            "/api/v2/scheduled-maintenances.json",
+            get(incidents::maintenances_all),
+        )
+        .route(
+            "/api/v2/scheduled-maintenances/upcoming.json",
+            get(incidents::maintenances_upcoming),
+        )
+        .route(
+            "/api/v2/scheduled-maintenances/active.json",
+            get(incidents::maintenances_active),
+        )
+        .route("/history.atom", get(incidents::atom))
+        .route("/history.rss", get(incidents::rss))
         .route("/api/v2/components.json", get(components_v2))
         .route("/api/v2/status.json", get(page_status_v2))
         .route("/-/reload", post(reload))

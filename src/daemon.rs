@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config};
+use crate::incidents::{self, IncidentBook};
 use crate::metrics::DaemonMetrics;
 use crate::model::{
     zone_key, ComponentId, GroupEntry, Inner, PeerHealth, ReloadRequest, ReloadStatus, Shared,
@@ -98,6 +99,16 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
         )
     })?;
     restore_state(&config.state.path, &store, &opened, &mut zones);
+    // Incidents open when nsprobe stopped are continued.
+    let mut incidents = IncidentBook::new(
+        incidents::Templates::with_overrides(&config.incident_templates)
+            .map_err(anyhow::Error::msg)?,
+    );
+    incidents.restore(opened.open_incidents.clone());
+    metrics.set_incidents_open(incidents.open_count());
+    if incidents.open_count() > 0 {
+        info!(open = incidents.open_count(), "continuing open incidents");
+    }
     let groups = config
         .groups
         .iter()
@@ -126,6 +137,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
                 error: None,
             },
             component_since: BTreeMap::new(),
+            incidents,
             vantage: VantageState::new(),
             vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
             unresolved: BTreeMap::new(),
@@ -486,6 +498,7 @@ impl Daemon {
         };
         let (log, views) = (&mut inner.observations, &mut inner.views);
         log.set_heartbeat(status::observation::heartbeat_ms(rule.max_age_ms));
+        let mut incident_input = Vec::new();
         for z in inner.zones.values_mut() {
             let group = z.config.component.clone();
             let span = duration_ms(z.config.thresholds.stats_window);
@@ -516,14 +529,18 @@ impl Daemon {
                 }
                 status::decide(&p.name, &views.of(&group, &p.name), rule, now)
             };
-            for c in z.tracker.update_merged(
+            let zone_changes = z.tracker.update_merged(
                 &z.state,
                 &group,
                 &z.maintenance,
                 &inner.vantage_verdict,
                 &mut merge,
                 now,
-            ) {
+            );
+            if let (false, Some(current)) = (zone_changes.is_empty(), z.tracker.current()) {
+                incident_input.extend(incidents::zone_changes(&z.state, current, &zone_changes));
+            }
+            for c in zone_changes {
                 let id = if c.name == group {
                     ComponentId::group(&group)
                 } else {
@@ -552,14 +569,16 @@ impl Daemon {
                 .components
                 .iter()
                 .map(|c| (c.config.name.as_str(), &c.state));
-            for c in g.tracker.update(
+            let group_changes = g.tracker.update(
                 &group,
                 members,
                 g.config.partial_outage_share,
                 &g.maintenance,
                 &inner.vantage_verdict,
                 now,
-            ) {
+            );
+            incident_input.extend(incidents::service_changes(&group, &group_changes));
+            for c in group_changes {
                 let id = if c.name == group {
                     ComponentId::group(&group)
                 } else {
@@ -589,6 +608,17 @@ impl Daemon {
                 });
             }
             inner.component_since.insert(id, (c.to, c.at));
+        }
+        if !incident_input.is_empty() {
+            for inc in inner.incidents.apply(&incident_input) {
+                let update = inc.updates.last().map_or("", |u| u.body.as_str());
+                info!(incident = %inc.id, group = %inc.group, status = inc.status.as_str(), impact = inc.impact.as_str(), update, "incident");
+                if let Some(store) = &self.store {
+                    store.send(Write::Incident(Box::new(inc)));
+                }
+            }
+            self.metrics
+                .set_incidents_open(inner.incidents.open_count());
         }
         if !self.shared.is_ready()
             && self.resolved_once

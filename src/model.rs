@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{ComponentConfig, Config, GroupConfig, MaintenanceWindow, ZoneConfig};
+use crate::incidents::IncidentBook;
 use crate::state::{ServiceState, VantageState, ZoneState};
 use crate::status::{
     self, GroupStatus, ObservationLog, ServiceTracker, Status, Vantage, VantageViews, ZoneStatus,
@@ -269,6 +270,8 @@ pub struct Inner {
     pub reload: ReloadStatus,
     /// Last status and since when, per component (for logging changes and `updated_at`).
     pub component_since: BTreeMap<ComponentId, (Status, UnixMs)>,
+    /// The open incidents (written from confirmed changes; stored by the daemon).
+    pub incidents: IncidentBook,
     /// When the daemon started.
     pub started_at: UnixMs,
     /// The address the HTTP server is bound to (the configured one until a restart).

@@ -185,6 +185,7 @@ fn incidents_round_trip_and_open_ones_come_back() {
         id: id.into(),
         name: format!("incident {id}"),
         group: "DNS (.dk)".into(),
+        kind: "component".into(),
         status: if resolved.is_some() {
             IncidentStatus::Resolved
         } else {

@@ -100,10 +100,75 @@ pub struct ScheduledMaintenance {
     pub scheduled_for: String,
     /// Window end.
     pub scheduled_until: String,
-    /// Always empty.
-    pub incident_updates: Vec<serde_json::Value>,
+    /// Updates, newest first: scheduled, then in progress at the start, completed at the end.
+    pub incident_updates: Vec<Update>,
     /// Affected components.
     pub components: Vec<Component>,
+}
+
+/// An incident (`incidents.json`, `incidents/unresolved.json`, `summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentDoc {
+    /// Stable id.
+    pub id: String,
+    /// Title.
+    pub name: String,
+    /// `investigating` or `resolved`.
+    pub status: &'static str,
+    /// When opened.
+    pub created_at: String,
+    /// When last updated.
+    pub updated_at: String,
+    /// Not used: null.
+    pub monitoring_at: Option<String>,
+    /// When resolved.
+    pub resolved_at: Option<String>,
+    /// `none`, `minor`, `major` or `critical`.
+    pub impact: &'static str,
+    /// Not tracked: null.
+    pub shortlink: Option<String>,
+    /// When opened.
+    pub started_at: String,
+    /// Page id.
+    pub page_id: String,
+    /// Updates, newest first.
+    pub incident_updates: Vec<Update>,
+    /// Components the incident touched (current statuses).
+    pub components: Vec<Component>,
+}
+
+/// One incident or maintenance update.
+#[derive(Debug, Clone, Serialize)]
+pub struct Update {
+    /// Stable id.
+    pub id: String,
+    /// The incident's status after this update.
+    pub status: &'static str,
+    /// The text.
+    pub body: String,
+    /// The incident's id.
+    pub incident_id: String,
+    /// When written.
+    pub created_at: String,
+    /// When written.
+    pub updated_at: String,
+    /// When written.
+    pub display_at: String,
+    /// Components whose status changed with this update.
+    pub affected_components: Vec<Affected>,
+}
+
+/// A component change in an update.
+#[derive(Debug, Clone, Serialize)]
+pub struct Affected {
+    /// The component's id.
+    pub code: String,
+    /// The component's name.
+    pub name: String,
+    /// Status before.
+    pub old_status: Status,
+    /// Status after.
+    pub new_status: Status,
 }
 
 /// `/api/v2/summary.json`.
@@ -113,12 +178,95 @@ pub struct Summary {
     pub page: Page,
     /// Every component, groups first then their members.
     pub components: Vec<Component>,
-    /// Always empty: nsprobe does not write incidents.
-    pub incidents: Vec<serde_json::Value>,
+    /// Unresolved incidents, newest first.
+    pub incidents: Vec<IncidentDoc>,
     /// Windows in progress or to come.
     pub scheduled_maintenances: Vec<ScheduledMaintenance>,
     /// Overall indicator.
     pub status: PageStatus,
+    /// Every declared window, past ones `completed` (for `scheduled-maintenances.json`).
+    #[serde(skip)]
+    pub all_maintenances: Vec<ScheduledMaintenance>,
+    /// The (group, name) of each entry of `components`.
+    #[serde(skip)]
+    pub component_ids: Vec<ComponentId>,
+}
+
+/// The Statuspage document of an incident; `components`/`ids` as in [`Summary`].
+pub fn incident_doc(
+    inc: &crate::incidents::Incident,
+    page_id: &str,
+    components: &[Component],
+    ids: &[ComponentId],
+) -> IncidentDoc {
+    let code = |group: &str, name: &str| {
+        let id = if group.is_empty() {
+            ComponentId::group(name)
+        } else {
+            ComponentId::member(group, name)
+        };
+        component_id(&id)
+    };
+    let mut updates: Vec<Update> = inc
+        .updates
+        .iter()
+        .map(|u| Update {
+            id: u.id.clone(),
+            status: u.status.as_str(),
+            body: u.body.clone(),
+            incident_id: inc.id.clone(),
+            created_at: rfc3339(u.at),
+            updated_at: rfc3339(u.at),
+            display_at: rfc3339(u.at),
+            affected_components: u
+                .affected_components
+                .iter()
+                .map(|a| Affected {
+                    code: code(&a.group, &a.name),
+                    name: a.name.clone(),
+                    old_status: a.old_status,
+                    new_status: a.new_status,
+                })
+                .collect(),
+        })
+        .collect();
+    updates.reverse();
+    IncidentDoc {
+        id: inc.id.clone(),
+        name: inc.name.clone(),
+        status: inc.status.as_str(),
+        created_at: rfc3339(inc.created_at),
+        updated_at: rfc3339(inc.updated_at),
+        monitoring_at: None,
+        resolved_at: inc.resolved_at.map(rfc3339),
+        impact: inc.impact.as_str(),
+        shortlink: None,
+        started_at: rfc3339(inc.created_at),
+        page_id: page_id.to_string(),
+        incident_updates: updates,
+        components: components
+            .iter()
+            .zip(ids)
+            .filter(|(_, id)| {
+                inc.components
+                    .iter()
+                    .any(|a| a.group == id.group && a.name == id.name)
+            })
+            .map(|(c, _)| c.clone())
+            .collect(),
+    }
+}
+
+/// Maintenance status at `now`: `scheduled` before the window, `in_progress` during it,
+/// `completed` after.
+pub fn maintenance_status(start: UnixMs, end: UnixMs, now: UnixMs) -> &'static str {
+    if now < start {
+        "scheduled"
+    } else if now < end {
+        "in_progress"
+    } else {
+        "completed"
+    }
 }
 
 /// `/api/v2/components.json`.
@@ -264,50 +412,112 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
             ids.push(id);
         }
     }
-    let scheduled_maintenances = inner
+    let all_maintenances: Vec<ScheduledMaintenance> = inner
         .config
         .maintenance
         .iter()
-        .filter(|w| w.end > now)
         .map(|w| {
-            let started = w.start <= now;
-            ScheduledMaintenance {
-                id: stable_id(
-                    "maintenance",
-                    &format!("{}{}{:?}", w.start, w.end, w.components),
+            let status = maintenance_status(w.start, w.end, now);
+            let id = stable_id(
+                "maintenance",
+                &format!("{}{}{:?}", w.start, w.end, w.components),
+            );
+            let name = if w.reason.is_empty() {
+                "Scheduled maintenance".to_string()
+            } else {
+                w.reason.clone()
+            };
+            let affected: Vec<Component> = components
+                .iter()
+                .zip(&ids)
+                .filter(|(_, id)| w.covers(&id.group, &id.name))
+                .map(|(c, _)| c.clone())
+                .collect();
+            let names: Vec<String> = affected.iter().map(|c| c.name.clone()).collect();
+            let names = crate::incidents::text::and_list(&names);
+            let mut updates = Vec::new();
+            let mut update = |n: usize, st: &'static str, at: UnixMs, body: String| {
+                updates.push(Update {
+                    id: format!("{id}-{n}"),
+                    status: st,
+                    body,
+                    incident_id: id.clone(),
+                    created_at: rfc3339(at),
+                    updated_at: rfc3339(at),
+                    display_at: rfc3339(at),
+                    affected_components: Vec::new(),
+                })
+            };
+            update(
+                1,
+                "scheduled",
+                w.start.min(inner.started_at),
+                format!(
+                    "Scheduled — {name}: {names} from {} until {}.",
+                    crate::incidents::text::datetime(w.start),
+                    crate::incidents::text::datetime(w.end)
                 ),
-                name: if w.reason.is_empty() {
-                    "Scheduled maintenance".into()
-                } else {
-                    w.reason.clone()
-                },
-                status: if started { "in_progress" } else { "scheduled" },
-                created_at: rfc3339(w.start),
-                updated_at: rfc3339(w.start),
+            );
+            if status != "scheduled" {
+                update(
+                    2,
+                    "in_progress",
+                    w.start,
+                    format!("In progress — {name}: maintenance of {names} has begun."),
+                );
+            }
+            if status == "completed" {
+                update(
+                    3,
+                    "completed",
+                    w.end,
+                    format!("Completed — {name}: maintenance of {names} is complete."),
+                );
+            }
+            updates.reverse();
+            let updated = match status {
+                "scheduled" => w.start.min(inner.started_at),
+                "in_progress" => w.start,
+                _ => w.end,
+            };
+            ScheduledMaintenance {
+                id: id.clone(),
+                name,
+                status,
+                created_at: rfc3339(w.start.min(inner.started_at)),
+                updated_at: rfc3339(updated),
                 monitoring_at: None,
-                resolved_at: None,
+                resolved_at: (status == "completed").then(|| rfc3339(w.end)),
                 impact: "maintenance",
                 shortlink: None,
-                started_at: started.then(|| rfc3339(w.start)),
+                started_at: (status != "scheduled").then(|| rfc3339(w.start)),
                 page_id: page_id.clone(),
                 scheduled_for: rfc3339(w.start),
                 scheduled_until: rfc3339(w.end),
-                incident_updates: Vec::new(),
-                components: components
-                    .iter()
-                    .zip(&ids)
-                    .filter(|(_, id)| w.covers(&id.group, &id.name))
-                    .map(|(c, _)| c.clone())
-                    .collect(),
+                incident_updates: updates,
+                components: affected,
             }
         })
+        .collect();
+    let scheduled_maintenances = all_maintenances
+        .iter()
+        .filter(|m| m.status != "completed")
+        .cloned()
+        .collect();
+    let mut open: Vec<&crate::incidents::Incident> = inner.incidents.open().collect();
+    open.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+    let incidents = open
+        .into_iter()
+        .map(|i| incident_doc(i, &page_id, &components, &ids))
         .collect();
     let worst_status = worst(groups.iter().copied().filter(|s| severity(*s) > 1));
     Summary {
         page,
         components,
-        incidents: Vec::new(),
+        incidents,
         scheduled_maintenances,
         status: indicator(worst_status),
+        all_maintenances,
+        component_ids: ids,
     }
 }

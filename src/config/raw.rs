@@ -21,6 +21,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) canary: Vec<RawCanary>,
     #[serde(default)]
+    pub(super) incidents: std::collections::BTreeMap<String, S<String>>,
+    #[serde(default)]
     pub(super) group: Vec<RawGroup>,
     pub(super) vantage: Option<RawVantage>,
     #[serde(default)]

@@ -33,6 +33,9 @@ pub struct Config {
     /// Vantage canaries (`[[canary]]`): DNS servers outside the monitored zones; when they
     /// fail together with the monitored servers, nsprobe's own network is the suspect.
     pub canaries: Vec<CanaryConfig>,
+    /// `[incidents]`: incident text templates overriding the defaults, by name (one of
+    /// [`INCIDENT_TEMPLATES`]).
+    pub incident_templates: std::collections::BTreeMap<String, String>,
     /// The status page's other components (`[[group]]`), in file order.
     pub groups: Vec<GroupConfig>,
     /// This instance as a vantage point (`[vantage]`).
@@ -86,6 +89,21 @@ pub struct StateConfig {
     /// How often state is saved (default 60s); it is also saved on shutdown.
     pub save_interval: Duration,
 }
+
+/// The incident text templates `[incidents]` can override (README, section Incidents).
+pub const INCIDENT_TEMPLATES: [&str; 11] = [
+    "stall_title",
+    "stall_open",
+    "stall_resolved",
+    "server_title",
+    "server_open",
+    "server_resolved",
+    "component_title",
+    "component_open",
+    "component_update",
+    "component_recovered",
+    "component_resolved",
+];
 
 /// `[store]`: the SQLite file holding the restart state, status history, series and
 /// incidents.

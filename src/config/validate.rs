@@ -197,6 +197,25 @@ impl Cx<'_> {
             .enumerate()
             .map(|(i, c)| self.canary(i + 1, c))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut incident_templates = std::collections::BTreeMap::new();
+        for (k, v) in &raw.incidents {
+            if !INCIDENT_TEMPLATES.contains(&k.as_str()) {
+                return Err(self.at(
+                    v,
+                    format!(
+                        "[incidents] {k}: unknown incident template; the templates are {}",
+                        INCIDENT_TEMPLATES.join(", ")
+                    ),
+                ));
+            }
+            if v.get_ref().trim().is_empty() {
+                return Err(self.at(
+                    v,
+                    format!("[incidents] {k} must not be empty; write the text with {{placeholders}}, or remove the key for the default"),
+                ));
+            }
+            incident_templates.insert(k.clone(), v.get_ref().clone());
+        }
         let vantage = self.vantage(raw.vantage)?;
         let peers = raw
             .peer
@@ -217,6 +236,7 @@ impl Cx<'_> {
             maintenance,
             canaries,
             groups,
+            incident_templates,
         })
     }
 

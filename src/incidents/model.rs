@@ -99,6 +99,9 @@ pub struct Incident {
     pub name: String,
     /// The group the incident belongs to (e.g. `DNS (.dk)`).
     pub group: String,
+    /// Which templates it uses: `stall`, `server` or `component`.
+    #[serde(default)]
+    pub kind: String,
     /// Investigating or resolved.
     pub status: IncidentStatus,
     /// Worst impact so far.
