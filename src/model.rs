@@ -325,14 +325,22 @@ pub struct PeerHealth {
 }
 
 impl Inner {
-    /// True when every target of every zone has been probed at least once.
+    /// True when every target of every zone, and every check target of every service
+    /// component, has been probed at least once. A nameserver or check host that has not
+    /// resolved has no targets, so it does not hold readiness back.
     pub fn all_targets_probed(&self) -> bool {
-        self.zones.values().all(|z| {
+        let zones = self.zones.values().all(|z| {
             z.state
                 .servers()
                 .values()
                 .all(|s| s.targets.values().all(|t| t.last_at.is_some()))
-        })
+        });
+        let services = self.groups.iter().all(|g| {
+            g.components
+                .iter()
+                .all(|c| c.state.checks.values().all(|t| t.last_at.is_some()))
+        });
+        zones && services
     }
 
     /// Nameservers (zone, name) without any address to probe yet.

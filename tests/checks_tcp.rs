@@ -120,6 +120,11 @@ async fn tcp_connect_send_expect() {
     let json = serde_json::to_value(&s).expect("json");
     assert_eq!(json["facts"]["kind"], "tcp");
     assert_eq!(json["facts"]["matched"], "you said status dk");
+    // Durations as float milliseconds, named `…_ms`.
+    let ms = |d: Duration| d.as_nanos() as f64 / 1e6;
+    assert_eq!(json["facts"]["connect_ms"].as_f64(), Some(ms(f.connect)));
+    assert_eq!(json["rtt_ms"].as_f64(), Some(ms(s.rtt)));
+    assert!(json["facts"].get("connect").is_none(), "{json}");
     assert!(f.bytes_read >= "+OK das ready\r\nyou said status dk".len());
 }
 
@@ -338,6 +343,10 @@ async fn dns_soa_through_the_seam() {
     let json = serde_json::to_value(&s).expect("json");
     assert_eq!(json["facts"]["kind"], "dns_soa");
     assert_eq!(json["facts"]["serial"], 2026112601);
+    assert_eq!(
+        json["facts"]["rtt_ms"].as_f64(),
+        Some(a.rtt.as_nanos() as f64 / 1e6)
+    );
     // The seam's deadline wins over a longer probe timeout: a silent server times out fast.
     let quiet = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await

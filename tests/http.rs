@@ -1036,6 +1036,7 @@ async fn every_openapi_path_is_served() {
     let lab = Lab::new(1, 1).await;
     let group = format!(
         "[[group]]\nname = \"Registry\"\n[[group.component]]\nname = \"DAS\"\n\
+         interval = \"1s\"\ntimeout = \"500ms\"\n\
          [[group.component.check]]\nkind = \"tcp\"\naddress = \"{}\"\n",
         lab.servers[0].addr()
     );

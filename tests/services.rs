@@ -189,6 +189,16 @@ async fn service_components_end_to_end() {
     let check = &epp_c["checks"][0];
     assert_eq!(check["kind"], "epp");
     assert_eq!(check["facts"]["sv_id"], "lab EPP", "{check}");
+    // Durations in facts are float milliseconds, like `rtt_ms`.
+    let connect_ms = check["facts"]["connect_ms"].as_f64();
+    assert!(connect_ms.is_some_and(|ms| ms >= 0.0), "{check}");
+    assert!(check["facts"].get("connect").is_none(), "{check}");
+    let whois_check = &component(&v, "Registry", "Whois (text)")["checks"][0];
+    assert!(whois_check["facts"]["connect_ms"].is_f64(), "{whois_check}");
+    assert!(
+        whois_check["facts"].get("connect").is_none(),
+        "{whois_check}"
+    );
     assert!(check["cert_expires_at"].is_string(), "{check}");
     assert_eq!(epp_c["reason"], "1 of 1 targets up");
     let das = component(&v, "Registry", "DAS");
@@ -400,6 +410,57 @@ async fn service_components_end_to_end() {
     );
 
     whois.abort();
+    d.shutdown().await.expect("clean shutdown");
+}
+
+/// Readiness (`/readyz`, "first probe round done") waits for the service components'
+/// check targets too, not only the nameservers'; a component whose `host` never resolves
+/// has no targets and does not hold it back (as a nameserver whose name never resolves).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_service_checks() {
+    let lab = Lab::new(1, 1).await;
+    // Accepts and never sends: the DAS check (`expect`) ends at its 1.5 s timeout, long
+    // after the nameserver's first probe (interval 200 ms, loopback).
+    let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    let holder = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            open.push(s);
+        }
+    });
+    // The resolver is a closed loopback port: whois.unresolvable.lab never resolves.
+    let resolver = common::closed_port().await;
+    let services = format!(
+        "[resolver]\nservers = [\"{resolver}\"]\ntimeout = \"200ms\"\n\
+         [[group]]\nname = \"Registry\"\n\
+         [[group.component]]\nname = \"DAS\"\ninterval = \"3s\"\ntimeout = \"1500ms\"\n\
+         [[group.component.check]]\nkind = \"tcp\"\naddress = \"{silent_addr}\"\nexpect = \"never sent\"\n\
+         [[group.component]]\nname = \"Whois\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n\
+         [[group.component.check]]\nkind = \"whois\"\nhost = \"whois.unresolvable.lab\"\nquery = \"punktum.dk\"\n"
+    );
+    let started = std::time::Instant::now();
+    let d = start(&lab.write(&lab.text(&[0], "", "", &services))).await;
+    let addr = d.http_addr;
+    wait_until("ready", Duration::from_secs(10), || async move {
+        http(addr, "GET", "/readyz").await.0 == 200
+    })
+    .await;
+    let took = started.elapsed();
+    let v = status(addr).await;
+    assert_eq!(v["ready"], true);
+    let das = &component(&v, "Registry", "DAS")["checks"][0];
+    assert!(
+        das["last_check_at"].is_string(),
+        "ready after {took:?} before the DAS check was done: {das}"
+    );
+    assert_eq!(das["last_error"]["reason"], "timeout", "{das}");
+    assert!(took >= Duration::from_millis(1500), "ready after {took:?}");
+    // The unresolvable component: no targets, unknown, and it did not block readiness.
+    let whois = component(&v, "Registry", "Whois");
+    assert_eq!(whois["checks"].as_array().map(Vec::len), Some(0), "{whois}");
+    assert_eq!(whois["status"], "unknown", "{whois}");
+    holder.abort();
     d.shutdown().await.expect("clean shutdown");
 }
 

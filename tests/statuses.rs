@@ -52,7 +52,8 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // A long one is, within fail_after × interval + timeout + confirm_after + 2 ticks.
+    // A long one is, within fail_after × interval + timeout + confirm_after + 2 ticks
+    // + 2 × 20 ms batch waits (README, Status rules, Bounds).
     lab.servers[1].set_mode(Mode::Silent);
     let took = wait_until(
         "ns2.lab major outage",
@@ -60,7 +61,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         || async move { server(&status(addr).await, "ns2.lab")["status"] == "major_outage" },
     )
     .await;
-    eprintln!("measured: major_outage published {took:?} after the server fell silent (bound 0.5s + 1.5s confirm + 0.5s ticks)");
+    eprintln!("measured: major_outage published {took:?} after the server fell silent (bound 0.4s + 0.1s timeout + 1.5s confirm + 0.54s ticks and batch waits)");
     assert!(
         took >= Duration::from_millis(1500),
         "published before confirmation: {took:?}"
@@ -89,7 +90,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         || async move { server(&status(addr).await, "ns2.lab")["status"] == "operational" },
     )
     .await;
-    eprintln!("measured: operational again {took:?} after the server answered (bound 0.4s + 2.5s clear + 0.5s ticks)");
+    eprintln!("measured: operational again {took:?} after the server answered (bound 0.4s + 0.1s timeout + 2.5s clear + 0.54s ticks and batch waits)");
     assert!(
         took >= Duration::from_millis(2500),
         "cleared too early: {took:?}"

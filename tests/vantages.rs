@@ -165,7 +165,12 @@ async fn quorum_over_three_vantages() {
         || async { server_status(&status(&hub).await, "ns2.lab").0 == "major_outage" },
     )
     .await;
-    eprintln!("two vantages of three: major outage after {took:?}");
+    eprintln!("two vantages of three: major outage at the hub after {took:?}");
+    let own = wait_until("fra-1's own status", Duration::from_secs(5), || async {
+        server_status(&status(&fra).await, "ns2.lab").0 == "major_outage"
+    })
+    .await;
+    eprintln!("fra-1 alone (single vantage) already major outage {own:?} after that");
     let (_, reason) = server_status(&status(&hub).await, "ns2.lab");
     assert!(
         reason.starts_with("ns2.lab unreachable from cph-1 and fra-1, answering at ams-1 (2 of 3 vantages, quorum 2)"),
@@ -195,6 +200,18 @@ async fn quorum_over_three_vantages() {
     assert_eq!(server_status(&v, "ns2.lab").0, "major_outage");
     assert_eq!(server_status(&v, "ns1.lab").0, "operational");
     let (_, vs) = common::get_json(hub.http_addr, "/api/v1/vantages").await;
+    for p in vs["vantages"].as_array().expect("list").iter().skip(1) {
+        let (pulls, bytes) = (
+            p["pulls"].as_u64().unwrap_or(0),
+            p["bytes"].as_u64().unwrap_or(0),
+        );
+        eprintln!(
+            "peer {}: {pulls} pulls, {bytes} bytes, {} records, {:.0} bytes/pull",
+            p["url"],
+            p["records"],
+            bytes as f64 / pulls.max(1) as f64
+        );
+    }
     let ams_view = &vs["vantages"][2];
     assert_eq!(ams_view["up"], false, "{vs}");
     assert_eq!(ams_view["fresh"], false, "{vs}");

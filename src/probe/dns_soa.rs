@@ -72,6 +72,8 @@ pub struct Answer {
     /// The SOA serial the server answered with.
     pub serial: u32,
     /// Response time: monotonic clock around send and receive (TCP: connect included).
+    /// JSON: `rtt_ms`, float milliseconds.
+    #[serde(rename = "rtt_ms", with = "super::millis")]
     pub rtt: Duration,
     /// The NSID the server returned, if any (printable ASCII as is, otherwise hex).
     pub nsid: Option<String>,
@@ -167,6 +169,8 @@ pub struct Failure {
     /// Human-readable detail (e.g. the OS error, the RCODE, what mismatched).
     pub detail: String,
     /// Time until the failing answer arrived, when one did (None for timeouts and network errors).
+    /// JSON: `rtt_ms`, float milliseconds or `null`.
+    #[serde(rename = "rtt_ms", with = "super::millis::option")]
     pub rtt: Option<Duration>,
 }
 

@@ -55,7 +55,8 @@ impl EppSpec {
 /// What an `epp` check saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EppFacts {
-    /// Time to establish the TCP connection.
+    /// Time to establish the TCP connection. JSON: `connect_ms`, float milliseconds.
+    #[serde(rename = "connect_ms", with = "super::millis")]
     pub connect: Duration,
     /// Negotiated TLS version.
     pub version: String,

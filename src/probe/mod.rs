@@ -28,6 +28,7 @@ pub mod cert;
 pub mod dns_soa;
 pub mod epp;
 pub mod http;
+pub mod millis;
 pub mod tcp;
 pub mod tls;
 pub mod whois;
@@ -134,6 +135,8 @@ impl CheckSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Success {
     /// Response time (monotonic clock); what it covers depends on the kind.
+    /// JSON: `rtt_ms`, float milliseconds.
+    #[serde(rename = "rtt_ms", with = "millis")]
     pub rtt: Duration,
     /// Kind-specific facts.
     pub facts: Facts,
@@ -334,6 +337,8 @@ pub struct CheckFailure {
     /// Human-readable detail: the OS error, the status received, what did not match.
     pub detail: String,
     /// Time until the failing answer arrived, when one did (None for timeouts and network errors).
+    /// JSON: `rtt_ms`, float milliseconds or `null`.
+    #[serde(rename = "rtt_ms", with = "millis::option")]
     pub rtt: Option<Duration>,
     /// The server certificate, when one was received (also when it failed verification,
     /// so an expired certificate still reports its expiry).

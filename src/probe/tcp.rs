@@ -48,7 +48,8 @@ impl TcpSpec {
 /// What a `tcp` or `whois` check read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamFacts {
-    /// Time to establish the TCP connection.
+    /// Time to establish the TCP connection. JSON: `connect_ms`, float milliseconds.
+    #[serde(rename = "connect_ms", with = "super::millis")]
     pub connect: Duration,
     /// Bytes received.
     pub bytes_read: usize,

@@ -41,6 +41,8 @@ pub fn server_name(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsFacts {
     /// Time to establish the TCP connection (the handshake is the rest of the response time).
+    /// JSON: `connect_ms`, float milliseconds.
+    #[serde(rename = "connect_ms", with = "super::millis")]
     pub connect: Duration,
     /// Negotiated protocol version (e.g. `TLSv1_3`).
     pub version: String,

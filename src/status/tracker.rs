@@ -334,13 +334,87 @@ mod tests {
         assert!(took <= 3.0 + 0.5 + 30.0 + 0.5, "{took}");
         assert!(took >= 30.0, "published before confirmation: {took}");
         let took = sim.until("a.nic.dk", Status::Operational, 200, &mut up);
-        // recover_after × interval + clear_after, plus two ticks.
+        // recover_after × interval + clear_after, plus two ticks (answers take 1 ms and
+        // reports apply at once here; the worst case is the test below).
         assert!(took <= 2.0 + 120.0 + 0.5, "{took}");
         assert!(took >= 120.0, "cleared before clear_after: {took}");
         let changes = sim.changes_since(mark);
         assert_eq!(changes.get("a.nic.dk"), Some(&2), "{changes:?}");
         assert_eq!(changes.get(GROUP), Some(&2), "{changes:?}");
         assert_eq!(changes.len(), 2, "{changes:?}");
+    }
+
+    /// The recovery bound of README (Status rules, Bounds) is an upper bound: its worst
+    /// case step by step, interval 1 s, timeout 500 ms, defaults otherwise. The probe sent
+    /// 1 ms before the network is back went into the outage and fails; the next two succeed,
+    /// each answer taking 499 ms; the second report waits 20 ms for the loop (batch wait);
+    /// the status tick due 249 ms later is the first to see `operational` and fires 20 ms
+    /// late (behind another batch wait), so `clear_after` counts from there; the tick due
+    /// `clear_after` later is on time, 20 ms short, and the next one, again 20 ms late,
+    /// publishes. recover_after × interval + timeout + clear_after + 2 ticks + 2 × 20 ms
+    /// = 123.04 s holds; the bound without the response time and the batch waits
+    /// (122.5 s) does not.
+    #[test]
+    fn recovery_worst_case_is_within_the_documented_bound() {
+        const BATCH_WAIT: u64 = 20;
+        let a = udp("a.nic.dk", "192.0.2.1:53");
+        let mut zone = ZoneState::new("dk.", Thresholds::default());
+        zone.declare_servers(["a.nic.dk"]);
+        zone.sync_targets(std::slice::from_ref(&a));
+        let th = zone.thresholds().clone();
+        let (interval, timeout) = (SEC, TIMEOUT);
+        let clear_after = th.clear_after.as_millis() as u64;
+        let down_from = T0 + 60 * SEC;
+        let back = T0 + 120 * SEC;
+        // Probes sent at T0 + 999 ms + k s: the one at back − 1 ms goes into the outage.
+        let mut reports: Vec<(UnixMs, Observation)> = (0..300u64)
+            .map(|k| {
+                let send = T0 + k * interval + 999;
+                let (done, outcome) = if (down_from..back).contains(&send) {
+                    (send + timeout, fail(FailureKind::Timeout))
+                } else {
+                    (send + 499, ok(1, 499))
+                };
+                (done + BATCH_WAIT, obs(&a, send, outcome))
+            })
+            .collect();
+        reports.reverse();
+        let second_success = back + 999 + interval + 499 + BATCH_WAIT;
+        // Status ticks due at T0 + 17 ms + k × 250 ms; two of them fire 20 ms late.
+        let first_seen_due = second_success - 1 + TICK;
+        let late = [first_seen_due, first_seen_due + clear_after + TICK];
+        let vantage = vantage_verdict(&VantageState::new(), [&zone]);
+        let mut tracker = ZoneTracker::new();
+        let (mut published_at, mut before_back) = (None, None);
+        let mut due = T0 + 17;
+        while due < back + 200 * SEC && published_at.is_none() {
+            let fire = if late.contains(&due) {
+                due + BATCH_WAIT
+            } else {
+                due
+            };
+            while reports.last().is_some_and(|(applied, _)| *applied < fire) {
+                let (_, o) = reports.pop().expect("report");
+                zone.observe(o);
+            }
+            tracker.update(&zone, GROUP, &[], &vantage, fire);
+            let a_now = &tracker.current().expect("published").servers[0];
+            if fire > back && a_now.status == Status::Operational {
+                published_at = Some(fire);
+            }
+            if fire < back {
+                before_back = Some(a_now.status);
+            }
+            due += TICK;
+        }
+        assert_eq!(before_back, Some(Status::MajorOutage));
+        let took = published_at.expect("operational again") - back;
+        let (n, tick) = (u64::from(th.recover_after), TICK);
+        let bound = n * interval + timeout + clear_after + 2 * tick + 2 * BATCH_WAIT;
+        assert!(took <= bound, "took {took} ms, bound {bound} ms");
+        assert_eq!(took, 123_037);
+        let old_bound = n * interval + clear_after + 2 * tick;
+        assert!(took > old_bound, "took {took} ms, old bound {old_bound} ms");
     }
 
     #[test]
