@@ -96,10 +96,19 @@ no_alert_firing() { ! firing | grep -q .; }
 abc_operational() {
   server_is a.nic.dk operational && server_is b.nic.dk operational && server_is c.nic.dk operational
 }
-metrics_match() { curl -fsS "http://$HTTP/metrics" | grep -Eq "$1"; }
+# The body is read whole before grep: `curl | grep -q` fails under pipefail when grep
+# exits at an early match and curl cannot finish writing (curl: (23)).
+metrics_body() { curl -fsS "http://$HTTP/metrics"; }
+metrics_match() {
+  local body
+  body=$(metrics_body) || return 1
+  grep -Eq "$1" <<<"$body"
+}
 # nsid_series SERVER NSID: an nsprobe_nsid_info series of SERVER carries NSID.
 nsid_series() {
-  curl -fsS "http://$HTTP/metrics" | grep '^nsprobe_nsid_info{' | grep -F "server=\"$1\"" | grep -qF "nsid=\"$2\""
+  local body
+  body=$(metrics_body) || return 1
+  grep '^nsprobe_nsid_info{' <<<"$body" | grep -F "server=\"$1\"" | grep -F "nsid=\"$2\"" >/dev/null
 }
 live_metrics_pass_promtool() { curl -fsS "http://$HTTP/metrics" | promtool check metrics; }
 
