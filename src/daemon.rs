@@ -25,7 +25,6 @@ use crate::model::{
     zone_key, ComponentId, GroupEntry, Inner, PeerHealth, ReloadRequest, ReloadStatus, Shared,
     ZoneEntry,
 };
-use crate::now_ms;
 use crate::peer::{self, Pulled, Pullers};
 use crate::persist::{self, PersistedState};
 use crate::resolve::NameResolver;
@@ -37,6 +36,7 @@ use crate::status::{
 };
 use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
+use crate::{duration_ms, now_ms};
 
 /// How often statuses are evaluated and published through the confirmation layer: the
 /// granularity of `confirm_after` / `clear_after` (a bound gains at most two ticks).
@@ -1024,8 +1024,4 @@ fn peer_health(config: &Config, old: &[PeerHealth]) -> Vec<PeerHealth> {
                 })
         })
         .collect()
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

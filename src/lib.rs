@@ -36,6 +36,12 @@ pub mod web;
 /// that needs "now" takes a `UnixMs` argument, so tests drive it with a fake clock.
 pub type UnixMs = u64;
 
+/// A duration in whole milliseconds, saturating at `u64::MAX`: the unit every
+/// `UnixMs` comparison in the pure core uses.
+pub(crate) fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The current wall-clock time in milliseconds since the Unix epoch.
 ///
 /// Only the shell (scheduler, daemon, API) calls this; the pure core takes time as an argument.

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +14,7 @@ use super::target::{TargetKey, TargetState};
 use crate::config::Thresholds;
 use crate::probe::Answer;
 use crate::serial::{distance, is_newer};
-use crate::UnixMs;
+use crate::{duration_ms, UnixMs};
 
 /// Number of publication gaps kept for learning the normal publication cadence.
 pub const MAX_GAPS: usize = 32;
@@ -537,9 +536,4 @@ fn behind_since_for(publications: &VecDeque<Publication>, serial: u32, fallback:
         .iter()
         .find(|p| is_newer(p.serial, serial))
         .map_or(fallback, |p| p.first_seen)
-}
-
-/// A duration in whole milliseconds, saturating.
-pub(super) fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use super::{ComponentStatus, Status};
-use crate::UnixMs;
+use crate::{duration_ms, UnixMs};
 
 /// Number of observed severities (operational … major outage).
 const LEVELS: usize = 4;
@@ -195,10 +195,6 @@ impl Confirmation {
         );
         (Status::from_severity(known), reason)
     }
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn timing_secs(d: Duration) -> u64 {

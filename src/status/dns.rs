@@ -7,10 +7,10 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{ComponentStatus, Status, ZoneStatus};
+use super::{fmt_ms, ComponentStatus, Status, ZoneStatus};
 use crate::config::MaintenanceWindow;
 use crate::state::{ServerState, ZoneState};
-use crate::UnixMs;
+use crate::{duration_ms, UnixMs};
 
 /// Start of the reason of a nameserver that has no address to probe (never resolved).
 pub const NO_ADDRESS: &str = "no address known";
@@ -311,15 +311,6 @@ fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
         fmt_ms(age),
         fmt_ms(threshold)
     )
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A span in whole seconds, humantime style (`26m 3s`); below a second: `0s`.
-fn fmt_ms(ms: u64) -> String {
-    humantime::format_duration(Duration::from_secs(ms / 1000)).to_string()
 }
 
 /// A response time in milliseconds (`812ms`, `4.2ms`).

@@ -165,3 +165,9 @@ pub struct ZoneStatus {
     /// One component per nameserver, ordered by name.
     pub servers: Vec<ComponentStatus>,
 }
+
+/// A span in whole seconds, humantime style (`26m 3s`); below a second: `0s`.
+/// The one format every status reason uses for spans.
+pub(crate) fn fmt_ms(ms: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(ms / 1000)).to_string()
+}

@@ -13,10 +13,10 @@ use std::time::Duration;
 use super::confirm::{Change, Confirmation, Timing};
 use super::dns::{active_maintenance, NO_ADDRESS};
 use super::vantage::Vantage;
-use super::{ComponentStatus, Status};
+use super::{fmt_ms, ComponentStatus, Status};
 use crate::config::{MaintenanceWindow, ServiceThresholds};
 use crate::state::ServiceState;
-use crate::UnixMs;
+use crate::{duration_ms, UnixMs};
 
 fn maintenance_reason(w: &MaintenanceWindow) -> String {
     if w.reason.is_empty() {
@@ -24,14 +24,6 @@ fn maintenance_reason(w: &MaintenanceWindow) -> String {
     } else {
         w.reason.clone()
     }
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn human(ms: u64) -> String {
-    humantime::format_duration(Duration::from_secs(ms / 1000)).to_string()
 }
 
 /// The proposed status of service component `name` (rules in README.md, section Status rules).
@@ -80,14 +72,14 @@ pub fn evaluate_service(
     }
     let th: &ServiceThresholds = state.thresholds();
     let mut degraded = Vec::new();
-    let span = ms(th.stats_window);
+    let span = duration_ms(th.stats_window);
     let w = state.samples.stats(now, span);
     if w.failures > 0 && w.loss_low > th.loss_after {
         degraded.push(format!(
             "lossy: {} of {} checks failed in the last {} ({:.0}%, at least {:.0}% at 95% confidence; degraded above {:.0}%)",
             w.failures,
             w.samples,
-            human(span),
+            fmt_ms(span),
             w.loss() * 100.0,
             w.loss_low * 100.0,
             th.loss_after * 100.0
@@ -99,7 +91,7 @@ pub fn evaluate_service(
                 "slow: median {:.0}ms over {} checks in the last {} (slow after {}ms)",
                 median.as_secs_f64() * 1000.0,
                 w.successes,
-                human(span),
+                fmt_ms(span),
                 th.slow_after.as_millis()
             ));
         }
@@ -113,13 +105,13 @@ pub fn evaluate_service(
         if left <= 0 {
             degraded.push(format!(
                 "{k}: certificate expired {} ago",
-                human(left.unsigned_abs().saturating_mul(1000))
+                fmt_ms(left.unsigned_abs().saturating_mul(1000))
             ));
         } else if left < warn_s {
             degraded.push(format!(
                 "{k}: certificate expires in {} (warn before {})",
-                human(u64::try_from(left).unwrap_or(0).saturating_mul(1000)),
-                human(ms(th.cert_warn_before))
+                fmt_ms(u64::try_from(left).unwrap_or(0).saturating_mul(1000)),
+                fmt_ms(duration_ms(th.cert_warn_before))
             ));
         }
     }
