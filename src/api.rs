@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use axum::extract::FromRef;
 
-use crate::metrics::DaemonMetrics;
+use crate::metrics::{DaemonMetrics, Scrapes};
 use crate::model::{Inner, Shared, ZoneEntry};
 use crate::status::Status;
 use crate::store::StoreReader;
@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<DaemonMetrics>,
     /// The store's read side (history, uptime, incidents); None without a store.
     pub store: Option<StoreReader>,
+    /// `/metrics` renders in flight (concurrent scrapes share one).
+    pub scrapes: Arc<Scrapes>,
 }
 
 impl FromRef<AppState> for Arc<Shared> {
@@ -132,6 +134,7 @@ pub fn router(
             shared,
             metrics,
             store,
+            scrapes: Arc::new(Scrapes::new()),
         })
 }
 
@@ -209,27 +212,38 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn metrics_text(
-    State(shared): State<Arc<Shared>>,
-    State(daemon): State<Arc<DaemonMetrics>>,
-) -> Response {
-    // Numbers are copied under the lock; the text is rendered after it is released.
-    let (body, t) = crate::metrics::scrape(&shared, &daemon, now_ms());
+async fn metrics_text(State(app): State<AppState>, headers: header::HeaderMap) -> Response {
+    // Numbers are copied under the lock and the text rendered after it, on the blocking
+    // pool; scrapes arriving during a render share it (see `metrics::Scrapes`).
+    let rendered = app.scrapes.get(&app.shared, &app.metrics).await;
+    let t = rendered.times;
     tracing::debug!(
         lock_wait_us = t.lock_wait.as_micros() as u64,
         lock_held_us = t.lock_held.as_micros() as u64,
         render_us = t.render.as_micros() as u64,
-        bytes = body.len(),
+        bytes = rendered.text.len(),
         "/metrics scrape"
     );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(crate::metrics::accepts_gzip);
+    let content_type = (
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    );
+    let vary = (header::VARY, "Accept-Encoding");
+    if gzip {
+        let body = rendered.gzip().await;
+        (
+            [content_type, vary, (header::CONTENT_ENCODING, "gzip")],
+            body,
+        )
+            .into_response()
+    } else {
+        ([content_type, vary], rendered.text.clone()).into_response()
+    }
 }
 
 async fn reload(State(shared): State<Arc<Shared>>) -> Response {

@@ -4,7 +4,8 @@
 //! - `counters.rs`: [`DaemonMetrics`], the daemon-level counters and histograms no zone
 //!   state holds (schedule slip, propagation delay, resolution failures, reloads);
 //! - `snapshot.rs`: [`Snapshot`], the numbers copied out of the read model under the lock;
-//! - `render.rs`: [`render`], the hand-written text exposition, run after the lock is released.
+//! - `render.rs`: [`render`], the hand-written text exposition, run after the lock is released;
+//! - `scrapes.rs`: [`Scrapes`], serving it: concurrent scrapes share one render, gzip once.
 //!
 //! Everything about targets, servers and zones — probe counters and response-time
 //! histograms included — lives in the zone state, so the probe hot path does no
@@ -13,6 +14,7 @@
 mod counters;
 mod families;
 mod render;
+mod scrapes;
 mod snapshot;
 
 pub use counters::{DaemonMetrics, DaemonSnapshot, Histogram};
@@ -21,6 +23,7 @@ pub use families::{
     STORE_WRITE_BUCKETS,
 };
 pub use render::render;
+pub use scrapes::{accepts_gzip, gzip, Rendered, Scrapes};
 pub use snapshot::{
     AddressSnapshot, CheckSnapshot, ComponentSnapshot, GroupSnapshot, Snapshot, TargetSnapshot,
     ZoneSnapshot,
