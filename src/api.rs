@@ -214,35 +214,40 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn metrics_text(State(app): State<AppState>, headers: header::HeaderMap) -> Response {
     // Numbers are copied under the lock and the text rendered after it, on the blocking
-    // pool; scrapes arriving during a render share it (see `metrics::Scrapes`).
+    // pool; scrapes arriving meanwhile share the copy and the body (`metrics::Scrapes`).
     let rendered = app.scrapes.get(&app.shared, &app.metrics).await;
-    let t = rendered.times;
-    tracing::debug!(
-        lock_wait_us = t.lock_wait.as_micros() as u64,
-        lock_held_us = t.lock_held.as_micros() as u64,
-        render_us = t.render.as_micros() as u64,
-        bytes = rendered.text.len(),
-        "/metrics scrape"
-    );
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(crate::metrics::accepts_gzip);
+    let (body, render) = if gzip {
+        rendered.gzip().await
+    } else {
+        rendered.text().await
+    };
+    let t = rendered.times;
+    tracing::debug!(
+        lock_wait_us = t.lock_wait.as_micros() as u64,
+        lock_held_us = t.lock_held.as_micros() as u64,
+        render_us = render.as_micros() as u64,
+        bytes = body.len(),
+        gzip,
+        "/metrics scrape"
+    );
     let content_type = (
         header::CONTENT_TYPE,
         "text/plain; version=0.0.4; charset=utf-8",
     );
     let vary = (header::VARY, "Accept-Encoding");
     if gzip {
-        let body = rendered.gzip().await;
         (
             [content_type, vary, (header::CONTENT_ENCODING, "gzip")],
             body,
         )
             .into_response()
     } else {
-        ([content_type, vary], rendered.text.clone()).into_response()
+        ([content_type, vary], body).into_response()
     }
 }
 

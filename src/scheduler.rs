@@ -112,6 +112,9 @@ pub struct Scheduler {
     runtime: Option<tokio::runtime::Runtime>,
     /// Shared UDP sockets of the DNS probes (one per server address), on that runtime.
     pool: Arc<UdpPool>,
+    /// Every target's ticks are `epoch + phase + k × interval`, so targets in the same
+    /// grid slot wake together whenever they were started.
+    epoch: Instant,
 }
 
 impl Scheduler {
@@ -129,6 +132,7 @@ impl Scheduler {
             running: HashMap::new(),
             runtime,
             pool: Arc::new(UdpPool::new()),
+            epoch: Instant::now(),
         }
     }
 
@@ -149,7 +153,12 @@ impl Scheduler {
             }
         });
         for (id, target) in wanted {
-            let fut = run_target(target.clone(), self.reports.clone(), self.pool.clone());
+            let fut = run_target(
+                target.clone(),
+                self.reports.clone(),
+                self.pool.clone(),
+                self.epoch,
+            );
             let task = match &self.runtime {
                 Some(rt) => rt.spawn(fut),
                 None => tokio::spawn(fut),
@@ -189,7 +198,7 @@ impl Drop for Scheduler {
 /// Ticks are planned on this grid: targets whose phases fall in the same slot are
 /// probed on one timer wake-up (with 1,000 targets at 1 s, batches of ~[`TICK_GRID`] ms
 /// worth of targets instead of one wake-up per probe), still spread over the interval.
-pub const TICK_GRID: Duration = Duration::from_millis(4);
+pub const TICK_GRID: Duration = Duration::from_millis(10);
 
 /// Where in `[0, interval)` this target's ticks fall: a stable hash of its identity,
 /// rounded down to the [`TICK_GRID`] (not below one slot per interval).
@@ -216,13 +225,30 @@ pub fn phase(id: &TargetId, interval: Duration) -> Duration {
     Duration::from_nanos((h.finish() % slots) * grid)
 }
 
-async fn run_target(target: Target, reports: mpsc::Sender<Report>, pool: Arc<UdpPool>) {
+/// The first tick at or after `now` of a schedule `epoch + phase + k × interval`.
+fn first_tick(epoch: Instant, phase: Duration, interval: Duration, now: Instant) -> Instant {
+    let base = epoch + phase;
+    if now <= base || interval.is_zero() {
+        return base;
+    }
+    let behind = (now - base).as_nanos();
+    let k = behind.div_ceil(interval.as_nanos());
+    base + Duration::from_nanos(u64::try_from(k * interval.as_nanos()).unwrap_or(u64::MAX))
+}
+
+async fn run_target(
+    target: Target,
+    reports: mpsc::Sender<Report>,
+    pool: Arc<UdpPool>,
+    epoch: Instant,
+) {
     // The DNS hot path: the query is encoded once, UDP goes over the pool's sockets.
     let mut prober = match &target.spec {
         CheckSpec::DnsSoa(spec) => Some(Prober::new(spec.clone(), pool)),
         _ => None,
     };
-    let start = Instant::now() + phase(&target.id, target.interval);
+    let phase = phase(&target.id, target.interval);
+    let start = first_tick(epoch, phase, target.interval, Instant::now());
     let mut ticker = tokio::time::interval_at(start, target.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -266,6 +292,47 @@ async fn run_target(target: Target, reports: mpsc::Sender<Report>, pool: Arc<Udp
         };
         if reports.send(Report { probed, slip }).await.is_err() {
             return; // the state owner is gone: shutting down
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_aligned_to_the_epoch() {
+        let epoch = Instant::now();
+        let s = Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        assert_eq!(first_tick(epoch, ms(30), s, epoch), epoch + ms(30));
+        assert_eq!(first_tick(epoch, ms(30), s, epoch + ms(30)), epoch + ms(30));
+        assert_eq!(
+            first_tick(epoch, ms(30), s, epoch + ms(31)),
+            epoch + ms(1030)
+        );
+        assert_eq!(
+            first_tick(epoch, ms(30), s, epoch + ms(2500)),
+            epoch + ms(3030)
+        );
+    }
+
+    #[test]
+    fn phases_fall_on_the_grid_within_the_interval() {
+        for i in 0..200 {
+            let id = TargetId::Check {
+                group: "g".into(),
+                component: format!("c{i}").into(),
+                key: CheckKey {
+                    kind: crate::probe::Kind::Tcp,
+                    target: format!("t{i}"),
+                },
+            };
+            let p = phase(&id, Duration::from_secs(1));
+            assert!(p < Duration::from_secs(1));
+            assert_eq!(p.as_nanos() % TICK_GRID.as_nanos(), 0, "{p:?}");
+            // An interval shorter than the grid still spreads nothing past the interval.
+            assert!(phase(&id, Duration::from_millis(3)) < Duration::from_millis(3));
         }
     }
 }

@@ -22,7 +22,7 @@ pub use families::{
     spec, Family, Kind, DURATION_BUCKETS, FAMILIES, PROPAGATION_BUCKETS, SLIP_BUCKETS,
     STORE_WRITE_BUCKETS,
 };
-pub use render::render;
+pub use render::{render, render_into, CHUNK};
 pub use scrapes::{accepts_gzip, gzip, Rendered, Scrapes};
 pub use snapshot::{
     AddressSnapshot, CheckSnapshot, ComponentSnapshot, GroupSnapshot, Snapshot, TargetSnapshot,
@@ -36,8 +36,30 @@ pub struct ScrapeTimes {
     pub lock_wait: std::time::Duration,
     /// Holding the state lock (evaluating statuses and copying numbers).
     pub lock_held: std::time::Duration,
-    /// Rendering the text, after the lock was released.
+    /// Rendering the text (and compressing it, for gzip), after the lock was released.
     pub render: std::time::Duration,
+}
+
+/// The copies a scrape renders from: taken under the lock ([`Snapshot::take`]).
+pub fn take(
+    shared: &crate::model::Shared,
+    daemon: &DaemonMetrics,
+    now: crate::UnixMs,
+) -> (Snapshot, DaemonSnapshot, ScrapeTimes) {
+    use std::time::Instant;
+    let t0 = Instant::now();
+    let (snap, lock_wait, lock_held) = {
+        let inner = shared.lock();
+        let t1 = Instant::now();
+        let snap = Snapshot::take(&inner, now);
+        (snap, t1 - t0, t1.elapsed())
+    };
+    let times = ScrapeTimes {
+        lock_wait,
+        lock_held,
+        render: std::time::Duration::ZERO,
+    };
+    (snap, daemon.snapshot(), times)
 }
 
 /// Render `/metrics` from the read model: copy under the lock, render after.

@@ -17,7 +17,7 @@ mod pool;
 mod tcp;
 mod udp;
 
-pub use pool::{UdpPool, IDLE_AFTER, ROTATE_AFTER};
+pub use pool::{UdpPool, IDLE_AFTER, REAP_EVERY, ROTATE_AFTER};
 pub use tcp::{frame, read_framed};
 
 use message::Verdict;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::UdpSocket;
 
 use super::message::{classify, SoaQuery, Verdict};
-use super::pool::{Delivery, Inbox, UdpPool};
+use super::pool::{self, Delivery, Inbox, UdpPool};
 use super::{network_failure, timeout_failure, verdict_outcome, Failure, Outcome};
 
 /// Receive buffer size: the largest possible UDP payload.
@@ -100,13 +100,13 @@ async fn run(
     }
 }
 
-/// [`exchange`] on a shared socket of `pool`: same validation, timing and results.
+/// [`exchange`] on a shared socket of `pool`: same validation, deadline and results.
 ///
 /// A message ID free on that socket is chosen and written into `query`. The RTT runs from
-/// just before `send` to the moment the receive task's `recv` returned the datagram.
+/// just before `send` to the kernel's arrival stamp of the datagram (see the pool's doc).
 pub(super) async fn exchange_pooled(
     query: &mut SoaQuery,
-    pool: &UdpPool,
+    pool: &Arc<UdpPool>,
     addr: SocketAddr,
     source: Option<IpAddr>,
     deadline: tokio::time::Instant,
@@ -124,7 +124,7 @@ pub(super) async fn exchange_pooled(
 
 async fn run_pooled(
     query: &mut SoaQuery,
-    pool: &UdpPool,
+    pool: &Arc<UdpPool>,
     addr: SocketAddr,
     source: Option<IpAddr>,
     last_stray: &mut Option<Failure>,
@@ -135,16 +135,17 @@ async fn run_pooled(
         Err(e) => return UdpResult::Done(Err(network_failure("udp socket", &e))),
     };
     query.set_id(reg.id);
-    let start = Instant::now();
-    if let Err(e) = reg.socket().send(&query.bytes).await {
+    let sent_wall = std::time::SystemTime::now();
+    let sent = Instant::now();
+    if let Err(e) = reg.send(&query.bytes).await {
         return UdpResult::Done(Err(network_failure("udp send", &e)));
     }
     loop {
-        let (bytes, at) = match inbox.next().await {
-            Delivery::Datagram(bytes, at) => (bytes, at),
+        let (bytes, stamp) = match inbox.next().await {
+            Delivery::Datagram(bytes, stamp) => (bytes, stamp),
             Delivery::Error(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
         };
-        let rtt = at.saturating_duration_since(start);
+        let rtt = pool::rtt(sent_wall, sent, stamp);
         let verdict = classify(query, &bytes);
         if verdict.is_stray() {
             if let Err(f) = verdict_outcome(verdict, rtt, false) {
