@@ -213,20 +213,14 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics_text(State(app): State<AppState>, headers: header::HeaderMap) -> Response {
-    // Numbers are copied under the lock and the text rendered after it, on the blocking
-    // pool; scrapes arriving meanwhile share the copy and the body (`metrics::Scrapes`).
-    let rendered = app.scrapes.get(&app.shared, &app.metrics).await;
+    // Numbers are copied under the lock and the text rendered after it, on a thread of
+    // its own; scrapes arriving meanwhile share the copy and the body (`metrics::Scrapes`).
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(crate::metrics::accepts_gzip);
-    let (body, render) = if gzip {
-        rendered.gzip().await
-    } else {
-        rendered.text().await
-    };
-    let t = rendered.times;
+    let (body, t, render) = app.scrapes.body(&app.shared, &app.metrics, gzip).await;
     tracing::debug!(
         lock_wait_us = t.lock_wait.as_micros() as u64,
         lock_held_us = t.lock_held.as_micros() as u64,

@@ -1,21 +1,25 @@
-//! Serving `/metrics`: concurrent scrapes share one snapshot and one render per encoding.
+//! Serving `/metrics`: scrapes close together share one snapshot and one render per
+//! encoding.
 //!
-//! A scrape that arrives while a scrape's snapshot is being taken waits for it and
-//! shares it (the state changes in 20 ms report batches and 250 ms status ticks, so a
-//! snapshot under way is as fresh as a new one would be); one that arrives later takes
-//! a new one. Each snapshot is rendered at most once as text and once as gzip, and
-//! every response shares that body (`Bytes`). So a thousand concurrent scrapes cost
-//! one copy under the lock, one render and one body in memory; nothing is kept once
-//! the responses are sent.
+//! A scrape joins the current job — one snapshot and its renders — while the job's
+//! snapshot or a render is still in flight, or for [`REUSE`] (20 ms, the daemon's
+//! report batch) after it started; otherwise it starts a new job. Each job is rendered
+//! at most once as text and once as gzip, and every response shares that body
+//! (`Bytes`). So at most one snapshot and render run at a time, a thousand concurrent
+//! scrapes cost one copy under the lock, one render and one body in memory, and
+//! nothing is kept once the last response is sent. Two Prometheus servers of an HA
+//! pair scraping together share the work too.
 //!
 //! gzip (what Prometheus asks for) is rendered straight into the compressor in
-//! [`CHUNK`]-sized pieces: the uncompressed document never exists in memory.
-//! Snapshot, render and compression run on the blocking pool, never on an async
-//! worker: a large body cannot stall the listener or other requests.
+//! [`CHUNK`](super::CHUNK)-sized pieces: the uncompressed document never exists in memory.
+//! Snapshot, render and compression run on a thread of their own, never on an async
+//! worker nor the shared blocking pool: a large body cannot stall the listener or other
+//! requests, and a backlog of other blocking work cannot stall a scrape.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::OnceCell;
@@ -27,57 +31,113 @@ use crate::model::Shared;
 /// higher levels cost several times the CPU for a few percent more).
 const GZIP_LEVEL: u32 = 1;
 
-/// One snapshot of the metrics, shared by the scrapes that waited for it, with its
-/// renders.
+/// A scrape arriving within this long after a snapshot was taken shares it: the daemon
+/// applies probe reports in 20 ms batches, so a snapshot this young is as fresh as a
+/// new one would be.
+pub const REUSE: Duration = Duration::from_millis(20);
+
+/// One snapshot of the metrics, shared by the scrapes that joined it, with its renders.
 #[derive(Debug)]
 pub struct Rendered {
-    snap: Snapshot,
-    daemon: DaemonSnapshot,
-    /// Lock wait and hold of the snapshot.
-    pub times: ScrapeTimes,
-    text: OnceCell<(Bytes, std::time::Duration)>,
-    gzip: OnceCell<(Bytes, std::time::Duration)>,
+    started: Instant,
+    snap: OnceCell<(Arc<(Snapshot, DaemonSnapshot)>, ScrapeTimes)>,
+    text: OnceCell<(Bytes, Duration)>,
+    gzip: OnceCell<(Bytes, Duration)>,
+    /// Renders in flight (a scrape joins a job whose render it can wait for).
+    rendering: AtomicUsize,
 }
 
 impl Rendered {
-    /// The text exposition and how long rendering it took (rendered once, on the blocking pool).
-    pub async fn text(self: &Arc<Self>) -> (Bytes, std::time::Duration) {
-        let me = self.clone();
-        self.text
-            .get_or_init(|| blocking(move || timed(|| Bytes::from(render(&me.snap, &me.daemon)))))
-            .await
-            .clone()
+    fn new() -> Self {
+        Rendered {
+            started: Instant::now(),
+            snap: OnceCell::new(),
+            text: OnceCell::new(),
+            gzip: OnceCell::new(),
+            rendering: AtomicUsize::new(0),
+        }
     }
 
-    /// The text exposition gzip-compressed, and how long rendering and compressing took
-    /// (once, on the blocking pool, without the uncompressed text in memory).
-    pub async fn gzip(self: &Arc<Self>) -> (Bytes, std::time::Duration) {
-        let me = self.clone();
-        self.gzip
+    fn joinable(&self) -> bool {
+        self.started.elapsed() < REUSE
+            || !self.snap.initialized()
+            || self.rendering.load(Ordering::Acquire) > 0
+    }
+
+    /// The body (text, or gzip when `gzip`), the snapshot's lock times and how long
+    /// rendering took. Each is computed once per job, on a thread of its own.
+    async fn body(
+        &self,
+        shared: &Arc<Shared>,
+        daemon: &Arc<DaemonMetrics>,
+        gzip: bool,
+    ) -> (Bytes, ScrapeTimes, Duration) {
+        self.rendering.fetch_add(1, Ordering::AcqRel);
+        let _done = Decrement(&self.rendering);
+        let (shared, daemon) = (shared.clone(), daemon.clone());
+        let (snap, times) = self
+            .snap
             .get_or_init(|| {
                 blocking(move || {
+                    let (snap, d, times) = take(&shared, &daemon, crate::now_ms());
+                    (Arc::new((snap, d)), times)
+                })
+            })
+            .await
+            .clone();
+        let cell = if gzip { &self.gzip } else { &self.text };
+        let (body, took) = cell
+            .get_or_init(|| {
+                blocking(move || {
+                    let (s, d) = &*snap;
                     timed(|| {
-                        let mut z = Gzip::new(me.snap.target_count() * 200 + 4096);
-                        render_into(&me.snap, &me.daemon, &mut |chunk| z.write(chunk.as_bytes()));
-                        z.finish()
+                        if gzip {
+                            let mut z = Gzip::new(s.target_count() * 200 + 4096);
+                            render_into(s, d, &mut |chunk| z.write(chunk.as_bytes()));
+                            z.finish()
+                        } else {
+                            Bytes::from(render(s, d))
+                        }
                     })
                 })
             })
             .await
-            .clone()
+            .clone();
+        (body, times, took)
     }
 }
 
-fn timed<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let t = Instant::now();
     let v = f();
     (v, t.elapsed())
 }
 
+/// Runs `f` on a thread of its own (`nsprobe-metrics`), not on an async worker nor the
+/// runtime's blocking pool: a backlog there (store reads of a flood of page requests)
+/// must not hold up a scrape. One job runs at a time (see [`Scrapes`]), so these
+/// threads are few.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("nsprobe-metrics".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    match spawned {
+        Ok(_) => rx
+            .await
+            .unwrap_or_else(|_| panic!("the metrics thread panicked")),
+        Err(e) => panic!("cannot start a metrics thread: {e}"),
+    }
 }
 
 /// A gzip stream into memory at [`GZIP_LEVEL`].
@@ -108,53 +168,39 @@ pub fn gzip(text: &[u8]) -> Bytes {
     z.finish()
 }
 
-/// The snapshot in flight, if any (see the module doc).
+/// The current job, if any (see the module doc). Held weakly: a job is freed with
+/// its last response.
 #[derive(Debug, Default)]
 pub struct Scrapes {
-    current: Mutex<Option<Arc<OnceCell<Arc<Rendered>>>>>,
+    current: Mutex<Weak<Rendered>>,
 }
 
 impl Scrapes {
-    /// Nothing in flight.
+    /// No job yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The snapshot being taken, or a new one.
-    pub async fn get(&self, shared: &Arc<Shared>, daemon: &Arc<DaemonMetrics>) -> Arc<Rendered> {
-        let cell = {
+    /// The body of a scrape (gzip or text), sharing the current job when it is joinable,
+    /// with the snapshot's lock times and the render time.
+    pub async fn body(
+        &self,
+        shared: &Arc<Shared>,
+        daemon: &Arc<DaemonMetrics>,
+        gzip: bool,
+    ) -> (Bytes, ScrapeTimes, Duration) {
+        let job = {
             let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-            match &*cur {
-                Some(c) if !c.initialized() => c.clone(),
+            match cur.upgrade() {
+                Some(j) if j.joinable() => j,
                 _ => {
-                    let c = Arc::new(OnceCell::new());
-                    *cur = Some(c.clone());
-                    c
+                    let j = Arc::new(Rendered::new());
+                    *cur = Arc::downgrade(&j);
+                    j
                 }
             }
         };
-        let (shared, daemon) = (shared.clone(), daemon.clone());
-        let rendered = cell
-            .get_or_init(|| {
-                blocking(move || {
-                    let (snap, daemon, times) = take(&shared, &daemon, crate::now_ms());
-                    Arc::new(Rendered {
-                        snap,
-                        daemon,
-                        times,
-                        text: OnceCell::new(),
-                        gzip: OnceCell::new(),
-                    })
-                })
-            })
-            .await
-            .clone();
-        // Taken: later scrapes take a new one; this one is freed with its responses.
-        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if cur.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            *cur = None;
-        }
-        rendered
+        job.body(shared, daemon, gzip).await
     }
 }
 

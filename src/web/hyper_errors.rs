@@ -115,6 +115,31 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for JsonErrors<IO> {
         me.poll_pending(cx)
     }
 
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let me = &mut *self;
+        if me.pending.is_none() {
+            let mut parts = bufs.iter().filter(|b| !b.is_empty());
+            match (parts.next(), parts.next()) {
+                (Some(only), None) => match rewrite(only) {
+                    Some(bytes) => me.pending = Some((bytes, 0, only.len())),
+                    None => return Pin::new(&mut me.inner).poll_write_vectored(cx, bufs),
+                },
+                _ => return Pin::new(&mut me.inner).poll_write_vectored(cx, bufs),
+            }
+        }
+        me.poll_pending(cx)
+    }
+
+    /// As the wrapped stream: hyper then queues large bodies instead of copying them
+    /// into its own buffer.
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let me = &mut *self;
         if me.pending.is_some() {
