@@ -26,6 +26,7 @@ use crate::status::Status;
 use crate::store::StoreReader;
 use crate::{now_ms, UnixMs};
 
+pub mod coalesce;
 pub mod history;
 pub mod incidents;
 pub mod pages;
@@ -73,9 +74,14 @@ pub fn router(
     store: Option<StoreReader>,
 ) -> Router {
     let timeout = shared.lock().config.http.request_timeout;
+    // Page views in flight together share one render (`coalesce`).
+    let page_flights = axum::middleware::from_fn_with_state(
+        Arc::new(coalesce::Coalesce::new()),
+        coalesce::coalesce,
+    );
     Router::new()
-        .route("/", get(pages::status_page))
-        .route("/status", get(pages::status_page))
+        .route("/", get(pages::status_page).layer(page_flights.clone()))
+        .route("/status", get(pages::status_page).layer(page_flights))
         .route("/incidents/{id}", get(pages::incident_page))
         .route("/badge/{*rest}", get(pages::badge))
         .route("/metrics", get(metrics_text))
