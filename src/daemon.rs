@@ -32,7 +32,8 @@ use crate::scheduler::{Probed, Report, Scheduler, TargetId};
 use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{
-    self, ComponentStatus, ObservationLog, QuorumRule, Seen, Status, VantageViews,
+    self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, Seen, Status,
+    VantageViews,
 };
 use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
@@ -503,6 +504,13 @@ impl Daemon {
             let group = z.config.component.clone();
             let span = duration_ms(z.config.thresholds.stats_window);
             let st = &z.state;
+            // A hub judges freshness on the newest serial any vantage saw.
+            let freshest = hub
+                .then(|| {
+                    let own = st.newest_serial().zip(st.serial_first_seen());
+                    views.freshest(&group, own, &vantage, rule.max_age_ms, now)
+                })
+                .flatten();
             let mut merge = |p: ComponentStatus| {
                 let server = st.server(&p.name);
                 let seen = Seen {
@@ -534,7 +542,10 @@ impl Daemon {
                 &group,
                 &z.maintenance,
                 &inner.vantage_verdict,
-                &mut merge,
+                HubView {
+                    merge: &mut merge,
+                    freshest,
+                },
                 now,
             );
             if let (false, Some(current)) = (zone_changes.is_empty(), z.tracker.current()) {
@@ -551,32 +562,44 @@ impl Daemon {
         }
         for g in inner.groups.iter_mut() {
             let group = g.config.name.clone();
-            for c in &g.components {
-                let p = status::evaluate_service(&c.config.name, &c.state, &g.maintenance, now);
+            let components = &g.components;
+            let mut merge = |p: ComponentStatus| {
+                let state = components
+                    .iter()
+                    .find(|c| c.config.name == p.name)
+                    .map(|c| &c.state);
                 let seen = Seen {
                     group: &group,
                     component: &p.name,
                     status: p.status,
                     reason: &p.reason,
-                    rtt_ms: None,
+                    rtt_ms: state
+                        .and_then(|s| {
+                            let span = duration_ms(s.thresholds().stats_window);
+                            s.samples.stats(now, span).median_rtt
+                        })
+                        .map(|d| d.as_secs_f64() * 1000.0),
                     serial: None,
                 };
                 if let Some(r) = log.note(&vantage, seen, now) {
                     views.ingest(r.clone());
                 }
-            }
-            let members = g
-                .components
+                if !hub {
+                    return p;
+                }
+                status::decide(&p.name, &views.of(&group, &p.name), rule, now)
+            };
+            let members = components
                 .iter()
                 .map(|c| (c.config.name.as_str(), &c.state));
-            let group_changes = g.tracker.update(
-                &group,
-                members,
-                g.config.partial_outage_share,
-                &g.maintenance,
-                &inner.vantage_verdict,
-                now,
-            );
+            let group_rule = GroupRule {
+                partial_outage_share: g.config.partial_outage_share,
+                maintenance: &g.maintenance,
+                vantage: &inner.vantage_verdict,
+            };
+            let group_changes = g
+                .tracker
+                .update_merged(&group, members, group_rule, &mut merge, now);
             incident_input.extend(incidents::service_changes(&group, &group_changes));
             for c in group_changes {
                 let id = if c.name == group {
