@@ -196,7 +196,7 @@ fn vantage_list(v: &PageView) -> Markup {
         h2 id="vantages" { "Vantage points" }
         div class="card scroll" {
             table class="vantages" {
-                thead { tr { th scope="col" { "Vantage" } th scope="col" { "Health" } th scope="col" { "Last observation" } } }
+                thead { tr { th scope="col" { "Vantage" } th scope="col" { "Health, last observation" } } }
                 tbody {
                     @for x in &v.vantages {
                         @let (class, words) = match (x.up, x.fresh) {
@@ -209,8 +209,10 @@ fn vantage_list(v: &PageView) -> Markup {
                                 (x.name) @if x.own { " (this one)" }
                                 @if !x.location.is_empty() { br; small { (x.location) } }
                             }
-                            td { span class="state dot" { (words) } }
-                            td { @if let Some(t) = x.last_seen { (utc_second(t)) } @else { "never" } }
+                            td {
+                                span class="state dot" { (words) } br;
+                                small { @if let Some(t) = x.last_seen { (utc_second(t)) } @else { "no observation yet" } }
+                            }
                         }
                     }
                 }
