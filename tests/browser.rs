@@ -419,14 +419,11 @@ async fn hover_newest_point(c: &Client, name: &str) -> String {
         const fig = document.querySelector('figure[data-component="' + arguments[0] + '"]');
         const svg = fig.querySelector('svg.chart');
         svg.scrollIntoView({ block: 'center' });
-        const keys = svg.dataset.v.split(',').filter(kv => !kv.endsWith(':x'))
-            .map(kv => +kv.split(':')[0]);
-        const i = Math.max(...keys);
-        const span = +svg.dataset.span, step = +svg.dataset.step;
-        // viewBox x of the middle of step i (the chart's plot runs from 44 to 594 of 600).
-        const vx = 44 + (i * step + step / 2) / span * 550;
+        // The line's last point, in the chart's viewBox (600 x 150).
+        const nums = svg.querySelector('path.line').getAttribute('d').match(/-?[\d.]+/g);
+        const vx = +nums[nums.length - 2], vy = +nums[nums.length - 1];
         const r = svg.getBoundingClientRect();
-        return [r.left + Math.min(vx, 599) / 600 * r.width, r.top + r.height / 2];
+        return [r.left + vx / 600 * r.width, r.top + vy / 150 * r.height];
     "#;
     let at = c
         .execute(script, vec![json!(name)])
@@ -565,10 +562,19 @@ async fn status_page_in_a_real_browser() {
         assert!(has_points, "the chart of {name} has no points");
     }
     let tip = hover_newest_point(&c, "a.nic.dk").await;
+    eprintln!("hover tip over the newest point of a.nic.dk: {tip:?}");
+    // "10:35 UTC: 0.43 ms median": the start of the newest 5-minute step, a positive value.
+    let (at, value) = tip
+        .strip_suffix(" ms median")
+        .and_then(|t| t.split_once(" UTC: "))
+        .unwrap_or_else(|| panic!("hover tip: {tip:?}"));
+    let minute: u32 = at.get(3..5).and_then(|m| m.parse().ok()).unwrap_or(1);
     assert!(
-        tip.ends_with(" ms median") && tip.contains(" UTC: "),
-        "hover tip: {tip:?}"
+        at.len() == 5 && minute % 5 == 0,
+        "hover tip's time: {tip:?}"
     );
+    let value: f64 = value.parse().unwrap_or(-1.0);
+    assert!(value > 0.0 && value < 500.0, "hover tip's value: {tip:?}");
     assert_no_console_error(&c, "hovering a chart").await;
 
     // 2. Kill l.nic.dk's Knot: its row turns to major outage within the bound, an
