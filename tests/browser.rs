@@ -570,7 +570,7 @@ async fn status_page_in_a_real_browser() {
         .unwrap_or_else(|| panic!("hover tip: {tip:?}"));
     let minute: u32 = at.get(3..5).and_then(|m| m.parse().ok()).unwrap_or(1);
     assert!(
-        at.len() == 5 && minute % 5 == 0,
+        at.len() == 5 && minute.is_multiple_of(5),
         "hover tip's time: {tip:?}"
     );
     let value: f64 = value.parse().unwrap_or(-1.0);
