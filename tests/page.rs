@@ -409,7 +409,7 @@ fn drawn_ms(fig: &str) -> Vec<f64> {
         return Vec::new();
     };
     let nums: Vec<f64> = d[..d.find('"').unwrap()]
-        .split(|c: char| c == 'M' || c == ' ')
+        .split(['M', ' '])
         .filter(|t| !t.is_empty())
         .map(|t| t.parse().unwrap())
         .collect();
