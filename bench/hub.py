@@ -15,7 +15,7 @@ to N = 0.
 
 Per N: a fresh `nsprobe run`, 10 s to settle, then a HUB_WINDOW (default 60 s) window:
 hub CPU (utime+stime of the process), VmRSS at the end and VmHWM, pulls and bytes from
-`nsprobe_peer_*`. Loopback only: peers on 127.0.0.1:29900+, the hub on :29853, closed
+`nsprobe_peer_*`. Loopback only: peers on 127.0.0.1:29900+, the hub on :29863, closed
 ports 127.0.0.1:29600+ for its probes. Run via bench/hub.sh.
 """
 
@@ -37,6 +37,7 @@ COMPONENTS = int(os.environ.get("HUB_COMPONENTS", "20"))
 WINDOW = float(os.environ.get("HUB_WINDOW", "60"))
 SETTLE = 10.0
 PEER_PORT = 29900
+HUB_PORT = 29863
 CLOSED_PORT = 29600
 GROUP = "DNS (bench)"
 HEARTBEAT = 5.0
@@ -129,7 +130,7 @@ def serve(peer, port):
 def write_config(tmp, n):
     path = os.path.join(tmp, f"hub-{n}.toml")
     with open(path, "w") as f:
-        f.write(f'[http]\nlisten = "127.0.0.1:{B.NS_PORT}"\n\n'
+        f.write(f'[http]\nlisten = "127.0.0.1:{HUB_PORT}"\n\n'
                 f'[state]\npath = "{tmp}/state-{n}/state.json"\nsave_interval = "1h"\n\n'
                 '[vantage]\nname = "hub"\n\n')
         f.write(f'[[zone]]\nname = "{B.ZONE}"\ncomponent = "{GROUP}"\ninterval = "1s"\n'
@@ -144,7 +145,7 @@ def write_config(tmp, n):
 
 
 def peer_totals():
-    body, _ = B.get(f"http://127.0.0.1:{B.NS_PORT}/metrics")
+    body, _ = B.get(f"http://127.0.0.1:{HUB_PORT}/metrics")
     pulls = nbytes = recs = up = 0.0
     for m in re.finditer(r"^(nsprobe_peer_\w+)(\{[^}]*\})? (\S+)$", body.decode(), re.M):
         name, v = m.group(1), float(m.group(3))

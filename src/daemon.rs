@@ -493,6 +493,16 @@ impl Daemon {
         let mut changes = Vec::new();
         let vantage = inner.config.vantage.name.clone();
         let hub = !inner.config.peers.is_empty();
+        // A hub gives no verdict before it tried to pull every peer once (at start or
+        // after a reload added peers): its own view alone would be a quorum of one.
+        let waiting: Vec<&str> = inner
+            .peers
+            .iter()
+            .filter(|p| p.last_attempt.is_none())
+            .map(|p| p.url.as_str())
+            .collect();
+        let waiting = (!waiting.is_empty())
+            .then(|| format!("hub: waiting for the first pull of {}", waiting.join(", ")));
         let rule = QuorumRule {
             quorum: inner.config.vantage.quorum,
             max_age_ms: duration_ms(inner.config.vantage.max_age),
@@ -534,6 +544,9 @@ impl Daemon {
                 }
                 if !hub {
                     return p;
+                }
+                if let Some(why) = &waiting {
+                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
                 }
                 status::decide(&p.name, &views.of(&group, &p.name), rule, now)
             };
@@ -586,6 +599,9 @@ impl Daemon {
                 }
                 if !hub {
                     return p;
+                }
+                if let Some(why) = &waiting {
+                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
                 }
                 status::decide(&p.name, &views.of(&group, &p.name), rule, now)
             };
