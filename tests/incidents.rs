@@ -132,6 +132,16 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
         },
     )
     .await;
+    // incidents.json reads resolved incidents from the store: wait for the writer's commit.
+    wait_until(
+        "resolution in the store",
+        Duration::from_secs(10),
+        || async move {
+            let (_, v) = get_json(addr, "/api/v2/incidents.json").await;
+            v["incidents"][0]["status"] == "resolved"
+        },
+    )
+    .await;
     let (code, v) = get_json(addr, "/api/v2/incidents.json").await;
     assert_eq!(code, 200);
     let done = &v["incidents"][0];
