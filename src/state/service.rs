@@ -412,4 +412,34 @@ mod tests {
         s.sync_checks(&[]);
         assert!(s.checks.is_empty());
     }
+
+    #[test]
+    fn restored_latch_applies_when_the_target_is_registered() {
+        let mut s = ServiceState::new(ServiceThresholds::default());
+        s.sync_checks(&[key()]);
+        for t in 1..=3 {
+            s.observe(obs(t, bad()));
+        }
+        assert!(s.checks[&key()].is_down());
+        let saved: PersistedService =
+            serde_json::from_str(&serde_json::to_string(&s.to_persisted()).unwrap()).unwrap();
+
+        // After a restart the target is registered only once its host resolves.
+        let mut r = ServiceState::new(ServiceThresholds::default());
+        r.restore(saved);
+        assert!(r.checks.is_empty());
+        assert_eq!(r.to_persisted().checks.len(), 1, "kept while pending");
+        r.sync_checks(&[key()]);
+        assert!(r.checks[&key()].is_down());
+        assert!(r.never_checked(), "counters start afresh");
+        // One more failure: still down (not a new run of fail_after); then recover_after
+        // successes bring it back.
+        assert!(r.observe(obs(10, bad())).is_none());
+        assert!(r.checks[&key()].is_down());
+        assert!(r.observe(obs(11, ok(1))).is_none());
+        assert_eq!(
+            r.observe(obs(12, ok(1))),
+            Some(CheckEvent::Up { key: key() })
+        );
+    }
 }
