@@ -139,7 +139,7 @@ start_nsprobe() {
   LOG=$WORK/nsprobe-$1.log
   RUST_LOG=nsprobe=info "$NSPROBE" run -c "$CONFIG" 2>"$LOG" &
   NSPROBE_PID=$!
-  wait_for "$1: nsprobe serving (/readyz)" 20 curl -fsS "http://$HTTP/readyz"
+  wait_for "$1: nsprobe serving (/readyz)" 20 curl -fsS -o /dev/null "http://$HTTP/readyz"
 }
 probes_advance() {
   local a b
