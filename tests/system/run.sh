@@ -89,7 +89,11 @@ server_lag_positive() { [[ $(status_json | jq --arg s "$1" '.zones[0].servers[] 
 firing() {
   prom_alerts '[.[] | select(.state == "firing") | "\(.labels.alertname)/\(.labels.server // .labels.zone // "-")"] | sort | .[]' | jq -r .
 }
-firing_is() { [[ "$(firing | tr '\n' ' ')" == "$*" ]]; }
+firing_is() {
+  local now
+  now=$(firing | tr '\n' ' ')
+  [[ $now == "$*" ]] || { log "firing: '$now', expected '$*'"; return 1; }
+}
 alert_firing() { firing | grep -qx "$1"; }
 no_alert_firing() { ! firing | grep -q .; }
 
@@ -306,8 +310,10 @@ check "stall incident: status investigating, impact minor (every server answers)
   test "$(inc_field "$STALL_INC" .status)/$(inc_field "$STALL_INC" .impact)" = investigating/minor
 check "stall incident: first update in the operator's words, with serial $STALL_SERIAL" \
   test "$STALL_BODY" = "Investigating — updates to the dk. zone are not being published. The zone is served normally by 3 of 4 nameservers, but the latest published version is from ${STALL_PUB} UTC (serial ${STALL_SERIAL}), ${STALL_AGE} seconds ago."
+# The publisher stamps last_publish after its knotc reloads return (up to a few seconds
+# under load), nsprobe's time is the first answer with the serial, in whole seconds.
 check "stall incident: the published time is when the last serial went out (within 3 s)" \
-  awk -v p="$(date -u -d "$STALL_PUB UTC" +%s)" -v l="$(cat "$LAB_DIR/last_publish")" 'BEGIN { d = p - l; exit !(d >= -1 && d <= 3) }'
+  awk -v p="$(date -u -d "$STALL_PUB UTC" +%s)" -v l="$(cat "$LAB_DIR/last_publish")" 'BEGIN { d = p - l; exit !(d >= -3 && d <= 3) }'
 check "stall incident: the age is at least stale_after (20 s) and below a minute" \
   awk -v a="${STALL_AGE:-0}" 'BEGIN { exit !(a >= 20 && a < 60) }'
 check "stall incident: component DNS (.dk)" \
@@ -353,8 +359,8 @@ fi
 
 echo
 echo "incident texts nsprobe wrote (Statuspage /api/v2/incidents.json):"
-for name in "$OUTAGE_NAME" "$STALL_NAME"; do
-  incident_named "$name" | jq -r '"  \(.name) [status \(.status), impact \(.impact)]", (.incident_updates | reverse[] | "    \(.status): \(.body)")' || true
+for inc in "${OUTAGE_DONE:-null}" "${STALL_DONE:-null}"; do
+  jq -r 'select(. != null) | "  \(.name) [status \(.status), impact \(.impact)]", (.incident_updates | reverse[] | "    \(.status): \(.body)")' <<<"$inc" || true
 done
 echo
 echo "measured (seconds from incident start; interval 1s, fail_after 3, lag_after 5s, stale_after 20s, alert for: $ALERT_FOR):"
