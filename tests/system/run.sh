@@ -242,7 +242,7 @@ T0=$(now)
 wait_for "b.nic.dk major_outage" 15 server_is b.nic.dk major_outage
 OUTAGE_STATUS=$WAITED
 check "zone group degraded_performance, not major_outage, with one server of four out" zone_is degraded_performance
-OUTAGE_NAME="B.nic.dk is not reachable"
+OUTAGE_NAME="Network connectivity issue affecting b.nic.dk"
 wait_for "incident \"$OUTAGE_NAME\" in unresolved.json" 10 unresolved_named "$OUTAGE_NAME"
 OUTAGE_INC=$(unresolved_json | jq -c --arg n "$OUTAGE_NAME" '[.incidents[] | select(.name == $n)][0]')
 OUTAGE_BODY=$(inc_field "$OUTAGE_INC" '.incident_updates[-1].body')
