@@ -74,7 +74,11 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
         window(3600, 1800, "Router replacement"),
         window(-7200, 1800, "Software upgrade")
     );
-    let cfg = lab.config("", &tail);
+    // A silent server's UDP and TCP targets fall up to one interval (200 ms) apart: with
+    // confirm_after 3 s the confirmation layer publishes one change to major_outage (an
+    // outage building up within a tenth of confirm_after), as the default 30 s does; with
+    // 0 s the first target down would open the incident as a partial outage.
+    let cfg = lab.config("confirm_after = \"3s\"", &tail);
     let d = start(&cfg).await;
     wait_ready(&d).await;
     let addr = d.http_addr;
