@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::statuspage::component_id;
 use super::{rfc3339, worst};
+use crate::config::MaintenanceWindow;
 use crate::model::{ComponentId, GroupEntry, Inner, ZoneEntry};
 use crate::probe::{CertFacts, Facts, Kind, Transport};
 use crate::state::MinutePoint;
@@ -336,14 +337,13 @@ pub struct PointView {
     pub max_ms: Option<f64>,
 }
 
-fn maintenance_view(entry: &ZoneEntry, component: &str, now: UnixMs) -> Option<MaintenanceView> {
-    entry
-        .active_maintenance(component, now)
-        .map(|w| MaintenanceView {
-            reason: w.reason.clone(),
-            start: rfc3339(w.start),
-            end: rfc3339(w.end),
-        })
+/// The maintenance window in force (a zone's or a group's `active_maintenance`), as shown.
+fn maintenance_view(window: Option<&MaintenanceWindow>) -> Option<MaintenanceView> {
+    window.map(|w| MaintenanceView {
+        reason: w.reason.clone(),
+        start: rfc3339(w.start),
+        end: rfc3339(w.end),
+    })
 }
 
 /// The whole `/api/v1/status` document at `now`.
@@ -382,14 +382,6 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     }
 }
 
-fn group_maintenance(g: &GroupEntry, name: &str, now: UnixMs) -> Option<MaintenanceView> {
-    g.active_maintenance(name, now).map(|w| MaintenanceView {
-        reason: w.reason.clone(),
-        start: rfc3339(w.start),
-        end: rfc3339(w.end),
-    })
-}
-
 fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupView {
     let name = g.config.name.as_str();
     let components = g
@@ -412,7 +404,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
                 window_loss: w.loss(),
                 window_loss_low: w.loss_low,
                 window_checks: w.samples,
-                maintenance: group_maintenance(g, &cs.name, now),
+                maintenance: maintenance_view(g.active_maintenance(&cs.name, now)),
                 vantages: Vec::new(),
                 checks: entry
                     .state
@@ -448,7 +440,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
         status: gs.group.status,
         reason: gs.group.reason.clone(),
         since: gs.group.since.map(rfc3339),
-        maintenance: group_maintenance(g, name, now),
+        maintenance: maintenance_view(g.active_maintenance(name, now)),
         components,
     }
 }
@@ -512,7 +504,7 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
             serial,
             lag,
             lag_seconds: lag_ms as f64 / 1000.0,
-            maintenance: maintenance_view(entry, &s.name, now),
+            maintenance: maintenance_view(entry.active_maintenance(&s.name, now)),
             targets,
             vantages: Vec::new(),
         });
@@ -536,7 +528,7 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
         stale: zs.stale,
         stale_after_seconds: st.stale_threshold_ms() as f64 / 1000.0,
         publication_interval_seconds: st.learned_gap_ms().map(|g| g as f64 / 1000.0),
-        maintenance: maintenance_view(entry, &zs.group.name, now),
+        maintenance: maintenance_view(entry.active_maintenance(&zs.group.name, now)),
         servers,
     }
 }
