@@ -18,6 +18,10 @@ use crate::UnixMs;
 pub const CSS: &str = include_str!("assets/page.css");
 /// The page's optional script (chart hover details, refresh).
 pub const JS: &str = include_str!("assets/page.js");
+/// The pages' icon, inline (a browser asks for `/favicon.ico` when a page names none, and
+/// logs the 404 as a console error): a green dot.
+pub const ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' \
+    viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232b8a3e'/%3E%3C/svg%3E";
 
 /// `2026-06-24 08:39 UTC`.
 pub fn utc_minute(ms: UnixMs) -> String {
@@ -175,6 +179,7 @@ pub fn page(v: &PageView) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href=(ICON);
                 title { (v.name) }
                 style { (PreEscaped(CSS)) }
             }
@@ -228,7 +233,10 @@ pub fn page(v: &PageView) -> String {
                             }
                         }
                     }
-                    @for c in &v.charts {
+                    @for (i, c) in v.charts.iter().enumerate() {
+                        @if i == 0 || v.charts[i - 1].id.group != c.id.group {
+                            h3 class="chart-group" { (c.id.group) }
+                        }
                         figure class="card" data-component=(c.id.name) data-range=(v.range.as_str()) {
                             figcaption { (c.id.name) span { "median per " (v.range.step_words()) ", last " (v.range.words()) } }
                             (PreEscaped(chart::svg(

@@ -31,7 +31,7 @@ pub struct PageView {
     pub groups: Vec<GroupView>,
     /// Maintenance windows in progress or to come, soonest first.
     pub maintenances: Vec<MaintenanceItem>,
-    /// One 24-hour response-time chart per nameserver.
+    /// One response-time chart per nameserver and per service component, in page order.
     pub charts: Vec<ChartSeries>,
     /// Daily uptime per component (by public id) from the store, filled after the lock is
     /// released; empty without a store.
@@ -98,10 +98,10 @@ pub struct MaintenanceItem {
     pub active: bool,
 }
 
-/// The response-time series of one nameserver.
+/// The response-time series of one nameserver or service component.
 #[derive(Debug, Clone)]
 pub struct ChartSeries {
-    /// The server's component.
+    /// The component (a nameserver, or a service component of a group).
     pub id: ComponentId,
     /// Points, oldest first, one per [`CHART_STEP`] minutes (per the range's step when
     /// the handler filled them from the store).
@@ -179,13 +179,19 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         let mut members = Vec::new();
         for c in &gs.components {
             let id = ComponentId::member(&gs.group.name, &c.name);
-            let uptime_24h = entry
+            let minutes = entry
                 .component(&c.name)
-                .and_then(|e| uptime(&e.state.history.points(now, CHART_MINUTES)));
+                .map(|e| e.state.history.points(now, CHART_MINUTES))
+                .unwrap_or_default();
+            let uptime_24h = uptime(&minutes);
             if c.status != Status::Operational {
                 affected.push((c.name.clone(), c.status));
             }
-            members.push(component(id, c, uptime_24h));
+            members.push(component(id.clone(), c, uptime_24h));
+            charts.push(ChartSeries {
+                id,
+                points: aggregate(&minutes, CHART_STEP),
+            });
         }
         if banner_rank(gs.group.status) > banner_rank(overall) {
             overall = gs.group.status;
