@@ -374,9 +374,16 @@ fn tidy_report(tidy: &Path, page: &str) -> String {
     }
 }
 
-/// Saves the page as a PNG: `width` CSS px wide, the whole page (at most `max_height`
-/// px), light or dark.
-async fn screenshot(c: &Client, path: &Path, width: u32, max_height: u32, dark: bool) {
+/// Saves the page as a PNG: `width` CSS px wide, from the top of the element `from`
+/// (or of the page) down, at most `max_height` px; light or dark.
+async fn screenshot(
+    c: &Client,
+    path: &Path,
+    width: u32,
+    from: Option<&str>,
+    max_height: u32,
+    dark: bool,
+) {
     let mobile = width < 600;
     let scheme = if dark { "dark" } else { "light" };
     cdp(
@@ -393,21 +400,35 @@ async fn screenshot(c: &Client, path: &Path, width: u32, max_height: u32, dark: 
         .as_f64()
         .expect("content height")
         .ceil() as u32;
-    cdp(
+    // The whole page in the viewport, then the part wanted.
+    cdp(c, "Emulation.setDeviceMetricsOverride", metrics(height)).await;
+    let top = match from {
+        Some(css) => c
+            .execute(
+                "return Math.floor(document.querySelector(arguments[0]).getBoundingClientRect().top + scrollY)",
+                vec![json!(css)],
+            )
+            .await
+            .expect("element position")
+            .as_u64()
+            .expect("a position"),
+        None => 0,
+    } as u32;
+    let shown = max_height.min(height.saturating_sub(top));
+    let clip = json!({ "x": 0, "y": top, "width": width, "height": shown, "scale": 1 });
+    let shot = cdp(
         c,
-        "Emulation.setDeviceMetricsOverride",
-        metrics(height.min(max_height)),
+        "Page.captureScreenshot",
+        json!({ "format": "png", "clip": clip }),
     )
     .await;
-    let shot = cdp(c, "Page.captureScreenshot", json!({ "format": "png" })).await;
     let png = base64::engine::general_purpose::STANDARD
         .decode(shot["data"].as_str().expect("screenshot data"))
         .expect("base64 PNG");
     std::fs::write(path, png).unwrap();
     eprintln!(
-        "screenshot {} ({width} px wide, {} px of {height}, {scheme})",
+        "screenshot {} ({width} px wide, {shown} px from {top} of {height}, {scheme})",
         path.display(),
-        height.min(max_height)
     );
     cdp(c, "Emulation.clearDeviceMetricsOverride", json!({})).await;
     cdp(c, "Emulation.setEmulatedMedia", json!({ "features": [] })).await;
@@ -563,8 +584,10 @@ async fn status_page_in_a_real_browser() {
     }
     let tip = hover_newest_point(&c, "a.nic.dk").await;
     eprintln!("hover tip over the newest point of a.nic.dk: {tip:?}");
+
     // "10:35 UTC: 0.43 ms median": the start of the newest 5-minute step, a positive value.
     let (at, value) = tip
+        .trim_end_matches(", some probes failed")
         .strip_suffix(" ms median")
         .and_then(|t| t.split_once(" UTC: "))
         .unwrap_or_else(|| panic!("hover tip: {tip:?}"));
@@ -665,22 +688,33 @@ async fn status_page_in_a_real_browser() {
     let (_, html) = http(listen, "GET", "/").await;
     assert_eq!(tidy_report(&tidy, &html), "", "tidy on the real page");
     eprintln!("page weight during the outage: {} bytes", html.len());
+    let (_, metrics) = http(listen, "GET", "/metrics").await;
+    for l in metrics.lines().filter(|l| {
+        l.starts_with("nsprobe_probes_total{") && !l.contains("result=\"ok\"") && !l.ends_with(" 0")
+    }) {
+        eprintln!("failed probes: {l}");
+    }
 
     if let Some(out) = std::env::var_os("NSPROBE_SCREENSHOTS") {
         let out = PathBuf::from(out);
         std::fs::create_dir_all(&out).unwrap();
         c.goto(&url).await.unwrap();
-        screenshot(&c, &out.join("status-page-desktop.png"), 1280, 2400, false).await;
-        screenshot(&c, &out.join("status-page-phone.png"), 360, 1800, false).await;
-        screenshot(
-            &c,
-            &out.join("status-page-desktop-dark.png"),
-            1280,
-            2400,
-            true,
-        )
-        .await;
-        screenshot(&c, &out.join("status-page-phone-dark.png"), 360, 1800, true).await;
+        let shots = [
+            ("status-page-desktop.png", 1280, None, 2400, false),
+            ("status-page-phone.png", 360, None, 1800, false),
+            ("status-page-desktop-dark.png", 1280, None, 2400, true),
+            ("status-page-phone-dark.png", 360, None, 1800, true),
+            (
+                "status-page-phone-charts.png",
+                360,
+                Some("#response-time"),
+                900,
+                false,
+            ),
+        ];
+        for (file, width, from, max_height, dark) in shots {
+            screenshot(&c, &out.join(file), width, from, max_height, dark).await;
+        }
         assert_no_console_error(&c, "screenshots").await;
     }
     c.close().await.unwrap();
