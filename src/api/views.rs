@@ -11,7 +11,7 @@ use crate::model::{ComponentId, GroupEntry, Inner, ZoneEntry};
 use crate::probe::{CertFacts, Facts, Kind, Transport};
 use crate::state::MinutePoint;
 use crate::status::{self, Status};
-use crate::UnixMs;
+use crate::{duration_ms, UnixMs};
 
 /// `GET /api/v1/status`.
 #[derive(Debug, Clone, Serialize)]
@@ -276,6 +276,17 @@ pub struct ErrorView {
     pub at: String,
 }
 
+impl ErrorView {
+    /// A failure with its stable `reason`, `detail` and time.
+    fn new(reason: &str, detail: &str, at: UnixMs) -> ErrorView {
+        ErrorView {
+            reason: reason.to_string(),
+            detail: detail.to_string(),
+            at: rfc3339(at),
+        }
+    }
+}
+
 /// One target in `/api/v1/status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetView {
@@ -390,10 +401,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
         .zip(&gs.components)
         .map(|(entry, cs)| {
             let th = entry.state.thresholds();
-            let w = entry.state.samples.stats(
-                now,
-                u64::try_from(th.stats_window.as_millis()).unwrap_or(u64::MAX),
-            );
+            let w = entry.state.samples.stats(now, duration_ms(th.stats_window));
             ServiceView {
                 id: component_id(&ComponentId::member(name, &cs.name)),
                 name: cs.name.clone(),
@@ -415,11 +423,10 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
                         target: key.target.clone(),
                         up: c.up,
                         rtt_ms: c.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
-                        last_error: c.last_error.as_ref().map(|e| ErrorView {
-                            reason: e.reason.as_str().to_string(),
-                            detail: e.detail.clone(),
-                            at: rfc3339(e.at),
-                        }),
+                        last_error: c
+                            .last_error
+                            .as_ref()
+                            .map(|e| ErrorView::new(e.reason.as_str(), &e.detail, e.at)),
                         consecutive_failures: c.consecutive_failures,
                         last_check_at: c.last_at.map(rfc3339),
                         facts: c.last_facts.clone(),
@@ -455,10 +462,11 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
         let mut lag_ms = 0u64;
         let mut window = None;
         if let Some(server) = st.server(&s.name) {
-            window = Some(server.samples.stats(
-                now,
-                u64::try_from(st.thresholds().stats_window.as_millis()).unwrap_or(u64::MAX),
-            ));
+            window = Some(
+                server
+                    .samples
+                    .stats(now, duration_ms(st.thresholds().stats_window)),
+            );
             for (key, t) in &server.targets {
                 targets.push(TargetView {
                     address: key.addr.to_string(),
@@ -467,11 +475,10 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
                     rtt_ms: t.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
                     serial: t.last_serial,
                     nsid: t.last_nsid.clone(),
-                    last_error: t.last_error.as_ref().map(|e| ErrorView {
-                        reason: e.kind.as_str().to_string(),
-                        detail: e.detail.clone(),
-                        at: rfc3339(e.at),
-                    }),
+                    last_error: t
+                        .last_error
+                        .as_ref()
+                        .map(|e| ErrorView::new(e.kind.as_str(), &e.detail, e.at)),
                     consecutive_failures: t.consecutive_failures,
                     last_probe_at: t.last_at.map(rfc3339),
                     rrsig_expires_at: t
