@@ -704,7 +704,10 @@ async fn statuspage_documents_have_the_v2_shape_and_stable_ids() {
     // ns3 is unreachable: one incident, in the operator's words (tests/incidents.rs has more).
     let incidents = s["incidents"].as_array().expect("incidents");
     assert_eq!(incidents.len(), 1, "{s}");
-    assert_eq!(incidents[0]["name"], "Ns3.lab is not reachable");
+    assert_eq!(
+        incidents[0]["name"],
+        "Network connectivity issue affecting ns3.lab"
+    );
     assert_eq!(incidents[0]["status"], "investigating");
     let sm = s["scheduled_maintenances"]
         .as_array()

@@ -207,7 +207,8 @@ impl IncidentBook {
             STALL => (&t.stall_title, &t.stall_open),
             _ => (&t.component_title, &t.component_open),
         };
-        let title = capitalise(&render(title, &vars));
+        // Rendered as written: a title that starts with a host name keeps its case.
+        let title = render(title, &vars);
         let id = incident_id(group, at);
         let mut inc = Incident {
             id: id.clone(),
@@ -416,14 +417,6 @@ fn vars(c: &ChangeIn, now: UnixMs, opened: UnixMs) -> Vec<(&'static str, String)
         }
     }
     v
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }
 
 /// Stable incident id from the group and the opening time (FNV-1a 64, base 36, 12 chars).
