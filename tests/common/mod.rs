@@ -15,6 +15,7 @@
 
 pub mod daemon_lab;
 pub mod promtool;
+pub mod tidy;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
