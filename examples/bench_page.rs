@@ -82,7 +82,7 @@ fn incident(at: u64, open: bool) -> Incident {
     }
     Incident {
         id,
-        name: "L.nic.dk is not reachable".into(),
+        name: "Network connectivity issue affecting l.nic.dk".into(),
         group: "DNS (.dk)".into(),
         kind: "server".into(),
         status: if open {

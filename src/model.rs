@@ -216,18 +216,7 @@ impl ComponentId {
 
 /// Stable 12-character id from a name (FNV-1a 64, base 36).
 pub fn stable_id(kind: &str, name: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = [b'0'; 12];
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(h % 36) as usize];
-        h /= 36;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::stable_id_of(kind.bytes().chain([0u8]).chain(name.bytes()))
 }
 
 impl std::fmt::Display for ComponentId {

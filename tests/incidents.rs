@@ -89,7 +89,7 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
     let inc = v["incidents"][0].clone();
     check_incident_shape(&inc);
     assert_eq!(inc["status"], "investigating");
-    assert_eq!(inc["name"], "Ns2.lab is not reachable");
+    assert_eq!(inc["name"], "Network connectivity issue affecting ns2.lab");
     assert_eq!(inc["impact"], "minor", "{inc}");
     let body = inc["incident_updates"][0]["body"].as_str().expect("body");
     let ip = lab.servers[1].addr().ip().to_string();
@@ -194,7 +194,7 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
             .find(|e| {
                 e.title
                     .as_ref()
-                    .is_some_and(|t| t.content == "Ns2.lab is not reachable")
+                    .is_some_and(|t| t.content == "Network connectivity issue affecting ns2.lab")
             })
             .unwrap_or_else(|| panic!("{path}: incident entry missing: {body}"));
         let text = entry

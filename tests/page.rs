@@ -212,14 +212,14 @@ async fn page_badges_and_outage_over_http() {
         "incident on top"
     );
     let sec = &page[top..top + page[top..].find("</section>").unwrap()];
-    // Its title names the server ("L.nic.dk is not reachable", or "L.nic.dk: a partial
-    // outage" when UDP failed a tick before TCP on a loaded machine).
+    // Its title names the server ("Network connectivity issue affecting l.nic.dk", or
+    // "l.nic.dk: Partial Outage" when UDP failed a tick before TCP on a loaded machine).
     let title = sec
         .split(&format!("href=\"incidents/{id}\">"))
         .nth(1)
         .and_then(|t| t.split("</a>").next())
         .unwrap_or_else(|| panic!("title link: {sec}"));
-    assert!(title.starts_with("L.nic.dk"), "{sec}");
+    assert!(title.contains("l.nic.dk"), "{sec}");
     assert!(sec.contains("<strong>Investigating</strong>"), "{sec}");
     assert_eq!(
         page.matches("No incidents reported.").count(),

@@ -143,8 +143,10 @@ fn component_row(c: &ComponentView, uptime: Option<&Uptime>, v: &PageView) -> Ma
             data-status=(c.status.as_str()) data-component=(c.id.name) {
             span class="name" { (c.id.name) }
             @if let Some(u) = c.uptime_24h {
-                span class="uptime" title="share of successful probes over the last 24 hours" {
-                    (percent(u)) " uptime (24 h)"
+                // Probe success, not uptime: the uptime is the 90-day figure below, from
+                // the confirmed statuses; 5 % lost packets leave a component operational.
+                span class="uptime" title="share of probes answered over the last 24 hours" {
+                    (percent(u)) " probes answered (24 h)"
                 }
             }
             (state(c.status))

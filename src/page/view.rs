@@ -252,11 +252,26 @@ fn component(id: ComponentId, s: &ComponentStatus, uptime_24h: Option<f64>) -> C
 /// Per-minute points → one point per `step` minutes (aligned to `step`-minute boundaries),
 /// oldest first; minutes without probes add nothing.
 pub fn aggregate(minutes: &[MinutePoint], step: usize) -> Vec<ChartPoint> {
-    let step_ms = step.max(1) as u64 * 60_000;
+    buckets(
+        minutes
+            .iter()
+            .map(|p| (p.start, p.probes, p.failures, p.median_ms.map(|m| (m, 1)))),
+        step.max(1) as u64 * 60_000,
+    )
+}
+
+/// Points (start, probes, failures, and the typical response in ms with its weight when
+/// some succeeded), oldest first → one chart point per `step_ms` (aligned to `step_ms`
+/// boundaries) whose `median_ms` is the weighted mean of the typical responses.
+pub(crate) fn buckets(
+    points: impl IntoIterator<Item = (UnixMs, u32, u32, Option<(f64, u64)>)>,
+    step_ms: u64,
+) -> Vec<ChartPoint> {
+    let step_ms = step_ms.max(1);
     let mut out: Vec<ChartPoint> = Vec::new();
-    let mut sums: Vec<(f64, u32)> = Vec::new();
-    for p in minutes {
-        let start = p.start - p.start % step_ms;
+    let mut sums: Vec<(f64, u64)> = Vec::new();
+    for (at, probes, failures, typical) in points {
+        let start = at - at % step_ms;
         if out.last().map(|c| c.start) != Some(start) {
             out.push(ChartPoint {
                 start,
@@ -270,15 +285,15 @@ pub fn aggregate(minutes: &[MinutePoint], step: usize) -> Vec<ChartPoint> {
             out.last_mut().expect("pushed"),
             sums.last_mut().expect("pushed"),
         );
-        c.probes += p.probes;
-        c.failures += p.failures;
-        if let Some(m) = p.median_ms {
-            sum.0 += m;
-            sum.1 += 1;
+        c.probes = c.probes.saturating_add(probes);
+        c.failures = c.failures.saturating_add(failures);
+        if let Some((t, weight)) = typical {
+            sum.0 += t * weight as f64;
+            sum.1 += weight;
         }
     }
     for (c, (s, n)) in out.iter_mut().zip(sums) {
-        c.median_ms = (n > 0).then(|| s / f64::from(n));
+        c.median_ms = (n > 0).then(|| s / n as f64);
     }
     out
 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::cert::{CertFacts, TlsClient};
-use super::tcp::{read_until, ReadEnd};
+use super::tcp::{read_until_deadline, ReadEnd};
 use super::tls::handshake;
 use super::{fail, CheckOutcome, Facts, Reason, Rejection, Success};
 
@@ -245,15 +245,25 @@ pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
     let body_len = frame_length(header, spec.max_frame)
         .map_err(|r| r.into_failure(Some(start.elapsed()), Some(cert.clone())))?;
     let mut body = Vec::with_capacity(body_len.min(DEFAULT_MAX_FRAME));
-    let read = tokio::time::timeout_at(
+    let read = read_until_deadline(
+        &mut s.stream,
+        &mut body,
+        body_len,
+        |_| false,
         deadline,
-        read_until(&mut s.stream, &mut body, body_len, |_| false),
+        |body| {
+            format!(
+                "greeting incomplete at the deadline: {} of {} bytes",
+                body.len(),
+                body_len
+            )
+        },
     )
     .await;
     let rtt = start.elapsed();
     match read {
-        Ok(Ok(ReadEnd::Full)) => {}
-        Ok(Ok(_)) => {
+        Ok(ReadEnd::Full) => {}
+        Ok(_) => {
             return Err(Rejection::new(
                 Reason::EppFrame,
                 format!(
@@ -264,17 +274,7 @@ pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
             )
             .into_failure(Some(rtt), Some(cert)))
         }
-        Ok(Err(f)) => return Err(with_cert(f)),
-        Err(_) => {
-            return Err(with_cert(fail(
-                Reason::Timeout,
-                format!(
-                    "greeting incomplete at the deadline: {} of {} bytes",
-                    body.len(),
-                    body_len
-                ),
-            )))
-        }
+        Err(f) => return Err(with_cert(f)),
     }
     let _ = tokio::time::timeout_at(deadline, s.stream.shutdown()).await;
     match parse_greeting(&body) {

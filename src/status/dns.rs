@@ -7,6 +7,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
 use super::{fmt_ms, ComponentStatus, Status, ZoneStatus};
 use crate::config::MaintenanceWindow;
 use crate::state::{ServerState, ZoneState};
@@ -62,14 +63,6 @@ fn component(name: &str, status: Status, reason: String) -> ComponentStatus {
     ComponentStatus::new(name, status, reason)
 }
 
-fn maintenance_reason(w: &MaintenanceWindow) -> String {
-    if w.reason.is_empty() {
-        "scheduled maintenance".to_string()
-    } else {
-        w.reason.clone()
-    }
-}
-
 /// Evaluates one nameserver component (rules in README.md, section Status rules).
 pub fn evaluate_server(
     state: &ZoneState,
@@ -100,17 +93,7 @@ pub fn evaluate_server(
             None => format!("{k} down"),
         })
         .collect();
-    if !down.is_empty() {
-        let status = if down.len() == server.targets.len() {
-            Status::MajorOutage
-        } else {
-            Status::PartialOutage
-        };
-        let reason = if status == Status::MajorOutage && down.len() > 1 {
-            format!("all {} targets down: {}", down.len(), down.join("; "))
-        } else {
-            down.join("; ")
-        };
+    if let Some((status, reason)) = targets_down(&down, server.targets.len()) {
         return component(name, status, reason);
     }
     if server.targets.values().all(|t| t.up.is_none()) {
@@ -119,31 +102,14 @@ pub fn evaluate_server(
     }
 
     let th = state.thresholds();
-    let mut degraded = Vec::new();
-    let span = duration_ms(th.stats_window);
-    let w = server.samples.stats(now, span);
-    if w.failures > 0 && w.loss_low > th.loss_after {
-        degraded.push(format!(
-            "lossy: {} of {} probes failed in the last {} ({:.0}%, at least {:.0}% at 95% confidence; degraded above {:.0}%)",
-            w.failures,
-            w.samples,
-            fmt_ms(span),
-            w.loss() * 100.0,
-            w.loss_low * 100.0,
-            th.loss_after * 100.0
-        ));
-    }
-    if let Some(median) = w.median_rtt {
-        if w.successes >= th.min_samples.max(1) as usize && median > th.slow_after {
-            degraded.push(format!(
-                "slow: median {} over {} answers in the last {} (slow after {})",
-                fmt_rtt(median),
-                w.successes,
-                fmt_ms(span),
-                fmt_rtt(th.slow_after)
-            ));
-        }
-    }
+    let rule = WindowRule {
+        span_ms: duration_ms(th.stats_window),
+        loss_after: th.loss_after,
+        min_samples: th.min_samples,
+        slow_after: th.slow_after,
+    };
+    let w = server.samples.stats(now, rule.span_ms);
+    let mut degraded = window_reasons(&w, &rule, &WORDING);
     let lag_after = duration_ms(th.lag_after);
     let warn_ms = duration_ms(th.rrsig_warn_before);
     for (addr, a) in &server.addresses {
@@ -314,6 +280,14 @@ fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
 }
 
 /// A response time in milliseconds (`812ms`, `4.2ms`).
+/// How nameserver reasons word the evidence window: probes, answers, sub-10 ms to 0.1 ms.
+const WORDING: Wording = Wording {
+    samples: "probes",
+    successes: "answers",
+    median: fmt_rtt,
+    slow_after: fmt_rtt,
+};
+
 fn fmt_rtt(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms >= 10.0 {

@@ -9,12 +9,14 @@
 //! - [`observation`] and [`quorum`]: what each vantage saw, and the verdict of several
 //!   vantages (a hub with `[[peer]]`s);
 //! - [`service`]: the same reachability rules for service components (tcp, tls, http, whois,
-//!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`].
+//!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`];
+//! - [`judge`]: the judgements both share (targets down, loss and slowness over the window).
 //!
 //! [`tracker::ZoneTracker`] ties them together for one zone; the daemon calls it once a second.
 
 pub mod confirm;
 pub mod dns;
+pub mod judge;
 pub mod observation;
 pub mod quorum;
 pub mod service;

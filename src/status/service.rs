@@ -12,19 +12,20 @@ use std::time::Duration;
 
 use super::confirm::{Change, Confirmation, Timing};
 use super::dns::{active_maintenance, NO_ADDRESS};
+use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
 use super::vantage::Vantage;
 use super::{fmt_ms, ComponentStatus, Status};
 use crate::config::{MaintenanceWindow, ServiceThresholds};
 use crate::state::ServiceState;
 use crate::{duration_ms, UnixMs};
 
-fn maintenance_reason(w: &MaintenanceWindow) -> String {
-    if w.reason.is_empty() {
-        "scheduled maintenance".to_string()
-    } else {
-        w.reason.clone()
-    }
-}
+/// How service reasons word the evidence window: checks, whole milliseconds.
+const WORDING: Wording = Wording {
+    samples: "checks",
+    successes: "checks",
+    median: |d| format!("{:.0}ms", d.as_secs_f64() * 1000.0),
+    slow_after: |d| format!("{}ms", d.as_millis()),
+};
 
 /// The proposed status of service component `name` (rules in README.md, section Status rules).
 pub fn evaluate_service(
@@ -56,46 +57,21 @@ pub fn evaluate_service(
             None => format!("{k} down"),
         })
         .collect();
-    if !down.is_empty() {
-        if down.len() == n {
-            let reason = if n > 1 {
-                format!("all {n} targets down: {}", down.join("; "))
-            } else {
-                down.join("; ")
-            };
-            return c(Status::MajorOutage, reason);
-        }
-        return c(Status::PartialOutage, down.join("; "));
+    if let Some((status, reason)) = targets_down(&down, n) {
+        return c(status, reason);
     }
     if state.checks.values().all(|s| s.up.is_none()) {
         return c(Status::Unknown, "no successful check yet".to_string());
     }
     let th: &ServiceThresholds = state.thresholds();
-    let mut degraded = Vec::new();
-    let span = duration_ms(th.stats_window);
-    let w = state.samples.stats(now, span);
-    if w.failures > 0 && w.loss_low > th.loss_after {
-        degraded.push(format!(
-            "lossy: {} of {} checks failed in the last {} ({:.0}%, at least {:.0}% at 95% confidence; degraded above {:.0}%)",
-            w.failures,
-            w.samples,
-            fmt_ms(span),
-            w.loss() * 100.0,
-            w.loss_low * 100.0,
-            th.loss_after * 100.0
-        ));
-    }
-    if let Some(median) = w.median_rtt {
-        if w.successes >= th.min_samples.max(1) as usize && median > th.slow_after {
-            degraded.push(format!(
-                "slow: median {:.0}ms over {} checks in the last {} (slow after {}ms)",
-                median.as_secs_f64() * 1000.0,
-                w.successes,
-                fmt_ms(span),
-                th.slow_after.as_millis()
-            ));
-        }
-    }
+    let rule = WindowRule {
+        span_ms: duration_ms(th.stats_window),
+        loss_after: th.loss_after,
+        min_samples: th.min_samples,
+        slow_after: th.slow_after,
+    };
+    let w = state.samples.stats(now, rule.span_ms);
+    let mut degraded = window_reasons(&w, &rule, &WORDING);
     let now_s = i64::try_from(now / 1000).unwrap_or(i64::MAX);
     let warn_s = i64::try_from(th.cert_warn_before.as_secs()).unwrap_or(i64::MAX);
     for (k, s) in &state.checks {

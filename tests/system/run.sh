@@ -35,24 +35,7 @@ PUBLISHER_PID=""
 
 log() { echo "system: $*" >&2; }
 
-ok() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $*"
-}
-
-not_ok() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-
-# check DESCRIPTION COMMAND...: one assertion.
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-
-now() { date +%s.%N; }
+# ok, not_ok, check, now, status_json, server_status, server_is: tests/system/lab.sh.
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # wait_for DESCRIPTION LIMIT_S COMMAND...: polls every 0.25 s; on success records the
@@ -77,10 +60,7 @@ wait_for() {
   done
 }
 
-status_json() { curl -fsS "http://$HTTP/api/v1/status"; }
-server_status() { status_json | jq -r --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .status'; }
 zone_field() { status_json | jq -r ".zones[0].$1"; }
-server_is() { [[ $(server_status "$1") == "$2" ]]; }
 zone_is() { [[ $(zone_field status) == "$1" ]]; }
 zone_stale_is() { [[ $(zone_field stale) == "$1" ]]; }
 server_lag_positive() { [[ $(status_json | jq --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .lag') -gt 0 ]]; }
