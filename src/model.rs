@@ -145,26 +145,21 @@ impl GroupEntry {
         status::active_maintenance(name, &self.maintenance, now)
     }
 
-    /// The published statuses; before the first status tick, the instantaneous evaluation.
+    /// The published statuses; before the first status tick, what the tracker would
+    /// publish now (restored statuses after a restart, else the first proposals).
     pub fn status(&self, now: UnixMs) -> GroupStatus {
         if let Some(s) = self.tracker.current() {
             return s.clone();
         }
-        let components: Vec<_> = self
-            .components
-            .iter()
-            .map(|c| status::evaluate_service(&c.config.name, &c.state, &self.maintenance, now))
-            .collect();
-        GroupStatus {
-            group: status::evaluate_service_group(
-                &self.config.name,
-                &components,
-                self.config.partial_outage_share,
-                &self.maintenance,
-                now,
-            ),
-            components,
-        }
+        self.tracker.preview(
+            &self.config.name,
+            self.components
+                .iter()
+                .map(|c| (c.config.name.as_str(), &c.state)),
+            self.config.partial_outage_share,
+            &self.maintenance,
+            now,
+        )
     }
 }
 
@@ -374,14 +369,20 @@ impl Inner {
         s
     }
 
-    /// Every zone's published (confirmed) statuses; before the first status tick, the
-    /// instantaneous evaluation at `now`.
+    /// Every zone's published (confirmed) statuses; before the first status tick, what
+    /// the tracker would publish at `now` (restored statuses after a restart).
     pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
         self.zones
             .values()
             .map(|z| {
                 let s = z.tracker.current().cloned().unwrap_or_else(|| {
-                    status::evaluate_zone(&z.state, &z.config.component, &z.maintenance, now)
+                    z.tracker.preview(
+                        &z.state,
+                        &z.config.component,
+                        &z.maintenance,
+                        &self.vantage_verdict,
+                        now,
+                    )
                 });
                 (z, s)
             })

@@ -24,7 +24,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -349,31 +348,6 @@ async fn charts(c: &Client) -> Vec<(String, bool)> {
     out
 }
 
-fn tidy_report(tidy: &Path, page: &str) -> String {
-    let mut child = Command::new(tidy)
-        // Empty elements (the uptime bars) are valid HTML; tidy only warns that it would drop them.
-        .args(["-q", "-e", "--show-warnings", "yes"])
-        .args(["--drop-empty-elements", "no", "-utf8"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    if out.status.success() || !report.is_empty() {
-        report
-    } else {
-        format!("tidy exited with {}", out.status)
-    }
-}
-
 /// Saves the page as a PNG: `width` CSS px wide, from the top of the element `from`
 /// (or of the page) down, at most `max_height` px; light or dark.
 async fn screenshot(
@@ -686,7 +660,11 @@ async fn status_page_in_a_real_browser() {
 
     // The real page is valid HTML, with the incident and the outage on it.
     let (_, html) = http(listen, "GET", "/").await;
-    assert_eq!(tidy_report(&tidy, &html), "", "tidy on the real page");
+    assert_eq!(
+        common::tidy::report(&tidy, &html),
+        "",
+        "tidy on the real page"
+    );
     eprintln!("page weight during the outage: {} bytes", html.len());
     let (_, metrics) = http(listen, "GET", "/metrics").await;
     for l in metrics.lines().filter(|l| {

@@ -244,7 +244,7 @@ async fn page_is_valid_html() {
     let mut s = setup().await;
     let addr = s.daemon.http_addr;
     let (_, page) = http(addr, "GET", "/").await;
-    assert_eq!(tidy_report(&tidy, &page), "", "status page");
+    assert_eq!(common::tidy::report(&tidy, &page), "", "status page");
     // With an incident: the page and the incident page.
     s.servers[2].stop().await;
     wait_until("incident on the page", OUTAGE_BOUND, || async move {
@@ -253,50 +253,16 @@ async fn page_is_valid_html() {
     .await;
     let (_, page) = http(addr, "GET", "/").await;
     assert_eq!(
-        tidy_report(&tidy, &page),
+        common::tidy::report(&tidy, &page),
         "",
         "status page with an incident"
     );
     let id = active_incident(&page).unwrap();
     let (_, inc) = http(addr, "GET", &format!("/incidents/{id}")).await;
-    assert_eq!(tidy_report(&tidy, &inc), "", "incident page");
+    assert_eq!(common::tidy::report(&tidy, &inc), "", "incident page");
     let (_, nope) = http(addr, "GET", "/incidents/nope").await;
-    assert_eq!(tidy_report(&tidy, &nope), "", "404 page");
+    assert_eq!(common::tidy::report(&tidy, &nope), "", "404 page");
     s.daemon.shutdown().await.unwrap();
-}
-
-/// tidy's warnings and errors about `page` (empty when it is valid HTML).
-fn tidy_report(tidy: &std::path::Path, page: &str) -> String {
-    let mut child = Command::new(tidy)
-        // Empty elements (the uptime bars) are valid HTML; tidy only warns that it would drop them.
-        .args([
-            "-q",
-            "-e",
-            "--show-warnings",
-            "yes",
-            "--drop-empty-elements",
-            "no",
-            "-utf8",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    // tidy exits 0 when clean, 1 with warnings, 2 with errors: accept none of either.
-    if out.status.success() || !report.is_empty() {
-        report
-    } else {
-        format!("tidy exited with {}", out.status)
-    }
 }
 
 const DAY: u64 = 86_400_000;

@@ -398,7 +398,10 @@ fn vars(c: &ChangeIn, now: UnixMs, opened: UnixMs) -> Vec<(&'static str, String)
             z.published_at
                 .map_or_else(|| "unknown".into(), |p| text::age(now.saturating_sub(p))),
         ));
-        v.push(("others", z.servers.saturating_sub(1).to_string()));
+        // The servers the zone remains available through: those published operational
+        // (the server the text is about is not; one in maintenance or down is not
+        // serving either).
+        v.push(("others", z.serving.to_string()));
     };
     let server = |v: &mut Vec<(&'static str, String)>, s: &ServerFacts| {
         v.push(("server", c.name.clone()));

@@ -4,7 +4,8 @@
 //!
 //! Placeholders: `{zone}`, `{served_by}` ("all 7 nameservers", "5 of 7 nameservers"),
 //! `{published_at}`, `{serial}`, `{age}`, `{server}`, `{transports}` ("UDP and TCP"),
-//! `{addresses}`, `{since}` ("06:40 UTC"), `{others}`, `{component}`, `{group}`,
+//! `{addresses}`, `{since}` ("06:40 UTC"), `{others}` (the nameservers published
+//! operational, which the zone remains available through), `{component}`, `{group}`,
 //! `{status}` ("a major outage"), `{reason}`, `{duration}`. An unknown placeholder is
 //! left as written.
 

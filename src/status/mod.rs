@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMs;
 
-pub use confirm::{Change, Confirmation, Timing};
+pub use confirm::{Change, Confirmation, SavedConfirmation, SavedTracker, Timing, RESTORE_HOLD};
 pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers};
 pub use observation::{ObservationLog, ObservationPage, ObservationRecord, Seen, VantageViews};
 pub use quorum::{decide, QuorumRule};

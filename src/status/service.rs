@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::confirm::{Change, Confirmation, Timing};
+use super::confirm::{Change, Confirmation, SavedTracker, Timing};
 use super::dns::{active_maintenance, NO_ADDRESS};
 use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
 use super::vantage::Vantage;
@@ -196,6 +196,65 @@ impl ServiceTracker {
     /// Nothing published yet.
     pub fn new() -> ServiceTracker {
         ServiceTracker::default()
+    }
+
+    /// What survives a restart: every member's confirmation state and the group's.
+    pub fn save(&self) -> SavedTracker {
+        SavedTracker {
+            members: self
+                .members
+                .iter()
+                .map(|(n, c)| (n.clone(), c.save()))
+                .collect(),
+            group: Some(self.group.save()),
+        }
+    }
+
+    /// A tracker continuing the one saved before a restart ([`Confirmation::restore`]).
+    pub fn restore(saved: &SavedTracker) -> ServiceTracker {
+        ServiceTracker {
+            members: saved
+                .members
+                .iter()
+                .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
+                .collect(),
+            group: saved
+                .group
+                .as_ref()
+                .map(Confirmation::restore)
+                .unwrap_or_default(),
+            current: None,
+        }
+    }
+
+    /// What [`ServiceTracker::update`] would publish at `now`, without changing anything
+    /// (for readers before the first status tick).
+    pub fn preview<'a>(
+        &self,
+        group_name: &str,
+        members: impl IntoIterator<Item = (&'a str, &'a ServiceState)>,
+        partial_outage_share: f64,
+        maintenance: &[MaintenanceWindow],
+        now: UnixMs,
+    ) -> GroupStatus {
+        let mut t = self.clone();
+        let vantage = Vantage {
+            guarded: false,
+            up: true,
+            reason: String::new(),
+        };
+        t.update(
+            group_name,
+            members,
+            partial_outage_share,
+            maintenance,
+            &vantage,
+            now,
+        );
+        t.current.unwrap_or_else(|| GroupStatus {
+            group: ComponentStatus::new(group_name, Status::Unknown, "not evaluated yet".into()),
+            components: Vec::new(),
+        })
     }
 
     /// What the last [`ServiceTracker::update`] published (None before the first).

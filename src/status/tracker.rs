@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::confirm::{Change, Confirmation, Timing};
+use super::confirm::{Change, Confirmation, SavedTracker, Timing};
 use super::dns::{evaluate_group, propose_servers};
 use super::vantage::Vantage;
 use super::{ComponentStatus, Status, ZoneStatus};
@@ -25,6 +25,55 @@ impl ZoneTracker {
     /// Nothing published yet.
     pub fn new() -> ZoneTracker {
         ZoneTracker::default()
+    }
+
+    /// What survives a restart: every server's confirmation state and the group's.
+    pub fn save(&self) -> SavedTracker {
+        SavedTracker {
+            members: self
+                .servers
+                .iter()
+                .map(|(n, c)| (n.clone(), c.save()))
+                .collect(),
+            group: Some(self.group.save()),
+        }
+    }
+
+    /// A tracker continuing the one saved before a restart ([`Confirmation::restore`]).
+    pub fn restore(saved: &SavedTracker) -> ZoneTracker {
+        ZoneTracker {
+            servers: saved
+                .members
+                .iter()
+                .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
+                .collect(),
+            group: saved
+                .group
+                .as_ref()
+                .map(Confirmation::restore)
+                .unwrap_or_default(),
+            current: None,
+        }
+    }
+
+    /// What [`ZoneTracker::update`] would publish at `now`, without changing anything:
+    /// for readers before the first status tick (a restored tracker shows its restored
+    /// statuses, a fresh one the first proposals).
+    pub fn preview(
+        &self,
+        state: &ZoneState,
+        group_name: &str,
+        maintenance: &[MaintenanceWindow],
+        vantage: &Vantage,
+        now: UnixMs,
+    ) -> ZoneStatus {
+        let mut t = self.clone();
+        t.update(state, group_name, maintenance, vantage, now);
+        t.current.unwrap_or_else(|| ZoneStatus {
+            group: ComponentStatus::new(group_name, Status::Unknown, "not evaluated yet".into()),
+            stale: false,
+            servers: Vec::new(),
+        })
     }
 
     /// What was published by the last [`ZoneTracker::update`] (None before the first).

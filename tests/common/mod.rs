@@ -7,7 +7,7 @@
 //! - [`hickory_auth_server`]: a real hickory-server authoritative server, for the
 //!   "well-behaved real server" tests.
 //! - Small helpers: [`zone_text`], [`closed_port`]; [`promtool::check_metrics`] for scraped
-//!   `/metrics` text.
+//!   `/metrics` text; [`tidy::report`] for served HTML.
 //!
 //! Only loopback addresses are ever used.
 
@@ -15,6 +15,7 @@
 
 pub mod daemon_lab;
 pub mod promtool;
+pub mod tidy;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
