@@ -366,28 +366,42 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// `minutes` of the response-time endpoints (parsed by hand for clear 400s).
 fn minutes_param(params: &HashMap<String, String>) -> Result<u32, ApiError> {
-    let mut minutes = DEFAULT_MINUTES;
+    count_param(params, "minutes", DEFAULT_MINUTES, MAX_MINUTES, &[])
+}
+
+/// The one count query parameter `name` of an endpoint: a whole number from 1 to `max`,
+/// `default` when absent; parameters in `allowed` are left to the caller, any other is
+/// a 400.
+pub(crate) fn count_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: u32,
+    max: u32,
+    allowed: &[&str],
+) -> Result<u32, ApiError> {
+    let mut n = default;
     for (k, v) in params {
         match k.as_str() {
-            "minutes" => {
-                minutes = v
+            k if k == name => {
+                n = v
                     .parse::<u32>()
                     .ok()
-                    .filter(|m| (1..=MAX_MINUTES).contains(m))
+                    .filter(|n| (1..=max).contains(n))
                     .ok_or_else(|| {
                         ApiError::bad_request(format!(
-                            "minutes must be a whole number from 1 to {MAX_MINUTES}, got {v:?}"
+                            "{name} must be a whole number from 1 to {max}, got {v:?}"
                         ))
                     })?;
             }
+            other if allowed.contains(&other) => {}
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown query parameter {other:?} (expected: minutes)"
+                    "unknown query parameter {other:?} (expected: {name})"
                 )))
             }
         }
     }
-    Ok(minutes)
+    Ok(n)
 }
 
 async fn response_times(
@@ -500,3 +514,38 @@ pub fn severity(s: Status) -> u8 {
 }
 
 pub mod statuspage;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn count_param_default_range_and_unknown_names() {
+        let p = |pairs: &[(&str, &str)]| count_param(&params(pairs), "days", 30, 90, &["range"]);
+        assert_eq!(p(&[]).ok(), Some(30));
+        assert_eq!(p(&[("days", "7"), ("range", "x")]).ok(), Some(7));
+        let e = p(&[("days", "0")]).unwrap_err();
+        assert_eq!(e.code, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            e.message,
+            "days must be a whole number from 1 to 90, got \"0\""
+        );
+        assert_eq!(
+            p(&[("hours", "1")]).unwrap_err().message,
+            "unknown query parameter \"hours\" (expected: days)"
+        );
+        assert_eq!(
+            minutes_param(&params(&[("minutes", "x")]))
+                .unwrap_err()
+                .message,
+            format!("minutes must be a whole number from 1 to {MAX_MINUTES}, got \"x\"")
+        );
+    }
+}

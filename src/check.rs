@@ -139,9 +139,9 @@ pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
     let services = targets::expand_services(config, &hosts);
     let mut checks_set = JoinSet::new();
     for (i, t) in services.iter().enumerate() {
-        let spec = t.spec.clone();
+        let (spec, source) = (t.spec.clone(), t.source);
         let deadline = tokio::time::Instant::now() + t.timeout;
-        checks_set.spawn(async move { (i, probe::run(&spec, deadline).await) });
+        checks_set.spawn(async move { (i, probe::run_from(&spec, source, deadline).await) });
     }
     let targets: Vec<(Arc<str>, TargetKey, ProbeSpec)> = targets::expand(config, &book)
         .into_iter()
@@ -434,30 +434,7 @@ pub fn render_table(report: &Report) -> String {
             r.nsid.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, row: &[&str]| {
-        let mut l = String::new();
-        for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
-            if i + 1 == row.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(&mut out, &header);
-    for row in &cells {
-        let refs: Vec<&str> = row.iter().map(String::as_str).collect();
-        line(&mut out, &refs);
-    }
+    let mut out = aligned(&header, &cells);
     for r in &report.rows {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "# {} {} {}: {}", r.server, r.address, r.transport, e);
@@ -502,17 +479,29 @@ fn render_checks(checks: &[CheckRow]) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &cells {
+    let mut out = aligned(&header, &cells);
+    for c in checks {
+        if let Some(e) = &c.error {
+            let _ = writeln!(out, "# {}/{} {}: {}", c.group, c.component, c.target, e);
+        }
+    }
+    out
+}
+
+/// `header` and `cells` as left-aligned columns two spaces apart (widths in characters),
+/// one line each, trailing spaces trimmed.
+fn aligned<const N: usize>(header: &[&str; N], cells: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in cells {
         for (w, c) in widths.iter_mut().zip(row.iter()) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |row: &[&str]| {
+    let mut line = |row: &mut dyn Iterator<Item = &str>| {
         let mut l = String::new();
-        for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
-            if i + 1 == row.len() {
+        for (i, (c, w)) in row.zip(&widths).enumerate() {
+            if i + 1 == N {
                 l.push_str(c);
             } else {
                 let _ = write!(l, "{c:<w$}  ");
@@ -521,15 +510,9 @@ fn render_checks(checks: &[CheckRow]) -> String {
         out.push_str(l.trim_end());
         out.push('\n');
     };
-    line(&header);
-    for row in &cells {
-        let refs: Vec<&str> = row.iter().map(String::as_str).collect();
-        line(&refs);
-    }
-    for c in checks {
-        if let Some(e) = &c.error {
-            let _ = writeln!(out, "# {}/{} {}: {}", c.group, c.component, c.target, e);
-        }
+    line(&mut header.iter().copied());
+    for row in cells {
+        line(&mut row.iter().map(String::as_str));
     }
     out
 }

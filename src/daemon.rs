@@ -32,11 +32,12 @@ use crate::scheduler::{Probed, Report, Scheduler, TargetId};
 use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{
-    self, ComponentStatus, ObservationLog, QuorumRule, Seen, Status, VantageViews,
+    self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, SavedTracker, Seen,
+    ServiceTracker, Status, VantageViews, ZoneTracker,
 };
 use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
-use crate::{duration_ms, now_ms};
+use crate::{duration_ms, now_ms, UnixMs};
 
 /// How often statuses are evaluated and published through the confirmation layer: the
 /// granularity of `confirm_after` / `clear_after` (a bound gains at most two ticks).
@@ -98,7 +99,13 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             opts.config_path.display()
         )
     })?;
-    restore_state(&config.state.path, &store, &opened, &mut zones);
+    let mut groups: Vec<GroupEntry> = config
+        .groups
+        .iter()
+        .map(|g| GroupEntry::new(g, &config.maintenance, None))
+        .collect();
+    let component_since =
+        restore_state(&config.state.path, &store, &opened, &mut zones, &mut groups);
     // Incidents open when nsprobe stopped are continued.
     let mut incidents = IncidentBook::new(
         incidents::Templates::with_overrides(&config.incident_templates)
@@ -109,11 +116,6 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     if incidents.open_count() > 0 {
         info!(open = incidents.open_count(), "continuing open incidents");
     }
-    let groups = config
-        .groups
-        .iter()
-        .map(|g| GroupEntry::new(g, &config.maintenance, None))
-        .collect();
 
     let web = crate::web::WebHandle::load(opts.web_config.as_deref())?;
     let resolver = NameResolver::new(&config.resolver).context("cannot set up the resolver")?;
@@ -136,7 +138,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
                 last_success: now,
                 error: None,
             },
-            component_since: BTreeMap::new(),
+            component_since,
             incidents,
             vantage: VantageState::new(),
             vantage_verdict: status::vantage_verdict(&VantageState::new(), []),
@@ -243,26 +245,30 @@ async fn wait_for_termination() {
 }
 
 /// Restores the restart state from the store; on the first start with a store, imports
-/// the legacy JSON state file once (it is left in place, never written again).
+/// the legacy JSON state file once (it is left in place, never written again). Returns
+/// the published status and `since` of every component whose confirmation state was
+/// restored.
 fn restore_state(
     path: &Path,
     store: &Store,
     opened: &crate::store::Opened,
     zones: &mut BTreeMap<String, ZoneEntry>,
-) {
+    groups: &mut [GroupEntry],
+) -> BTreeMap<ComponentId, (Status, UnixMs)> {
     if let Some(json) = &opened.restart_state {
         match serde_json::from_str::<PersistedState>(json) {
             Ok(saved) => {
-                let n = apply_saved(saved, zones);
-                info!(store = %store.reader().path().display(), zones = n, "state restored from the store");
+                let (n, since) = apply_saved(saved, zones, groups);
+                info!(store = %store.reader().path().display(), zones = n, components = since.len(), "state restored from the store");
+                return since;
             }
             Err(e) => warn!(error = %e, "ignoring unreadable restart state in the store"),
         }
-        return;
+        return BTreeMap::new();
     }
     if opened.imported.is_some() {
         info!("no saved state; starting fresh");
-        return;
+        return BTreeMap::new();
     }
     match persist::load(path) {
         Ok(None) => info!(path = %path.display(), "no saved state; starting fresh"),
@@ -271,22 +277,59 @@ fn restore_state(
                 store.send(Write::RestartState(json));
             }
             store.send(Write::Imported(path.display().to_string()));
-            let n = apply_saved(saved, zones);
+            let (n, since) = apply_saved(saved, zones, groups);
             info!(path = %path.display(), zones = n, "legacy JSON state file imported into the store (the file is left alone)");
+            return since;
         }
         Err(e) => warn!(path = %path.display(), error = %e, "ignoring unreadable state file"),
     }
+    BTreeMap::new()
 }
 
-fn apply_saved(saved: PersistedState, zones: &mut BTreeMap<String, ZoneEntry>) -> usize {
+/// Applies a saved state: zone state, confirmed statuses (trackers) and service check
+/// latches. Returns the number of zones restored and each restored component's published
+/// status and since.
+fn apply_saved(
+    mut saved: PersistedState,
+    zones: &mut BTreeMap<String, ZoneEntry>,
+    groups: &mut [GroupEntry],
+) -> (usize, BTreeMap<ComponentId, (Status, UnixMs)>) {
     let mut n = 0;
-    for (name, pz) in saved.zones {
+    let mut since = BTreeMap::new();
+    let mut note = |group: &str, t: &SavedTracker| {
+        for (name, c) in &t.members {
+            if let (Some(s), Some(at)) = (c.shown, c.since) {
+                since.insert(ComponentId::member(group, name), (s, at));
+            }
+        }
+        if let Some((s, at)) = t.group.as_ref().and_then(|c| c.shown.zip(c.since)) {
+            since.insert(ComponentId::group(group), (s, at));
+        }
+    };
+    for (name, pz) in std::mem::take(&mut saved.zones) {
         if let Some(z) = zones.get_mut(&name) {
             z.state.restore(pz);
+            if let Some(t) = saved.statuses.get(&z.config.component) {
+                z.tracker = ZoneTracker::restore(t);
+                note(&z.config.component, t);
+            }
             n += 1;
         }
     }
-    n
+    for g in groups.iter_mut() {
+        if let Some(t) = saved.statuses.get(&g.config.name) {
+            g.tracker = ServiceTracker::restore(t);
+            note(&g.config.name, t);
+        }
+        if let Some(mut services) = saved.services.remove(&g.config.name) {
+            for c in g.components.iter_mut() {
+                if let Some(p) = services.remove(&c.config.name) {
+                    c.state.restore(p);
+                }
+            }
+        }
+    }
+    (n, since)
 }
 
 /// A config file read beside the loop, with whoever asked for it (None for SIGHUP).
@@ -509,6 +552,16 @@ impl Daemon {
         let mut changes = Vec::new();
         let vantage = inner.config.vantage.name.clone();
         let hub = !inner.config.peers.is_empty();
+        // A hub gives no verdict before it tried to pull every peer once (at start or
+        // after a reload added peers): its own view alone would be a quorum of one.
+        let waiting: Vec<&str> = inner
+            .peers
+            .iter()
+            .filter(|p| p.last_attempt.is_none())
+            .map(|p| p.url.as_str())
+            .collect();
+        let waiting = (!waiting.is_empty())
+            .then(|| format!("hub: waiting for the first pull of {}", waiting.join(", ")));
         let rule = QuorumRule {
             quorum: inner.config.vantage.quorum,
             max_age_ms: duration_ms(inner.config.vantage.max_age),
@@ -520,6 +573,13 @@ impl Daemon {
             let group = z.config.component.clone();
             let span = duration_ms(z.config.thresholds.stats_window);
             let st = &z.state;
+            // A hub judges freshness on the newest serial any vantage saw.
+            let freshest = hub
+                .then(|| {
+                    let own = st.newest_serial().zip(st.serial_first_seen());
+                    views.freshest(&group, own, &vantage, rule.max_age_ms, now)
+                })
+                .flatten();
             let mut merge = |p: ComponentStatus| {
                 let server = st.server(&p.name);
                 let seen = Seen {
@@ -544,6 +604,9 @@ impl Daemon {
                 if !hub {
                     return p;
                 }
+                if let Some(why) = &waiting {
+                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
+                }
                 status::decide(&p.name, &views.of(&group, &p.name), rule, now)
             };
             let zone_changes = z.tracker.update_merged(
@@ -551,7 +614,10 @@ impl Daemon {
                 &group,
                 &z.maintenance,
                 &inner.vantage_verdict,
-                &mut merge,
+                HubView {
+                    merge: &mut merge,
+                    freshest,
+                },
                 now,
             );
             if let (false, Some(current)) = (zone_changes.is_empty(), z.tracker.current()) {
@@ -568,32 +634,47 @@ impl Daemon {
         }
         for g in inner.groups.iter_mut() {
             let group = g.config.name.clone();
-            for c in &g.components {
-                let p = status::evaluate_service(&c.config.name, &c.state, &g.maintenance, now);
+            let components = &g.components;
+            let mut merge = |p: ComponentStatus| {
+                let state = components
+                    .iter()
+                    .find(|c| c.config.name == p.name)
+                    .map(|c| &c.state);
                 let seen = Seen {
                     group: &group,
                     component: &p.name,
                     status: p.status,
                     reason: &p.reason,
-                    rtt_ms: None,
+                    rtt_ms: state
+                        .and_then(|s| {
+                            let span = duration_ms(s.thresholds().stats_window);
+                            s.samples.stats(now, span).median_rtt
+                        })
+                        .map(|d| d.as_secs_f64() * 1000.0),
                     serial: None,
                 };
                 if let Some(r) = log.note(&vantage, seen, now) {
                     views.ingest(r.clone());
                 }
-            }
-            let members = g
-                .components
+                if !hub {
+                    return p;
+                }
+                if let Some(why) = &waiting {
+                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
+                }
+                status::decide(&p.name, &views.of(&group, &p.name), rule, now)
+            };
+            let members = components
                 .iter()
                 .map(|c| (c.config.name.as_str(), &c.state));
-            let group_changes = g.tracker.update(
-                &group,
-                members,
-                g.config.partial_outage_share,
-                &g.maintenance,
-                &inner.vantage_verdict,
-                now,
-            );
+            let group_rule = GroupRule {
+                partial_outage_share: g.config.partial_outage_share,
+                maintenance: &g.maintenance,
+                vantage: &inner.vantage_verdict,
+            };
+            let group_changes = g
+                .tracker
+                .update_merged(&group, members, group_rule, &mut merge, now);
             incident_input.extend(incidents::service_changes(&group, &group_changes));
             for c in group_changes {
                 let id = if c.name == group {
@@ -905,6 +986,23 @@ impl Daemon {
                 .iter()
                 .map(|(k, z)| (k.clone(), z.state.to_persisted()))
                 .collect();
+            for z in inner.zones.values() {
+                state
+                    .statuses
+                    .insert(z.config.component.clone(), z.tracker.save());
+            }
+            for g in &inner.groups {
+                state
+                    .statuses
+                    .insert(g.config.name.clone(), g.tracker.save());
+                state.services.insert(
+                    g.config.name.clone(),
+                    g.components
+                        .iter()
+                        .map(|c| (c.config.name.clone(), c.state.to_persisted()))
+                        .collect(),
+                );
+            }
             state
         };
         match serde_json::to_string(&state) {

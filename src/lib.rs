@@ -42,6 +42,23 @@ pub(crate) fn duration_ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A stable 12-character id from `bytes` (FNV-1a 64, base 36): the Statuspage ids of
+/// components, maintenances and incidents.
+pub(crate) fn stable_id_of(bytes: impl IntoIterator<Item = u8>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 12];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(h % 36) as usize];
+        h /= 36;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The current wall-clock time in milliseconds since the Unix epoch.
 ///
 /// Only the shell (scheduler, daemon, API) calls this; the pure core takes time as an argument.

@@ -145,26 +145,21 @@ impl GroupEntry {
         status::active_maintenance(name, &self.maintenance, now)
     }
 
-    /// The published statuses; before the first status tick, the instantaneous evaluation.
+    /// The published statuses; before the first status tick, what the tracker would
+    /// publish now (restored statuses after a restart, else the first proposals).
     pub fn status(&self, now: UnixMs) -> GroupStatus {
         if let Some(s) = self.tracker.current() {
             return s.clone();
         }
-        let components: Vec<_> = self
-            .components
-            .iter()
-            .map(|c| status::evaluate_service(&c.config.name, &c.state, &self.maintenance, now))
-            .collect();
-        GroupStatus {
-            group: status::evaluate_service_group(
-                &self.config.name,
-                &components,
-                self.config.partial_outage_share,
-                &self.maintenance,
-                now,
-            ),
-            components,
-        }
+        self.tracker.preview(
+            &self.config.name,
+            self.components
+                .iter()
+                .map(|c| (c.config.name.as_str(), &c.state)),
+            self.config.partial_outage_share,
+            &self.maintenance,
+            now,
+        )
     }
 }
 
@@ -216,18 +211,7 @@ impl ComponentId {
 
 /// Stable 12-character id from a name (FNV-1a 64, base 36).
 pub fn stable_id(kind: &str, name: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = [b'0'; 12];
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(h % 36) as usize];
-        h /= 36;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::stable_id_of(kind.bytes().chain([0u8]).chain(name.bytes()))
 }
 
 impl std::fmt::Display for ComponentId {
@@ -385,14 +369,20 @@ impl Inner {
         s
     }
 
-    /// Every zone's published (confirmed) statuses; before the first status tick, the
-    /// instantaneous evaluation at `now`.
+    /// Every zone's published (confirmed) statuses; before the first status tick, what
+    /// the tracker would publish at `now` (restored statuses after a restart).
     pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
         self.zones
             .values()
             .map(|z| {
                 let s = z.tracker.current().cloned().unwrap_or_else(|| {
-                    status::evaluate_zone(&z.state, &z.config.component, &z.maintenance, now)
+                    z.tracker.preview(
+                        &z.state,
+                        &z.config.component,
+                        &z.maintenance,
+                        &self.vantage_verdict,
+                        now,
+                    )
                 });
                 (z, s)
             })

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::PersistedZone;
+use crate::state::{PersistedService, PersistedZone};
+use crate::status::SavedTracker;
 use crate::UnixMs;
 
 /// The state file format version this build reads and writes.
@@ -28,6 +29,16 @@ pub struct PersistedState {
     pub saved_at: UnixMs,
     /// Per-zone state, by zone name.
     pub zones: BTreeMap<String, PersistedZone>,
+    /// Confirmed statuses: the confirmation state of every group (a zone's group component
+    /// and its nameservers, a service group and its components), by group name. Restored on
+    /// start so that a restart neither announces a confirmed outage again nor clears it
+    /// early (`status::Confirmation::restore`).
+    #[serde(default)]
+    pub statuses: BTreeMap<String, SavedTracker>,
+    /// Service component state: each check target's up/down latch, by group, then
+    /// component.
+    #[serde(default)]
+    pub services: BTreeMap<String, BTreeMap<String, PersistedService>>,
 }
 
 impl PersistedState {
@@ -37,6 +48,8 @@ impl PersistedState {
             version: STATE_VERSION,
             saved_at,
             zones: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            services: BTreeMap::new(),
         }
     }
 }

@@ -202,46 +202,6 @@ fn assert_families(m: &Scrape) {
     }
 }
 
-/// Runs `promtool check metrics` on `text`; a skip line when promtool is missing
-/// (a failure when NSPROBE_REQUIRE_TOOLS=1).
-fn promtool_check(text: &str) {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("NSPROBE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-                panic!("promtool is required (NSPROBE_REQUIRE_TOOLS=1) but cannot run: {e}");
-            }
-            eprintln!("SKIP promtool check metrics: promtool not runnable ({e})");
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let out = child.wait_with_output().expect("promtool runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {}\n{report}",
-        out.status
-    );
-}
-
 /// Writes `body` to `$NSPROBE_DUMP_DIR/name` when that variable is set (used to
 /// capture real responses for README.md).
 fn dump(name: &str, body: &str) {
@@ -339,7 +299,7 @@ async fn metrics_export_every_family_consistent_with_the_json_api() {
 
     let m = scrape(addr).await;
     assert_families(&m);
-    promtool_check(&m.text);
+    common::promtool::check_metrics(&m.text);
     dump("metrics.txt", &m.text);
 
     // Histogram buckets: 100 µs … 5 s, then +Inf.
@@ -744,7 +704,10 @@ async fn statuspage_documents_have_the_v2_shape_and_stable_ids() {
     // ns3 is unreachable: one incident, in the operator's words (tests/incidents.rs has more).
     let incidents = s["incidents"].as_array().expect("incidents");
     assert_eq!(incidents.len(), 1, "{s}");
-    assert_eq!(incidents[0]["name"], "Ns3.lab is not reachable");
+    assert_eq!(
+        incidents[0]["name"],
+        "Network connectivity issue affecting ns3.lab"
+    );
     assert_eq!(incidents[0]["status"], "investigating");
     let sm = s["scheduled_maintenances"]
         .as_array()
@@ -1042,9 +1005,23 @@ async fn every_openapi_path_is_served() {
     );
     let d = start(&lab.config("", &group)).await;
     wait_ready(&d).await;
+    // Component ids (the history endpoints) as /api/v2/components.json names them.
+    let (_, comps) = get_json(d.http_addr, "/api/v2/components.json").await;
+    let das_id = comps["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .find(|c| c["name"] == "DAS")
+        .and_then(|c| c["id"].as_str())
+        .expect("DAS has an id")
+        .to_string();
     let mut paths = BTreeSet::new();
     for (method, path) in &ops {
         let real = path
+            .replace(
+                "/api/v1/components/{id}/",
+                &format!("/api/v1/components/{das_id}/"),
+            )
             .replace("{zone}", "dk.")
             .replace("{server}", "ns1.lab")
             .replace("{group}", "Registry")
@@ -1079,6 +1056,16 @@ async fn every_openapi_path_is_served() {
         "/badge/{component}/uptime.svg",
         "/badge/{component}.json",
         "/badge/{component}/uptime.json",
+        "/api/v1/uptime",
+        "/api/v1/components/{id}/uptime",
+        "/api/v1/components/{id}/series",
+        "/api/v2/incidents.json",
+        "/api/v2/incidents/unresolved.json",
+        "/api/v2/scheduled-maintenances.json",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+        "/api/v2/scheduled-maintenances/active.json",
+        "/history.atom",
+        "/history.rss",
     ] {
         assert!(paths.contains(p), "{p} missing from docs/openapi.yaml");
     }

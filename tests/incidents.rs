@@ -74,7 +74,11 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
         window(3600, 1800, "Router replacement"),
         window(-7200, 1800, "Software upgrade")
     );
-    let cfg = lab.config("", &tail);
+    // A silent server's UDP and TCP targets fall up to one interval (200 ms) apart: with
+    // confirm_after 3 s the confirmation layer publishes one change to major_outage (an
+    // outage building up within a tenth of confirm_after), as the default 30 s does; with
+    // 0 s the first target down would open the incident as a partial outage.
+    let cfg = lab.config("confirm_after = \"3s\"", &tail);
     let d = start(&cfg).await;
     wait_ready(&d).await;
     let addr = d.http_addr;
@@ -89,7 +93,7 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
     let inc = v["incidents"][0].clone();
     check_incident_shape(&inc);
     assert_eq!(inc["status"], "investigating");
-    assert_eq!(inc["name"], "Ns2.lab is not reachable");
+    assert_eq!(inc["name"], "Network connectivity issue affecting ns2.lab");
     assert_eq!(inc["impact"], "minor", "{inc}");
     let body = inc["incident_updates"][0]["body"].as_str().expect("body");
     let ip = lab.servers[1].addr().ip().to_string();
@@ -129,6 +133,16 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
         || async move {
             let (_, v) = get_json(addr, "/api/v2/incidents/unresolved.json").await;
             v["incidents"].as_array().is_some_and(|a| a.is_empty())
+        },
+    )
+    .await;
+    // incidents.json reads resolved incidents from the store: wait for the writer's commit.
+    wait_until(
+        "resolution in the store",
+        Duration::from_secs(10),
+        || async move {
+            let (_, v) = get_json(addr, "/api/v2/incidents.json").await;
+            v["incidents"][0]["status"] == "resolved"
         },
     )
     .await;
@@ -194,7 +208,7 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
             .find(|e| {
                 e.title
                     .as_ref()
-                    .is_some_and(|t| t.content == "Ns2.lab is not reachable")
+                    .is_some_and(|t| t.content == "Network connectivity issue affecting ns2.lab")
             })
             .unwrap_or_else(|| panic!("{path}: incident entry missing: {body}"));
         let text = entry
@@ -220,5 +234,130 @@ async fn a_silent_server_is_an_incident_until_it_answers_again() {
             .as_ref()
             .is_some_and(|t| t.content == "Maintenance: Router replacement")));
     }
+    d.shutdown().await.expect("shutdown");
+}
+
+/// A restart during a confirmed outage: the confirmed statuses are restored from the store's
+/// restart state, so the outage stays published with its `since` from the first request
+/// after the restart on (no flap through `unknown` or `operational`, no status change
+/// logged), no second incident is opened and the open one gets no update; recovery after
+/// the restart still waits for `clear_after` and resolves the same incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_an_outage_keeps_it_confirmed_and_continues_the_incident() {
+    use common::daemon_lab::{server, status, zone};
+    let lab = Lab::new(3, 7).await;
+    let cfg = lab.config("confirm_after = \"600ms\"\nclear_after = \"1500ms\"", "");
+    let d = start(&cfg).await;
+    wait_ready(&d).await;
+    let addr = d.http_addr;
+    lab.servers[1].set_mode(Mode::Silent);
+    wait_until(
+        "ns2 confirmed down",
+        Duration::from_secs(10),
+        || async move { server(&status(addr).await, "ns2.lab")["status"] == "major_outage" },
+    )
+    .await;
+    wait_until("incident opened", Duration::from_secs(10), || async move {
+        let (_, v) = get_json(addr, "/api/v2/incidents/unresolved.json").await;
+        v["incidents"].as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let before = status(addr).await;
+    let since = server(&before, "ns2.lab")["since"].clone();
+    assert!(since.is_string(), "{before}");
+    let (_, v) = get_json(addr, "/api/v2/incidents/unresolved.json").await;
+    let inc = v["incidents"][0].clone();
+    let updates = inc["incident_updates"].as_array().map(Vec::len);
+    d.shutdown().await.expect("shutdown");
+    let restarted_at = nsprobe::now_ms();
+
+    // From the first request on, for the first probe rounds (interval 200 ms, fail_after 2)
+    // and beyond: the restored outage, with its since.
+    let d = start(&cfg).await;
+    let addr = d.http_addr;
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let mut polls = 0;
+    while std::time::Instant::now() < until {
+        let v = status(addr).await;
+        let s = server(&v, "ns2.lab");
+        assert_eq!(
+            s["status"], "major_outage",
+            "poll {polls} after restart: {v}"
+        );
+        assert_eq!(s["since"], since, "poll {polls}: since changed: {v}");
+        assert_eq!(
+            zone(&v)["status"],
+            "degraded_performance",
+            "poll {polls}: {v}"
+        );
+        let (_, sp) = get_json(addr, "/api/v2/components.json").await;
+        let c = sp["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .find(|c| c["name"] == "ns2.lab")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(c["status"], "major_outage", "poll {polls}: {sp}");
+        polls += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The same incident, no update from the restart, no second incident.
+    let (_, v) = get_json(addr, "/api/v2/incidents/unresolved.json").await;
+    assert_eq!(v["incidents"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["incidents"][0]["id"], inc["id"]);
+    assert_eq!(
+        v["incidents"][0]["incident_updates"]
+            .as_array()
+            .map(Vec::len),
+        updates,
+        "the restart added an update: {v}"
+    );
+    let (_, all) = get_json(addr, "/api/v2/incidents.json").await;
+    assert_eq!(all["incidents"].as_array().map(Vec::len), Some(1), "{all}");
+    // Nothing logged for ns2.lab since the restart.
+    let db = rusqlite::Connection::open_with_flags(
+        lab.dir.path().join("nsprobe.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("store");
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM status_change s JOIN component c ON c.id = s.component
+             WHERE c.name = 'ns2.lab' AND s.at >= ?1",
+            [restarted_at as i64],
+            |r| r.get(0),
+        )
+        .expect("query");
+    assert_eq!(n, 0, "status changes of ns2.lab logged after the restart");
+
+    // Recovery still waits for clear_after and resolves the same incident.
+    lab.servers[1].set_mode(Mode::Normal);
+    let answered = std::time::Instant::now();
+    wait_until("ns2 operational", Duration::from_secs(10), || async move {
+        server(&status(addr).await, "ns2.lab")["status"] == "operational"
+    })
+    .await;
+    assert!(
+        answered.elapsed() >= Duration::from_millis(1500),
+        "cleared before clear_after: {:?}",
+        answered.elapsed()
+    );
+    // incidents.json reads the store: the resolution is there once the writer committed it.
+    wait_until(
+        "incident resolved",
+        Duration::from_secs(10),
+        || async move {
+            let (_, v) = get_json(addr, "/api/v2/incidents.json").await;
+            v["incidents"][0]["status"] == "resolved"
+        },
+    )
+    .await;
+    let (_, v) = get_json(addr, "/api/v2/incidents/unresolved.json").await;
+    assert_eq!(v["incidents"].as_array().map(Vec::len), Some(0), "{v}");
+    let (_, all) = get_json(addr, "/api/v2/incidents.json").await;
+    assert_eq!(all["incidents"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all["incidents"][0]["id"], inc["id"]);
+    assert_eq!(all["incidents"][0]["status"], "resolved");
     d.shutdown().await.expect("shutdown");
 }

@@ -16,46 +16,6 @@ use common::daemon_lab::{start, Lab};
 use common::{get_json, http, wait_until, LabServer};
 use serde_json::Value;
 
-/// Runs `promtool check metrics` on `text` (a skip line when promtool is missing,
-/// a failure when NSPROBE_REQUIRE_TOOLS=1).
-fn promtool_check(text: &str) {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("NSPROBE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-                panic!("promtool is required (NSPROBE_REQUIRE_TOOLS=1) but cannot run: {e}");
-            }
-            eprintln!("SKIP promtool check metrics: promtool not runnable ({e})");
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let out = child.wait_with_output().expect("promtool runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {}\n{report}",
-        out.status
-    );
-}
-
 /// Every series (name and label set) appears once; returns the sample lines.
 fn assert_no_duplicate_series(text: &str) -> Vec<&str> {
     let mut seen = HashSet::new();
@@ -153,7 +113,7 @@ async fn a_nameserver_in_two_zones_is_two_components() {
     // No duplicate series; promtool accepts the exposition.
     let (code, text) = http(addr, "GET", "/metrics").await;
     assert_eq!(code, 200);
-    promtool_check(&text);
+    common::promtool::check_metrics(&text);
     let lines = assert_no_duplicate_series(&text);
     for want in [
         "nsprobe_maintenance{component=\"ns.shared.lab\",group=\"DNS (.dk)\"} 0",

@@ -269,7 +269,7 @@ async fn service_components_end_to_end() {
         Some(1.0),
         "{m}"
     );
-    promtool_check(&m);
+    common::promtool::check_metrics(&m);
 
     // Statuspage: service groups with their members; ids distinct and stable.
     let (code, sp) = get_json(addr, "/api/v2/components.json").await;
@@ -471,42 +471,4 @@ const TIMING: &str =
 
 fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs)).to_string()
-}
-
-/// `promtool check metrics` on `text` (skipped without promtool unless NSPROBE_REQUIRE_TOOLS=1).
-fn promtool_check(text: &str) {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("NSPROBE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-                panic!("promtool is required (NSPROBE_REQUIRE_TOOLS=1) but cannot run: {e}");
-            }
-            eprintln!("SKIP promtool check metrics: {e}");
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool: {report}"
-    );
 }

@@ -109,29 +109,7 @@ fn find(state: &AppState, id: &str) -> Result<ComponentId, ApiError> {
 }
 
 fn days_param(params: &HashMap<String, String>, allowed: &[&str]) -> Result<u32, ApiError> {
-    let mut days = DEFAULT_DAYS;
-    for (k, v) in params {
-        match k.as_str() {
-            "days" => {
-                days = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|d| (1..=MAX_DAYS).contains(d))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "days must be a whole number from 1 to {MAX_DAYS}, got {v:?}"
-                        ))
-                    })?;
-            }
-            other if allowed.contains(&other) => {}
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown query parameter {other:?} (expected: days)"
-                )))
-            }
-        }
-    }
-    Ok(days)
+    super::count_param(params, "days", DEFAULT_DAYS, MAX_DAYS, allowed)
 }
 
 async fn blocking<T: Send + 'static>(

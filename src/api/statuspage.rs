@@ -370,47 +370,35 @@ pub fn summary(inner: &Inner, now: UnixMs) -> Summary {
     // does): one server out of several is the group's degradation, not a
     // critical outage of the page.
     let mut groups = Vec::new();
-    for (gi, (_, zs)) in inner.statuses(now).into_iter().enumerate() {
-        let group_id = ComponentId::group(&zs.group.name);
+    // A group component (a zone's or a service group's) at `position`, then its members.
+    let mut add_group = |group: &ComponentStatus, members: &[ComponentStatus], position| {
+        let group_id = ComponentId::group(&group.name);
         let gid = component_id(&group_id);
-        let mut group = component(&group_id, &zs.group, gi + 1, None);
-        group.group = true;
-        group.components = Some(
-            zs.servers
+        let mut g = component(&group_id, group, position, None);
+        g.group = true;
+        g.components = Some(
+            members
                 .iter()
-                .map(|s| component_id(&ComponentId::member(&zs.group.name, &s.name)))
+                .map(|m| component_id(&ComponentId::member(&group.name, &m.name)))
                 .collect(),
         );
-        groups.push(zs.group.statuspage_status());
+        groups.push(group.statuspage_status());
         ids.push(group_id);
-        components.push(group);
-        for (si, s) in zs.servers.iter().enumerate() {
-            let id = ComponentId::member(&zs.group.name, &s.name);
-            components.push(component(&id, s, si + 1, Some(gid.clone())));
+        components.push(g);
+        for (mi, m) in members.iter().enumerate() {
+            let id = ComponentId::member(&group.name, &m.name);
+            components.push(component(&id, m, mi + 1, Some(gid.clone())));
             ids.push(id);
         }
+    };
+    let zones = inner.statuses(now);
+    let zone_groups = zones.len();
+    for (gi, (_, zs)) in zones.into_iter().enumerate() {
+        add_group(&zs.group, &zs.servers, gi + 1);
     }
     // Service groups follow the zone groups, in config order, with their members.
-    let zone_groups = groups.len();
     for (gi, (_, gs)) in inner.group_statuses(now).into_iter().enumerate() {
-        let group_id = ComponentId::group(&gs.group.name);
-        let gid = component_id(&group_id);
-        let mut group = component(&group_id, &gs.group, zone_groups + gi + 1, None);
-        group.group = true;
-        group.components = Some(
-            gs.components
-                .iter()
-                .map(|c| component_id(&ComponentId::member(&gs.group.name, &c.name)))
-                .collect(),
-        );
-        groups.push(gs.group.statuspage_status());
-        ids.push(group_id);
-        components.push(group);
-        for (ci, c) in gs.components.iter().enumerate() {
-            let id = ComponentId::member(&gs.group.name, &c.name);
-            components.push(component(&id, c, ci + 1, Some(gid.clone())));
-            ids.push(id);
-        }
+        add_group(&gs.group, &gs.components, zone_groups + gi + 1);
     }
     let all_maintenances: Vec<ScheduledMaintenance> = inner
         .config

@@ -6,11 +6,12 @@ use serde::Serialize;
 
 use super::statuspage::component_id;
 use super::{rfc3339, worst};
+use crate::config::MaintenanceWindow;
 use crate::model::{ComponentId, GroupEntry, Inner, ZoneEntry};
 use crate::probe::{CertFacts, Facts, Kind, Transport};
 use crate::state::MinutePoint;
 use crate::status::{self, Status};
-use crate::UnixMs;
+use crate::{duration_ms, UnixMs};
 
 /// `GET /api/v1/status`.
 #[derive(Debug, Clone, Serialize)]
@@ -275,6 +276,17 @@ pub struct ErrorView {
     pub at: String,
 }
 
+impl ErrorView {
+    /// A failure with its stable `reason`, `detail` and time.
+    fn new(reason: &str, detail: &str, at: UnixMs) -> ErrorView {
+        ErrorView {
+            reason: reason.to_string(),
+            detail: detail.to_string(),
+            at: rfc3339(at),
+        }
+    }
+}
+
 /// One target in `/api/v1/status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetView {
@@ -336,14 +348,13 @@ pub struct PointView {
     pub max_ms: Option<f64>,
 }
 
-fn maintenance_view(entry: &ZoneEntry, component: &str, now: UnixMs) -> Option<MaintenanceView> {
-    entry
-        .active_maintenance(component, now)
-        .map(|w| MaintenanceView {
-            reason: w.reason.clone(),
-            start: rfc3339(w.start),
-            end: rfc3339(w.end),
-        })
+/// The maintenance window in force (a zone's or a group's `active_maintenance`), as shown.
+fn maintenance_view(window: Option<&MaintenanceWindow>) -> Option<MaintenanceView> {
+    window.map(|w| MaintenanceView {
+        reason: w.reason.clone(),
+        start: rfc3339(w.start),
+        end: rfc3339(w.end),
+    })
 }
 
 /// The whole `/api/v1/status` document at `now`.
@@ -382,14 +393,6 @@ pub fn status_view(inner: &Inner, now: UnixMs) -> StatusView {
     }
 }
 
-fn group_maintenance(g: &GroupEntry, name: &str, now: UnixMs) -> Option<MaintenanceView> {
-    g.active_maintenance(name, now).map(|w| MaintenanceView {
-        reason: w.reason.clone(),
-        start: rfc3339(w.start),
-        end: rfc3339(w.end),
-    })
-}
-
 fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupView {
     let name = g.config.name.as_str();
     let components = g
@@ -398,10 +401,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
         .zip(&gs.components)
         .map(|(entry, cs)| {
             let th = entry.state.thresholds();
-            let w = entry.state.samples.stats(
-                now,
-                u64::try_from(th.stats_window.as_millis()).unwrap_or(u64::MAX),
-            );
+            let w = entry.state.samples.stats(now, duration_ms(th.stats_window));
             ServiceView {
                 id: component_id(&ComponentId::member(name, &cs.name)),
                 name: cs.name.clone(),
@@ -412,7 +412,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
                 window_loss: w.loss(),
                 window_loss_low: w.loss_low,
                 window_checks: w.samples,
-                maintenance: group_maintenance(g, &cs.name, now),
+                maintenance: maintenance_view(g.active_maintenance(&cs.name, now)),
                 vantages: Vec::new(),
                 checks: entry
                     .state
@@ -423,11 +423,10 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
                         target: key.target.clone(),
                         up: c.up,
                         rtt_ms: c.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
-                        last_error: c.last_error.as_ref().map(|e| ErrorView {
-                            reason: e.reason.as_str().to_string(),
-                            detail: e.detail.clone(),
-                            at: rfc3339(e.at),
-                        }),
+                        last_error: c
+                            .last_error
+                            .as_ref()
+                            .map(|e| ErrorView::new(e.reason.as_str(), &e.detail, e.at)),
                         consecutive_failures: c.consecutive_failures,
                         last_check_at: c.last_at.map(rfc3339),
                         facts: c.last_facts.clone(),
@@ -448,7 +447,7 @@ fn group_view(g: &GroupEntry, gs: &status::GroupStatus, now: UnixMs) -> GroupVie
         status: gs.group.status,
         reason: gs.group.reason.clone(),
         since: gs.group.since.map(rfc3339),
-        maintenance: group_maintenance(g, name, now),
+        maintenance: maintenance_view(g.active_maintenance(name, now)),
         components,
     }
 }
@@ -463,10 +462,11 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
         let mut lag_ms = 0u64;
         let mut window = None;
         if let Some(server) = st.server(&s.name) {
-            window = Some(server.samples.stats(
-                now,
-                u64::try_from(st.thresholds().stats_window.as_millis()).unwrap_or(u64::MAX),
-            ));
+            window = Some(
+                server
+                    .samples
+                    .stats(now, duration_ms(st.thresholds().stats_window)),
+            );
             for (key, t) in &server.targets {
                 targets.push(TargetView {
                     address: key.addr.to_string(),
@@ -475,11 +475,10 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
                     rtt_ms: t.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
                     serial: t.last_serial,
                     nsid: t.last_nsid.clone(),
-                    last_error: t.last_error.as_ref().map(|e| ErrorView {
-                        reason: e.kind.as_str().to_string(),
-                        detail: e.detail.clone(),
-                        at: rfc3339(e.at),
-                    }),
+                    last_error: t
+                        .last_error
+                        .as_ref()
+                        .map(|e| ErrorView::new(e.kind.as_str(), &e.detail, e.at)),
                     consecutive_failures: t.consecutive_failures,
                     last_probe_at: t.last_at.map(rfc3339),
                     rrsig_expires_at: t
@@ -512,7 +511,7 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
             serial,
             lag,
             lag_seconds: lag_ms as f64 / 1000.0,
-            maintenance: maintenance_view(entry, &s.name, now),
+            maintenance: maintenance_view(entry.active_maintenance(&s.name, now)),
             targets,
             vantages: Vec::new(),
         });
@@ -536,7 +535,7 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
         stale: zs.stale,
         stale_after_seconds: st.stale_threshold_ms() as f64 / 1000.0,
         publication_interval_seconds: st.learned_gap_ms().map(|g| g as f64 / 1000.0),
-        maintenance: maintenance_view(entry, &zs.group.name, now),
+        maintenance: maintenance_view(entry.active_maintenance(&zs.group.name, now)),
         servers,
     }
 }

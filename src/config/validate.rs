@@ -120,6 +120,54 @@ impl Cx<'_> {
         Ok(d)
     }
 
+    /// A count that must be at least 1: `value`, or `default` when absent.
+    pub(super) fn positive(
+        &self,
+        ctx: &str,
+        key: &str,
+        value: &Option<S<u32>>,
+        default: u32,
+    ) -> Result<u32, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(s) if *s.get_ref() == 0 => {
+                Err(self.at(s, format!("{ctx}{key} must be at least 1")))
+            }
+            Some(s) => Ok(*s.get_ref()),
+        }
+    }
+
+    /// A share: above 0 and below 1 (at most 1 when `upper_inclusive`): `value`, or
+    /// `default` when absent; the error shows `example`.
+    pub(super) fn share(
+        &self,
+        ctx: &str,
+        key: &str,
+        value: &Option<S<f64>>,
+        default: f64,
+        upper_inclusive: bool,
+        example: &str,
+    ) -> Result<f64, ConfigError> {
+        let Some(s) = value else { return Ok(default) };
+        let x = *s.get_ref();
+        let ok = x > 0.0 && (x < 1.0 || (upper_inclusive && x == 1.0));
+        if ok {
+            Ok(x)
+        } else {
+            let range = if upper_inclusive {
+                "(0, 1]: above 0, at most 1"
+            } else {
+                "(0, 1): above 0 and below 1"
+            };
+            Err(self.at(
+                s,
+                format!(
+                    "{ctx}{key} ({x}) is out of range; it is a share in {range}, e.g. {example}"
+                ),
+            ))
+        }
+    }
+
     pub(super) fn address(
         &self,
         ctx: &str,
@@ -513,36 +561,10 @@ impl Cx<'_> {
         };
 
         let d = Thresholds::default();
-        let positive = |key: &str, v: &Option<S<u32>>, default: u32| -> Result<u32, ConfigError> {
-            match v {
-                None => Ok(default),
-                Some(s) if *s.get_ref() == 0 => {
-                    Err(self.at(s, format!("{c}{key} must be at least 1")))
-                }
-                Some(s) => Ok(*s.get_ref()),
-            }
-        };
-        let share = |key: &str,
-                     v: &Option<S<f64>>,
-                     default: f64,
-                     upper_inclusive: bool|
-         -> Result<f64, ConfigError> {
-            let Some(s) = v else { return Ok(default) };
-            let x = *s.get_ref();
-            let ok = x > 0.0 && (x < 1.0 || (upper_inclusive && x == 1.0));
-            if ok {
-                Ok(x)
-            } else {
-                let range = if upper_inclusive {
-                    "(0, 1]: above 0, at most 1"
-                } else {
-                    "(0, 1): above 0 and below 1"
-                };
-                Err(self.at(
-                    s,
-                    format!("{c}{key} ({x}) is out of range; it is a share in {range}, e.g. 0.5"),
-                ))
-            }
+        let positive =
+            |key: &str, v: &Option<S<u32>>, default: u32| self.positive(c, key, v, default);
+        let share = |key: &str, v: &Option<S<f64>>, default: f64, upper_inclusive: bool| {
+            self.share(c, key, v, default, upper_inclusive, "0.5")
         };
         let stale_factor = match &raw.stale_factor {
             None => None,

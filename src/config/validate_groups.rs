@@ -45,11 +45,14 @@ impl Cx<'_> {
             {
                 return Err(self.at(&rg.name, format!("{ctx}name: another group (or a zone's component) is already called {name:?}; give each group a distinct name")));
             }
-            let partial_outage_share = match &rg.partial_outage_share {
-                None => 0.5,
-                Some(s) if *s.get_ref() > 0.0 && *s.get_ref() < 1.0 => *s.get_ref(),
-                Some(s) => return Err(self.at(s, format!("{ctx}partial_outage_share ({}) is out of range; it is a share in (0, 1): above 0 and below 1, e.g. 0.5", s.get_ref()))),
-            };
+            let partial_outage_share = self.share(
+                &ctx,
+                "partial_outage_share",
+                &rg.partial_outage_share,
+                0.5,
+                false,
+                "0.5",
+            )?;
             if rg.component.is_empty() {
                 return Err(self.at(&rg.name, format!("{ctx}no components; add at least one [[group.component]] table with a name and a [[group.component.check]]")));
             }
@@ -99,16 +102,9 @@ impl Cx<'_> {
         let ctx = format!("{gctx}component {name:?}: ");
         let c = ctx.as_str();
         let d = ServiceThresholds::default();
-        let positive = |key: &str, v: &Option<S<u32>>, default: u32| match v {
-            None => Ok(default),
-            Some(s) if *s.get_ref() == 0 => Err(self.at(s, format!("{c}{key} must be at least 1"))),
-            Some(s) => Ok(*s.get_ref()),
-        };
-        let loss_after = match &raw.loss_after {
-            None => d.loss_after,
-            Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 1.0 => *s.get_ref(),
-            Some(s) => return Err(self.at(s, format!("{c}loss_after ({}) is out of range; it is a share in (0, 1]: above 0, at most 1, e.g. 0.2", s.get_ref()))),
-        };
+        let positive =
+            |key: &str, v: &Option<S<u32>>, default: u32| self.positive(c, key, v, default);
+        let loss_after = self.share(c, "loss_after", &raw.loss_after, d.loss_after, true, "0.2")?;
         let thresholds = ServiceThresholds {
             fail_after: positive("fail_after", &raw.fail_after, d.fail_after)?,
             recover_after: positive("recover_after", &raw.recover_after, d.recover_after)?,

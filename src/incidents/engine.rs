@@ -207,7 +207,8 @@ impl IncidentBook {
             STALL => (&t.stall_title, &t.stall_open),
             _ => (&t.component_title, &t.component_open),
         };
-        let title = capitalise(&render(title, &vars));
+        // Rendered as written: a title that starts with a host name keeps its case.
+        let title = render(title, &vars);
         let id = incident_id(group, at);
         let mut inc = Incident {
             id: id.clone(),
@@ -397,7 +398,10 @@ fn vars(c: &ChangeIn, now: UnixMs, opened: UnixMs) -> Vec<(&'static str, String)
             z.published_at
                 .map_or_else(|| "unknown".into(), |p| text::age(now.saturating_sub(p))),
         ));
-        v.push(("others", z.servers.saturating_sub(1).to_string()));
+        // The servers the zone remains available through: those published operational
+        // (the server the text is about is not; one in maintenance or down is not
+        // serving either).
+        v.push(("others", z.serving.to_string()));
     };
     let server = |v: &mut Vec<(&'static str, String)>, s: &ServerFacts| {
         v.push(("server", c.name.clone()));
@@ -418,31 +422,13 @@ fn vars(c: &ChangeIn, now: UnixMs, opened: UnixMs) -> Vec<(&'static str, String)
     v
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
 /// Stable incident id from the group and the opening time (FNV-1a 64, base 36, 12 chars).
 fn incident_id(group: &str, at: UnixMs) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in "incident"
-        .bytes()
-        .chain([0u8])
-        .chain(group.bytes())
-        .chain(at.to_be_bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = [b'0'; 12];
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(h % 36) as usize];
-        h /= 36;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::stable_id_of(
+        "incident"
+            .bytes()
+            .chain([0u8])
+            .chain(group.bytes())
+            .chain(at.to_be_bytes()),
+    )
 }

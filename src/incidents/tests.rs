@@ -171,7 +171,7 @@ fn one_server_unreachable_is_one_incident_with_its_group() {
     assert_eq!(r.book.open_count(), 1);
     let inc = r.last().clone();
     assert_eq!(inc.kind, "server");
-    assert_eq!(inc.name, "L.nic.dk is not reachable");
+    assert_eq!(inc.name, "Network connectivity issue affecting l.nic.dk");
     assert_eq!(
         inc.updates[0].body,
         "Investigating — l.nic.dk is not reachable (UDP and TCP, 192.0.2.12 and 2001:db8::12) \

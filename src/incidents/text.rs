@@ -4,7 +4,8 @@
 //!
 //! Placeholders: `{zone}`, `{served_by}` ("all 7 nameservers", "5 of 7 nameservers"),
 //! `{published_at}`, `{serial}`, `{age}`, `{server}`, `{transports}` ("UDP and TCP"),
-//! `{addresses}`, `{since}` ("06:40 UTC"), `{others}`, `{component}`, `{group}`,
+//! `{addresses}`, `{since}` ("06:40 UTC"), `{others}` (the nameservers published
+//! operational, which the zone remains available through), `{component}`, `{group}`,
 //! `{status}` ("a major outage"), `{reason}`, `{duration}`. An unknown placeholder is
 //! left as written.
 
@@ -47,7 +48,7 @@ impl Default for Templates {
             stall_title: s("Updates to the {zone} zone are not being published"),
             stall_open: s("updates to the {zone} zone are not being published. The zone is served normally by {served_by}, but the latest published version is from {published_at} (serial {serial}), {age} ago."),
             stall_resolved: s("updates to the {zone} zone are published again (serial {serial}, published {published_at}) after {duration}."),
-            server_title: s("{server} is not reachable"),
+            server_title: s("Network connectivity issue affecting {server}"),
             server_open: s("{server} is not reachable ({transports}, {addresses}) since {since}. The zone remains available through the other {others} nameservers."),
             server_resolved: s("{server} is reachable again after {duration}."),
             component_title: s("{component}: {status}"),

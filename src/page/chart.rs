@@ -51,24 +51,14 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
         let _ = write!(title, "average {mean:.1} ms, highest {max:.1} ms");
     }
     let mut s = String::with_capacity(4096);
+    // The script reads the values back from the drawing (the path's points, `data-top`
+    // the y axis' top): no second copy of the series in the page.
     let _ = write!(
         s,
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
-         aria-label=\"{title}\" data-from=\"{from}\" data-span=\"{span_ms}\" data-step=\"{step_ms}\" data-v=\""
+         aria-label=\"{title}\" data-from=\"{from}\" data-span=\"{span_ms}\" data-step=\"{step_ms}\" \
+         data-top=\"{top}"
     );
-    for (i, p) in shown.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        match p.median_ms {
-            Some(m) => {
-                let _ = write!(s, "{}:{m:.1}", (p.start - from) / step_ms.max(1));
-            }
-            None => {
-                let _ = write!(s, "{}:x", (p.start - from) / step_ms.max(1));
-            }
-        }
-    }
     s.push_str("\"><title>");
     s.push_str(&title);
     s.push_str("</title>");
@@ -124,10 +114,11 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
                         y(m)
                     );
                 }
+                // After `M`, further pairs are implicit line-tos (SVG paths): no `L` each.
                 let _ = write!(
                     d,
                     "{}{:.0} {:.1}",
-                    if joined { " L" } else { " M" },
+                    if joined { " " } else { "M" },
                     x(p.start + step_ms / 2),
                     y(m)
                 );
@@ -137,7 +128,7 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
         }
     }
     if !d.is_empty() {
-        let _ = write!(s, "<path class=\"line\" d=\"{}\"/>", d.trim_start());
+        let _ = write!(s, "<path class=\"line\" d=\"{d}\"/>");
     }
     s.push_str(&dots);
     // Failures: a red mark whose height is the failed share.
@@ -221,8 +212,11 @@ mod tests {
         ];
         let s = svg("a.nic.dk", &pts, now, 30 * 60_000, 5 * 60_000);
         let d = s.split("d=\"").nth(1).unwrap().split('"').next().unwrap();
+        // Two subpaths: two points joined, then one alone (also drawn as a dot).
         assert_eq!(d.matches('M').count(), 2, "{d}");
-        assert_eq!(d.matches('L').count(), 1, "{d}");
+        assert_eq!(d.split('M').nth(1).unwrap().split(' ').count(), 4, "{d}");
+        assert_eq!(s.matches("class=\"pt\"").count(), 1, "{s}");
+        assert!(s.contains("data-top=\"2\""), "{s}");
         assert_eq!(s.matches("class=\"fail\"").count(), 2);
         assert!(s.contains("highest 2.0 ms"), "{s}");
     }

@@ -1,7 +1,7 @@
 //! The response-time charts' ranges (`?range=24h|7d|30d`): 24 hours from memory (5-minute
 //! points), 7 and 30 days from the store's hour series (1- and 4-hour points).
 
-use super::view::ChartPoint;
+use super::view::{buckets, ChartPoint};
 use crate::store::SeriesPoint;
 
 /// A chart range.
@@ -79,40 +79,19 @@ impl ChartRange {
 /// Store points (hours, oldest first) → one chart point per `step_ms` (aligned), the
 /// typical response weighted by successful probes as the store weights hours.
 pub fn from_series(points: &[SeriesPoint], step_ms: u64) -> Vec<ChartPoint> {
-    let step_ms = step_ms.max(1);
-    let mut out: Vec<ChartPoint> = Vec::new();
-    let mut sums: Vec<(f64, u64)> = Vec::new();
-    for p in points {
-        let start = p.start - p.start % step_ms;
-        if out.last().map(|c| c.start) != Some(start) {
-            out.push(ChartPoint {
-                start,
-                median_ms: None,
-                probes: 0,
-                failures: 0,
-            });
-            sums.push((0.0, 0));
-        }
-        let (c, sum) = (
-            out.last_mut().expect("pushed"),
-            sums.last_mut().expect("pushed"),
-        );
-        c.probes = c
-            .probes
-            .saturating_add(u32::try_from(p.probes).unwrap_or(u32::MAX));
-        c.failures = c
-            .failures
-            .saturating_add(u32::try_from(p.failures).unwrap_or(u32::MAX));
-        if let Some(t) = p.typical_ms {
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    buckets(
+        points.iter().map(|p| {
             let ok = p.probes.saturating_sub(p.failures).max(1);
-            sum.0 += t * ok as f64;
-            sum.1 += ok;
-        }
-    }
-    for (c, (s, n)) in out.iter_mut().zip(sums) {
-        c.median_ms = (n > 0).then(|| s / n as f64);
-    }
-    out
+            (
+                p.start,
+                count(p.probes),
+                count(p.failures),
+                p.typical_ms.map(|t| (t, ok)),
+            )
+        }),
+        step_ms,
+    )
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ use crate::UnixMs;
 pub const CSS: &str = include_str!("assets/page.css");
 /// The page's optional script (chart hover details, refresh).
 pub const JS: &str = include_str!("assets/page.js");
+/// The pages' icon, inline (a browser asks for `/favicon.ico` when a page names none, and
+/// logs the 404 as a console error): a green dot.
+pub const ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' \
+    viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232b8a3e'/%3E%3C/svg%3E";
 
 /// `2026-06-24 08:39 UTC`.
 pub fn utc_minute(ms: UnixMs) -> String {
@@ -139,8 +143,10 @@ fn component_row(c: &ComponentView, uptime: Option<&Uptime>, v: &PageView) -> Ma
             data-status=(c.status.as_str()) data-component=(c.id.name) {
             span class="name" { (c.id.name) }
             @if let Some(u) = c.uptime_24h {
-                span class="uptime" title="share of successful probes over the last 24 hours" {
-                    (percent(u)) " uptime (24 h)"
+                // Probe success, not uptime: the uptime is the 90-day figure below, from
+                // the confirmed statuses; 5 % lost packets leave a component operational.
+                span class="uptime" title="share of probes answered over the last 24 hours" {
+                    (percent(u)) " probes answered (24 h)"
                 }
             }
             (state(c.status))
@@ -148,7 +154,75 @@ fn component_row(c: &ComponentView, uptime: Option<&Uptime>, v: &PageView) -> Ma
                 (c.reason)
                 @if let Some(since) = c.since { " · since " (utc_minute(since)) }
             }
+            @if !c.vantages.is_empty() { (per_vantage(c)) }
             @if let Some(u) = uptime { (uptime_bars(u, &c.id, &v.incidents, v.now)) }
+        }
+    }
+}
+
+/// `1.2 ms`, `35 ms`, or a dash.
+fn ms(v: Option<f64>) -> String {
+    match v {
+        Some(m) if m >= 10.0 => format!("{m:.0} ms"),
+        Some(m) => format!("{m:.1} ms"),
+        None => "–".to_string(),
+    }
+}
+
+/// A component's breakdown per vantage: a closed `details` with one table row per
+/// vantage (its own status, reason and median response time).
+fn per_vantage(c: &ComponentView) -> Markup {
+    let ok = c
+        .vantages
+        .iter()
+        .filter(|x| x.fresh && x.status == Status::Operational)
+        .count();
+    html! {
+        details class="vant" {
+            summary { "Per vantage: operational at " (ok) " of " (c.vantages.len()) }
+            table {
+                thead { tr { th scope="col" { "Vantage" } th scope="col" { "Status there" } th scope="col" class="num" { "Median" } } }
+                tbody {
+                    @for x in &c.vantages {
+                        tr class={ "s-" (x.status.as_str()) } {
+                            th scope="row" { (x.vantage) @if !x.fresh { " (stale)" } }
+                            td { (state(x.status)) br; small { (x.reason) } }
+                            td class="num" { (ms(x.rtt_ms)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The vantage points and their health (a hub).
+fn vantage_list(v: &PageView) -> Markup {
+    html! {
+        h2 id="vantages" { "Vantage points" }
+        div class="card scroll" {
+            table class="vantages" {
+                thead { tr { th scope="col" { "Vantage" } th scope="col" { "Health, last observation" } } }
+                tbody {
+                    @for x in &v.vantages {
+                        @let (class, words) = match (x.up, x.fresh) {
+                            (true, true) => ("s-operational", "reporting"),
+                            (true, false) => ("s-degraded_performance", "stale: not voting"),
+                            (false, _) => ("s-major_outage", "unreachable"),
+                        };
+                        tr class=(class) {
+                            th scope="row" {
+                                (x.name) @if x.own { " (this one)" }
+                                @if !x.location.is_empty() { br; small { (x.location) } }
+                            }
+                            td {
+                                span class="state dot" { (words) } br;
+                                small { @if let Some(t) = x.last_seen { (utc_second(t)) } @else { "no observation yet" } }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -175,6 +249,7 @@ pub fn page(v: &PageView) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href=(ICON);
                 title { (v.name) }
                 style { (PreEscaped(CSS)) }
             }
@@ -216,6 +291,7 @@ pub fn page(v: &PageView) -> String {
                             li class={ "dot s-" (s.as_str()) } { (status_words(s)) }
                         }
                     }
+                    @if !v.vantages.is_empty() { (vantage_list(v)) }
                     h2 id="response-time" { "Response time" }
                     @if v.has_store {
                         nav class="ranges" aria-label="Chart range" {
@@ -228,7 +304,10 @@ pub fn page(v: &PageView) -> String {
                             }
                         }
                     }
-                    @for c in &v.charts {
+                    @for (i, c) in v.charts.iter().enumerate() {
+                        @if i == 0 || v.charts[i - 1].id.group != c.id.group {
+                            h3 class="chart-group" { (c.id.group) }
+                        }
                         figure class="card" data-component=(c.id.name) data-range=(v.range.as_str()) {
                             figcaption { (c.id.name) span { "median per " (v.range.step_words()) ", last " (v.range.words()) } }
                             (PreEscaped(chart::svg(

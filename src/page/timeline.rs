@@ -128,6 +128,7 @@ fn shell(title: &str, page_name: &str, body: Markup) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href=(super::render::ICON);
                 title { (title) }
                 style { (PreEscaped(CSS)) }
             }

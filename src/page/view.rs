@@ -31,7 +31,7 @@ pub struct PageView {
     pub groups: Vec<GroupView>,
     /// Maintenance windows in progress or to come, soonest first.
     pub maintenances: Vec<MaintenanceItem>,
-    /// One 24-hour response-time chart per nameserver.
+    /// One response-time chart per nameserver and per service component, in page order.
     pub charts: Vec<ChartSeries>,
     /// Daily uptime per component (by public id) from the store, filled after the lock is
     /// released; empty without a store.
@@ -44,6 +44,41 @@ pub struct PageView {
     pub range: super::range::ChartRange,
     /// True when a store backs the page (7- and 30-day charts are offered).
     pub has_store: bool,
+    /// The vantage points (this one first, then the `[[peer]]`s) when this nsprobe is a
+    /// hub; empty otherwise (no per-vantage breakdown is shown).
+    pub vantages: Vec<VantageItem>,
+}
+
+/// A vantage point in the page's vantage list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VantageItem {
+    /// Its name (`[vantage] name`; a peer not reached yet shows its URL).
+    pub name: String,
+    /// Its location (may be empty).
+    pub location: String,
+    /// This nsprobe.
+    pub own: bool,
+    /// The last pull of its observations succeeded (always true for this one).
+    pub up: bool,
+    /// Its newest observation is recent enough to vote (`[vantage] max_age`).
+    pub fresh: bool,
+    /// When its newest observation was made.
+    pub last_seen: Option<UnixMs>,
+}
+
+/// One vantage's view of one component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VantageCell {
+    /// The vantage.
+    pub vantage: String,
+    /// The status its own evidence proposes.
+    pub status: Status,
+    /// Its median response time over the stats window, ms.
+    pub rtt_ms: Option<f64>,
+    /// Recent enough to vote.
+    pub fresh: bool,
+    /// Why, at that vantage.
+    pub reason: String,
 }
 
 impl PageView {
@@ -81,6 +116,8 @@ pub struct ComponentView {
     pub since: Option<UnixMs>,
     /// Share of successful probes over the last 24 hours (0..=1), when any probe ran.
     pub uptime_24h: Option<f64>,
+    /// Each vantage's view of it (a hub; empty otherwise), by vantage name.
+    pub vantages: Vec<VantageCell>,
 }
 
 /// A maintenance window, as listed on the page.
@@ -98,10 +135,10 @@ pub struct MaintenanceItem {
     pub active: bool,
 }
 
-/// The response-time series of one nameserver.
+/// The response-time series of one nameserver or service component.
 #[derive(Debug, Clone)]
 pub struct ChartSeries {
-    /// The server's component.
+    /// The component (a nameserver, or a service component of a group).
     pub id: ComponentId,
     /// Points, oldest first, one per [`CHART_STEP`] minutes (per the range's step when
     /// the handler filled them from the store).
@@ -154,7 +191,9 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
                 .response_times(&s.name, now, CHART_MINUTES)
                 .unwrap_or_default();
             let uptime_24h = uptime(&minutes);
-            members.push(component(id.clone(), s, uptime_24h));
+            let mut c = component(id.clone(), s, uptime_24h);
+            c.vantages = cells(inner, &id, now);
+            members.push(c);
             charts.push(ChartSeries {
                 id,
                 points: aggregate(&minutes, CHART_STEP),
@@ -179,13 +218,21 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         let mut members = Vec::new();
         for c in &gs.components {
             let id = ComponentId::member(&gs.group.name, &c.name);
-            let uptime_24h = entry
+            let minutes = entry
                 .component(&c.name)
-                .and_then(|e| uptime(&e.state.history.points(now, CHART_MINUTES)));
+                .map(|e| e.state.history.points(now, CHART_MINUTES))
+                .unwrap_or_default();
+            let uptime_24h = uptime(&minutes);
             if c.status != Status::Operational {
                 affected.push((c.name.clone(), c.status));
             }
-            members.push(component(id, c, uptime_24h));
+            let mut view = component(id.clone(), c, uptime_24h);
+            view.vantages = cells(inner, &id, now);
+            members.push(view);
+            charts.push(ChartSeries {
+                id,
+                points: aggregate(&minutes, CHART_STEP),
+            });
         }
         if banner_rank(gs.group.status) > banner_rank(overall) {
             overall = gs.group.status;
@@ -222,7 +269,63 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         incidents: inner.incidents.open().cloned().collect(),
         range: super::range::ChartRange::Day,
         has_store: false,
+        vantages: vantage_list(inner, now),
     }
+}
+
+fn max_age_ms(inner: &Inner) -> u64 {
+    u64::try_from(inner.config.vantage.max_age.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every vantage's newest observation of component `id` (a hub only).
+fn cells(inner: &Inner, id: &ComponentId, now: UnixMs) -> Vec<VantageCell> {
+    if inner.config.peers.is_empty() {
+        return Vec::new();
+    }
+    let max_age = max_age_ms(inner);
+    inner
+        .views
+        .of(&id.group, &id.name)
+        .into_iter()
+        .map(|r| VantageCell {
+            vantage: r.vantage.clone(),
+            status: r.status,
+            rtt_ms: r.rtt_ms,
+            fresh: now.saturating_sub(r.at) <= max_age,
+            reason: r.reason.clone(),
+        })
+        .collect()
+}
+
+/// This vantage and every `[[peer]]`, with health (a hub only).
+fn vantage_list(inner: &Inner, now: UnixMs) -> Vec<VantageItem> {
+    if inner.config.peers.is_empty() {
+        return Vec::new();
+    }
+    let max_age = max_age_ms(inner);
+    let newest: HashMap<&str, Option<UnixMs>> = inner.views.vantages().into_iter().collect();
+    let seen = |name: &str| newest.get(name).copied().flatten();
+    let own = &inner.config.vantage;
+    let mut out = vec![VantageItem {
+        name: own.name.clone(),
+        location: own.location.clone(),
+        own: true,
+        up: true,
+        fresh: seen(&own.name).is_some_and(|at| now.saturating_sub(at) <= max_age),
+        last_seen: seen(&own.name),
+    }];
+    for p in &inner.peers {
+        let last = p.vantage.as_deref().and_then(seen);
+        out.push(VantageItem {
+            name: p.vantage.clone().unwrap_or_else(|| p.url.clone()),
+            location: p.location.clone(),
+            own: false,
+            up: p.up,
+            fresh: last.is_some_and(|at| now.saturating_sub(at) <= max_age),
+            last_seen: last,
+        });
+    }
+    out
 }
 
 /// Share of successful probes over `minutes`; None when nothing was probed.
@@ -240,17 +343,33 @@ fn component(id: ComponentId, s: &ComponentStatus, uptime_24h: Option<f64>) -> C
         reason: s.reason.clone(),
         since: s.since,
         uptime_24h,
+        vantages: Vec::new(),
     }
 }
 
 /// Per-minute points → one point per `step` minutes (aligned to `step`-minute boundaries),
 /// oldest first; minutes without probes add nothing.
 pub fn aggregate(minutes: &[MinutePoint], step: usize) -> Vec<ChartPoint> {
-    let step_ms = step.max(1) as u64 * 60_000;
+    buckets(
+        minutes
+            .iter()
+            .map(|p| (p.start, p.probes, p.failures, p.median_ms.map(|m| (m, 1)))),
+        step.max(1) as u64 * 60_000,
+    )
+}
+
+/// Points (start, probes, failures, and the typical response in ms with its weight when
+/// some succeeded), oldest first → one chart point per `step_ms` (aligned to `step_ms`
+/// boundaries) whose `median_ms` is the weighted mean of the typical responses.
+pub(crate) fn buckets(
+    points: impl IntoIterator<Item = (UnixMs, u32, u32, Option<(f64, u64)>)>,
+    step_ms: u64,
+) -> Vec<ChartPoint> {
+    let step_ms = step_ms.max(1);
     let mut out: Vec<ChartPoint> = Vec::new();
-    let mut sums: Vec<(f64, u32)> = Vec::new();
-    for p in minutes {
-        let start = p.start - p.start % step_ms;
+    let mut sums: Vec<(f64, u64)> = Vec::new();
+    for (at, probes, failures, typical) in points {
+        let start = at - at % step_ms;
         if out.last().map(|c| c.start) != Some(start) {
             out.push(ChartPoint {
                 start,
@@ -264,15 +383,15 @@ pub fn aggregate(minutes: &[MinutePoint], step: usize) -> Vec<ChartPoint> {
             out.last_mut().expect("pushed"),
             sums.last_mut().expect("pushed"),
         );
-        c.probes += p.probes;
-        c.failures += p.failures;
-        if let Some(m) = p.median_ms {
-            sum.0 += m;
-            sum.1 += 1;
+        c.probes = c.probes.saturating_add(probes);
+        c.failures = c.failures.saturating_add(failures);
+        if let Some((t, weight)) = typical {
+            sum.0 += t * weight as f64;
+            sum.1 += weight;
         }
     }
     for (c, (s, n)) in out.iter_mut().zip(sums) {
-        c.median_ms = (n > 0).then(|| s / f64::from(n));
+        c.median_ms = (n > 0).then(|| s / n as f64);
     }
     out
 }

@@ -5,7 +5,7 @@
 //! of XML less four. The response time runs from before the connect until the whole
 //! greeting frame is read (connect + handshake + greeting). No login is attempted.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use quick_xml::events::Event;
@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::cert::{CertFacts, TlsClient};
-use super::tcp::{read_until, ReadEnd};
+use super::tcp::{read_until_deadline, ReadEnd};
 use super::tls::handshake;
 use super::{fail, CheckOutcome, Facts, Reason, Rejection, Success};
 
@@ -217,8 +217,16 @@ fn append(sv_id: &mut Option<String>, sv_date: &mut Option<String>, field: Optio
 }
 
 /// Runs an `epp` check.
-pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
-    let mut s = handshake(spec.addr, &spec.server_name, &spec.tls, &[], deadline).await?;
+pub async fn check(spec: &EppSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
+    let mut s = handshake(
+        spec.addr,
+        &spec.server_name,
+        &spec.tls,
+        &[],
+        source,
+        deadline,
+    )
+    .await?;
     let start = s.started;
     let cert = s.cert.clone();
     let with_cert = |mut f: super::CheckFailure| {
@@ -245,15 +253,25 @@ pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
     let body_len = frame_length(header, spec.max_frame)
         .map_err(|r| r.into_failure(Some(start.elapsed()), Some(cert.clone())))?;
     let mut body = Vec::with_capacity(body_len.min(DEFAULT_MAX_FRAME));
-    let read = tokio::time::timeout_at(
+    let read = read_until_deadline(
+        &mut s.stream,
+        &mut body,
+        body_len,
+        |_| false,
         deadline,
-        read_until(&mut s.stream, &mut body, body_len, |_| false),
+        |body| {
+            format!(
+                "greeting incomplete at the deadline: {} of {} bytes",
+                body.len(),
+                body_len
+            )
+        },
     )
     .await;
     let rtt = start.elapsed();
     match read {
-        Ok(Ok(ReadEnd::Full)) => {}
-        Ok(Ok(_)) => {
+        Ok(ReadEnd::Full) => {}
+        Ok(_) => {
             return Err(Rejection::new(
                 Reason::EppFrame,
                 format!(
@@ -264,17 +282,7 @@ pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
             )
             .into_failure(Some(rtt), Some(cert)))
         }
-        Ok(Err(f)) => return Err(with_cert(f)),
-        Err(_) => {
-            return Err(with_cert(fail(
-                Reason::Timeout,
-                format!(
-                    "greeting incomplete at the deadline: {} of {} bytes",
-                    body.len(),
-                    body_len
-                ),
-            )))
-        }
+        Err(f) => return Err(with_cert(f)),
     }
     let _ = tokio::time::timeout_at(deadline, s.stream.shutdown()).await;
     match parse_greeting(&body) {

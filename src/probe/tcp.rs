@@ -4,7 +4,7 @@
 //! The response time is the TCP connect when there is no `expect`, otherwise the
 //! time until the pattern matched (connect, send and reads included).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant as StdInstant};
 
 use serde::{Deserialize, Serialize};
@@ -126,10 +126,26 @@ pub(crate) async fn read_until<R: AsyncRead + Unpin>(
     }
 }
 
+/// [`read_until`] bounded by `deadline`; at the deadline a [`Reason::Timeout`] failure whose
+/// detail `timed_out` writes from the bytes read so far.
+pub(crate) async fn read_until_deadline<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    stop: impl FnMut(&[u8]) -> bool,
+    deadline: Instant,
+    timed_out: impl FnOnce(&[u8]) -> String,
+) -> Result<ReadEnd, CheckFailure> {
+    match tokio::time::timeout_at(deadline, read_until(r, buf, max, stop)).await {
+        Ok(end) => end,
+        Err(_) => Err(fail(Reason::Timeout, timed_out(buf))),
+    }
+}
+
 /// Runs a `tcp` check (see the module doc for what the response time covers).
-pub async fn check(spec: &TcpSpec, deadline: Instant) -> CheckOutcome {
+pub async fn check(spec: &TcpSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
     let start = StdInstant::now();
-    let mut stream = connect(spec.addr, deadline).await?;
+    let mut stream = connect(spec.addr, source, deadline).await?;
     let connected = start.elapsed();
     if let Some(send) = &spec.send {
         step(deadline, "tcp send", async {
@@ -152,26 +168,23 @@ pub async fn check(spec: &TcpSpec, deadline: Instant) -> CheckOutcome {
         });
     };
     let mut buf = Vec::new();
-    let read = tokio::time::timeout_at(
+    let end = read_until_deadline(
+        &mut stream,
+        &mut buf,
+        spec.max_read,
+        |b| expect.is_match(b),
         deadline,
-        read_until(&mut stream, &mut buf, spec.max_read, |b| expect.is_match(b)),
+        |buf| {
+            format!(
+                "no match for /{}/ before the deadline; read {} bytes: {}",
+                expect.as_str(),
+                buf.len(),
+                excerpt(buf)
+            )
+        },
     )
-    .await;
+    .await?;
     let rtt = start.elapsed();
-    let end = match read {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(fail(
-                Reason::Timeout,
-                format!(
-                    "no match for /{}/ before the deadline; read {} bytes: {}",
-                    expect.as_str(),
-                    buf.len(),
-                    excerpt(&buf)
-                ),
-            ))
-        }
-    };
     match evaluate(&buf, expect, end != ReadEnd::Stopped) {
         Ok(Some(m)) => Ok(Success {
             rtt,

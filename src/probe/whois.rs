@@ -3,16 +3,14 @@
 //!
 //! The response time runs from before the connect until EOF (the whole answer).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant as StdInstant;
 
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use super::tcp::{excerpt, read_until, ReadEnd, StreamFacts};
-use super::{
-    connect, fail, io_failure, step, CheckOutcome, Facts, Pattern, Reason, Rejection, Success,
-};
+use super::tcp::{excerpt, read_until_deadline, ReadEnd, StreamFacts};
+use super::{connect, io_failure, step, CheckOutcome, Facts, Pattern, Reason, Rejection, Success};
 
 /// Default bound on the answer size (256 KiB).
 pub const DEFAULT_MAX_READ: usize = 256 * 1024;
@@ -82,9 +80,9 @@ pub fn evaluate(
 }
 
 /// Runs a `whois` check.
-pub async fn check(spec: &WhoisSpec, deadline: Instant) -> CheckOutcome {
+pub async fn check(spec: &WhoisSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
     let start = StdInstant::now();
-    let mut stream = connect(spec.addr, deadline).await?;
+    let mut stream = connect(spec.addr, source, deadline).await?;
     let connected = start.elapsed();
     let line = format!("{}\r\n", spec.query);
     step(deadline, "whois send", async {
@@ -95,25 +93,22 @@ pub async fn check(spec: &WhoisSpec, deadline: Instant) -> CheckOutcome {
     })
     .await?;
     let mut buf = Vec::new();
-    let read = tokio::time::timeout_at(
+    let end = read_until_deadline(
+        &mut stream,
+        &mut buf,
+        spec.max_read,
+        |_| false,
         deadline,
-        read_until(&mut stream, &mut buf, spec.max_read, |_| false),
+        |buf| {
+            format!(
+                "no EOF before the deadline; read {} bytes: {}",
+                buf.len(),
+                excerpt(buf)
+            )
+        },
     )
-    .await;
+    .await?;
     let rtt = start.elapsed();
-    let end = match read {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(fail(
-                Reason::Timeout,
-                format!(
-                    "no EOF before the deadline; read {} bytes: {}",
-                    buf.len(),
-                    excerpt(&buf)
-                ),
-            ))
-        }
-    };
     match evaluate(&buf, end == ReadEnd::Full, spec.expect.as_ref()) {
         Ok(matched) => Ok(Success {
             rtt,

@@ -34,7 +34,10 @@ pub use history::{
 };
 pub use persisted::{PersistedAddress, PersistedServer, PersistedZone};
 pub use server::{AddressState, ServerState};
-pub use service::{CheckError, CheckEvent, CheckKey, CheckObservation, CheckState, ServiceState};
+pub use service::{
+    CheckError, CheckEvent, CheckKey, CheckObservation, CheckState, PersistedCheck,
+    PersistedService, ServiceState,
+};
 pub use target::{LastError, Observation, TargetKey, TargetState};
 pub use vantage::{CanaryState, VantageState};
 pub use window::{SampleWindow, WindowStats};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::history::{ResponseHistory, RttHistogram};
 use super::window::SampleWindow;
@@ -48,7 +48,7 @@ pub struct CheckObservation {
 }
 
 /// The last failure of a check target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckError {
     /// Classified reason (a stable label).
     pub reason: Reason,
@@ -181,12 +181,46 @@ impl CheckState {
     }
 }
 
+/// What of a check target survives a restart: its up/down latch and its last failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedCheck {
+    /// The check kind.
+    pub kind: Kind,
+    /// What is checked ([`CheckKey::target`]).
+    pub target: String,
+    /// The latch ([`CheckState::up`]).
+    #[serde(default)]
+    pub up: Option<bool>,
+    /// Failures in a row.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// Successes in a row.
+    #[serde(default)]
+    pub consecutive_successes: u32,
+    /// When the last result arrived.
+    #[serde(default)]
+    pub last_at: Option<UnixMs>,
+    /// The last failure.
+    #[serde(default)]
+    pub last_error: Option<CheckError>,
+}
+
+/// What of a [`ServiceState`] survives a restart: the latch of every check target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedService {
+    /// One per check target.
+    #[serde(default)]
+    pub checks: Vec<PersistedCheck>,
+}
+
 /// State of one service component.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceState {
     thresholds: ServiceThresholds,
     /// The component's check targets.
     pub checks: BTreeMap<CheckKey, CheckState>,
+    /// Restored latches of targets not registered yet (their hosts resolve later).
+    pending: BTreeMap<CheckKey, CheckState>,
     /// Per-minute response-time history (every check of the component).
     pub history: ResponseHistory,
     /// Evidence for loss and slowness over `stats_window` (a target that is down is an
@@ -200,6 +234,7 @@ impl ServiceState {
         ServiceState {
             thresholds,
             checks: BTreeMap::new(),
+            pending: BTreeMap::new(),
             history: ResponseHistory::default(),
             samples: SampleWindow::new(),
         }
@@ -220,7 +255,59 @@ impl ServiceState {
     pub fn sync_checks(&mut self, keys: &[CheckKey]) {
         self.checks.retain(|k, _| keys.contains(k));
         for k in keys {
-            self.checks.entry(k.clone()).or_default();
+            if !self.checks.contains_key(k) {
+                let restored = self.pending.remove(k).unwrap_or_default();
+                self.checks.insert(k.clone(), restored);
+            }
+        }
+    }
+
+    /// What survives a restart: each target's latch (restored ones not registered yet
+    /// included).
+    pub fn to_persisted(&self) -> PersistedService {
+        PersistedService {
+            checks: self
+                .checks
+                .iter()
+                .chain(&self.pending)
+                .map(|(k, c)| PersistedCheck {
+                    kind: k.kind,
+                    target: k.target.clone(),
+                    up: c.up,
+                    consecutive_failures: c.consecutive_failures,
+                    consecutive_successes: c.consecutive_successes,
+                    last_at: c.last_at,
+                    last_error: c.last_error.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Restores the latches saved before a restart: a target registered later by
+    /// [`ServiceState::sync_checks`] starts from its saved latch instead of empty, so a
+    /// target that was down is down at its first failed check (not after `fail_after`
+    /// new ones) and comes back after `recover_after` successes. Counters start afresh.
+    pub fn restore(&mut self, saved: PersistedService) {
+        for p in saved.checks {
+            let key = CheckKey {
+                kind: p.kind,
+                target: p.target,
+            };
+            let state = CheckState {
+                up: p.up,
+                consecutive_failures: p.consecutive_failures,
+                consecutive_successes: p.consecutive_successes,
+                last_at: p.last_at,
+                last_error: p.last_error,
+                ..CheckState::default()
+            };
+            match self.checks.get_mut(&key) {
+                Some(c) if c.checks == 0 => *c = state,
+                Some(_) => {}
+                None => {
+                    self.pending.insert(key, state);
+                }
+            }
         }
     }
 
@@ -324,5 +411,35 @@ mod tests {
         assert_eq!(s.samples.stats(6, 600_000).failures, 2);
         s.sync_checks(&[]);
         assert!(s.checks.is_empty());
+    }
+
+    #[test]
+    fn restored_latch_applies_when_the_target_is_registered() {
+        let mut s = ServiceState::new(ServiceThresholds::default());
+        s.sync_checks(&[key()]);
+        for t in 1..=3 {
+            s.observe(obs(t, bad()));
+        }
+        assert!(s.checks[&key()].is_down());
+        let saved: PersistedService =
+            serde_json::from_str(&serde_json::to_string(&s.to_persisted()).unwrap()).unwrap();
+
+        // After a restart the target is registered only once its host resolves.
+        let mut r = ServiceState::new(ServiceThresholds::default());
+        r.restore(saved);
+        assert!(r.checks.is_empty());
+        assert_eq!(r.to_persisted().checks.len(), 1, "kept while pending");
+        r.sync_checks(&[key()]);
+        assert!(r.checks[&key()].is_down());
+        assert!(r.never_checked(), "counters start afresh");
+        // One more failure: still down (not a new run of fail_after); then recover_after
+        // successes bring it back.
+        assert!(r.observe(obs(10, bad())).is_none());
+        assert!(r.checks[&key()].is_down());
+        assert!(r.observe(obs(11, ok(1))).is_none());
+        assert_eq!(
+            r.observe(obs(12, ok(1))),
+            Some(CheckEvent::Up { key: key() })
+        );
     }
 }

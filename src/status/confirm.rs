@@ -7,11 +7,55 @@
 //! `clear_after`. Maintenance applies at once (entering and leaving); `unknown` is published at
 //! once and holds the last confirmed status (`last_known`), from which confirmation resumes.
 //! The first observed status of a component is published at once (there is nothing to hold).
+//!
+//! Across a restart ([`Confirmation::save`], [`Confirmation::restore`]): the confirmed status,
+//! its reason and what was published since when are kept. After the restart the restored
+//! status stays published while the component is `unknown` because nothing has been observed
+//! yet (at most [`RESTORE_HOLD`]); from the first observation on, confirmation resumes from
+//! the restored status: an outage confirmed before the restart is neither announced again nor
+//! cleared before `clear_after`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::{ComponentStatus, Status};
 use crate::{duration_ms, UnixMs};
+
+/// How long, at most, a restored status stays published while nothing is observed after a
+/// restart (the first probes of a nameserver take `fail_after` × `interval`, 30 s by
+/// default; a service check at a 60 s interval 3 minutes).
+pub const RESTORE_HOLD: Duration = Duration::from_secs(10 * 60);
+
+/// What of a [`Confirmation`] survives a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedConfirmation {
+    /// The last confirmed observed status (operational … major outage), if any.
+    #[serde(default)]
+    pub confirmed: Option<Status>,
+    /// The reason it was confirmed with.
+    #[serde(default)]
+    pub reason: String,
+    /// What was published.
+    #[serde(default)]
+    pub shown: Option<Status>,
+    /// Since when it was published.
+    #[serde(default)]
+    pub since: Option<UnixMs>,
+}
+
+/// What of a group's confirmation states survives a restart: its members by name and
+/// the group component.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedTracker {
+    /// Member components by name.
+    #[serde(default)]
+    pub members: BTreeMap<String, SavedConfirmation>,
+    /// The group component.
+    #[serde(default)]
+    pub group: Option<SavedConfirmation>,
+}
 
 /// Number of observed severities (operational … major outage).
 const LEVELS: usize = 4;
@@ -51,12 +95,49 @@ pub struct Confirmation {
     at_least: [Option<UnixMs>; LEVELS],
     /// `at_most[l]`: since when every proposal had severity ≤ l (unbroken run).
     at_most: [Option<UnixMs>; LEVELS],
+    /// Restored after a restart and nothing observed yet: `unknown` proposals keep the
+    /// restored status published (until the time given, set at the first update).
+    restored: Option<Option<UnixMs>>,
 }
 
 impl Confirmation {
     /// A component with nothing published yet.
     pub fn new() -> Confirmation {
         Confirmation::default()
+    }
+
+    /// What survives a restart.
+    pub fn save(&self) -> SavedConfirmation {
+        SavedConfirmation {
+            confirmed: self.last_known(),
+            reason: self
+                .known
+                .as_ref()
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default(),
+            shown: self.shown.map(|(s, _)| s),
+            since: self.shown.map(|(_, t)| t),
+        }
+    }
+
+    /// The state saved by [`Confirmation::save`] before a restart: confirmation resumes
+    /// from the saved confirmed status; the saved published status (and its `since`) stays
+    /// published while the proposals are `unknown` (nothing observed yet), at most
+    /// [`RESTORE_HOLD`] from the first update.
+    pub fn restore(saved: &SavedConfirmation) -> Confirmation {
+        let known = saved
+            .confirmed
+            .and_then(Status::severity)
+            .map(|l| (l, saved.reason.clone()));
+        let shown = saved.shown.zip(saved.since);
+        Confirmation {
+            restored: (known.is_some() && shown.is_some_and(|(s, _)| s.severity().is_some()))
+                .then_some(None),
+            known,
+            shown,
+            at_least: [None; LEVELS],
+            at_most: [None; LEVELS],
+        }
     }
 
     /// The last confirmed observed status, if any.
@@ -72,6 +153,27 @@ impl Confirmation {
         timing: Timing,
         now: UnixMs,
     ) -> (ComponentStatus, Option<Change>) {
+        if let Some(until) = self.restored {
+            let until = until.unwrap_or_else(|| now + duration_ms(RESTORE_HOLD));
+            match (proposed.status, self.shown) {
+                (Status::Unknown, Some((shown, since))) if now < until => {
+                    self.restored = Some(Some(until));
+                    let published = ComponentStatus {
+                        name: proposed.name.clone(),
+                        status: shown,
+                        reason: format!(
+                            "{} (restored after a restart; not observed since: {})",
+                            self.known.as_ref().map_or("", |(_, r)| r.as_str()),
+                            proposed.reason
+                        ),
+                        since: Some(since),
+                        last_known: self.last_known(),
+                    };
+                    return (published, None);
+                }
+                _ => self.restored = None,
+            }
+        }
         let (status, reason) = match proposed.status.severity() {
             None => {
                 // Maintenance or unknown: published at once; runs restart afterwards.
@@ -335,5 +437,55 @@ mod tests {
             feed(&mut c, Status::Operational, 40, 41)[0].to,
             Status::Operational
         );
+    }
+
+    #[test]
+    fn a_restored_outage_is_held_while_unknown_and_cleared_only_after_clear_after() {
+        let mut c = Confirmation::new();
+        feed(&mut c, Status::Operational, 0, 10);
+        feed(&mut c, Status::MajorOutage, 10, 45);
+        let saved = c.save();
+        assert_eq!(saved.confirmed, Some(Status::MajorOutage));
+        assert_eq!(
+            (saved.shown, saved.since),
+            (Some(Status::MajorOutage), Some(40 * SEC))
+        );
+        // JSON round trip, as in the store's restart state.
+        let saved: SavedConfirmation =
+            serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap();
+
+        // After the restart: nothing observed yet (unknown) → the outage stays published.
+        let mut r = Confirmation::restore(&saved);
+        let (out, change) = r.update(&p(Status::Unknown), T, 100 * SEC);
+        assert_eq!(change, None);
+        assert_eq!(out.status, Status::MajorOutage);
+        assert_eq!(out.since, Some(40 * SEC));
+        assert!(
+            out.reason.contains("restored after a restart"),
+            "{}",
+            out.reason
+        );
+        // Observed down again: no change.
+        assert!(feed(&mut r, Status::MajorOutage, 101, 110).is_empty());
+        // Observed fine: cleared only after clear_after (120 s), as before the restart.
+        assert!(feed(&mut r, Status::Operational, 110, 229).is_empty());
+        let ch = feed(&mut r, Status::Operational, 230, 231);
+        assert_eq!(
+            (ch[0].from, ch[0].to),
+            (Some(Status::MajorOutage), Status::Operational)
+        );
+
+        // The hold ends after RESTORE_HOLD of unknown: then unknown is published.
+        let mut r = Confirmation::restore(&saved);
+        let hold = duration_ms(RESTORE_HOLD);
+        assert_eq!(r.update(&p(Status::Unknown), T, 100 * SEC).1, None);
+        assert_eq!(
+            r.update(&p(Status::Unknown), T, 100 * SEC + hold - 1).1,
+            None
+        );
+        let (out, change) = r.update(&p(Status::Unknown), T, 100 * SEC + hold);
+        assert_eq!(out.status, Status::Unknown);
+        assert_eq!(out.last_known, Some(Status::MajorOutage));
+        assert_eq!(change.map(|c| c.from), Some(Some(Status::MajorOutage)));
     }
 }

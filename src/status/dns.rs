@@ -7,6 +7,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::freshness::Freshest;
+use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
 use super::{fmt_ms, ComponentStatus, Status, ZoneStatus};
 use crate::config::MaintenanceWindow;
 use crate::state::{ServerState, ZoneState};
@@ -49,25 +51,24 @@ pub fn evaluate_zone(
     now: UnixMs,
 ) -> ZoneStatus {
     let servers = propose_servers(state, maintenance, now);
-    let stale = state.is_stale(now);
-    let group = evaluate_group(state, group_name, &servers, stale, maintenance, now);
+    let stale = staleness(state, None, now);
+    let group = evaluate_group(
+        state,
+        group_name,
+        &servers,
+        stale.as_deref(),
+        maintenance,
+        now,
+    );
     ZoneStatus {
         group,
-        stale,
+        stale: stale.is_some(),
         servers,
     }
 }
 
 fn component(name: &str, status: Status, reason: String) -> ComponentStatus {
     ComponentStatus::new(name, status, reason)
-}
-
-fn maintenance_reason(w: &MaintenanceWindow) -> String {
-    if w.reason.is_empty() {
-        "scheduled maintenance".to_string()
-    } else {
-        w.reason.clone()
-    }
 }
 
 /// Evaluates one nameserver component (rules in README.md, section Status rules).
@@ -100,17 +101,7 @@ pub fn evaluate_server(
             None => format!("{k} down"),
         })
         .collect();
-    if !down.is_empty() {
-        let status = if down.len() == server.targets.len() {
-            Status::MajorOutage
-        } else {
-            Status::PartialOutage
-        };
-        let reason = if status == Status::MajorOutage && down.len() > 1 {
-            format!("all {} targets down: {}", down.len(), down.join("; "))
-        } else {
-            down.join("; ")
-        };
+    if let Some((status, reason)) = targets_down(&down, server.targets.len()) {
         return component(name, status, reason);
     }
     if server.targets.values().all(|t| t.up.is_none()) {
@@ -119,31 +110,14 @@ pub fn evaluate_server(
     }
 
     let th = state.thresholds();
-    let mut degraded = Vec::new();
-    let span = duration_ms(th.stats_window);
-    let w = server.samples.stats(now, span);
-    if w.failures > 0 && w.loss_low > th.loss_after {
-        degraded.push(format!(
-            "lossy: {} of {} probes failed in the last {} ({:.0}%, at least {:.0}% at 95% confidence; degraded above {:.0}%)",
-            w.failures,
-            w.samples,
-            fmt_ms(span),
-            w.loss() * 100.0,
-            w.loss_low * 100.0,
-            th.loss_after * 100.0
-        ));
-    }
-    if let Some(median) = w.median_rtt {
-        if w.successes >= th.min_samples.max(1) as usize && median > th.slow_after {
-            degraded.push(format!(
-                "slow: median {} over {} answers in the last {} (slow after {})",
-                fmt_rtt(median),
-                w.successes,
-                fmt_ms(span),
-                fmt_rtt(th.slow_after)
-            ));
-        }
-    }
+    let rule = WindowRule {
+        span_ms: duration_ms(th.stats_window),
+        loss_after: th.loss_after,
+        min_samples: th.min_samples,
+        slow_after: th.slow_after,
+    };
+    let w = server.samples.stats(now, rule.span_ms);
+    let mut degraded = window_reasons(&w, &rule, &WORDING);
     let lag_after = duration_ms(th.lag_after);
     let warn_ms = duration_ms(th.rrsig_warn_before);
     for (addr, a) in &server.addresses {
@@ -200,7 +174,7 @@ pub fn evaluate_group(
     state: &ZoneState,
     name: &str,
     servers: &[ComponentStatus],
-    stale: bool,
+    stale: Option<&str>,
     maintenance: &[MaintenanceWindow],
     now: UnixMs,
 ) -> ComponentStatus {
@@ -256,8 +230,8 @@ pub fn evaluate_group(
             ),
         );
     }
-    if stale {
-        return component(name, Status::DegradedPerformance, stale_reason(state, now));
+    if let Some(why) = stale {
+        return component(name, Status::DegradedPerformance, why.to_string());
     }
     let not_ok: Vec<String> = considered
         .iter()
@@ -285,9 +259,24 @@ pub fn evaluate_group(
     component(name, Status::Operational, reason)
 }
 
-/// `no new serial for 26m (stale after 20m); newest 2026062401 first seen 2026-06-24T08:39:01Z`.
-fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
-    let age = state.serial_age_ms(now).unwrap_or(0);
+/// Why the zone is stale at `now`, or None when it is fresh: the age of its newest serial
+/// against the threshold. `freshest` is the newest serial across vantages (a hub, see
+/// [`super::freshness`]); None uses this vantage's own probes alone.
+pub fn staleness(state: &ZoneState, freshest: Option<&Freshest>, now: UnixMs) -> Option<String> {
+    let first_seen = match freshest {
+        Some(f) => f.first_seen,
+        None => state.serial_first_seen()?,
+    };
+    let age = now.saturating_sub(first_seen);
+    if age <= state.stale_threshold_ms() {
+        return None;
+    }
+    Some(stale_reason(state, freshest, age))
+}
+
+/// `no new serial for 26m (stale after 20m); newest 2026062401 first seen 2026-06-24T08:39:01Z`
+/// (a hub adds ` by fra-1`, the vantage that saw it first).
+fn stale_reason(state: &ZoneState, freshest: Option<&Freshest>, age: u64) -> String {
     let threshold = state.stale_threshold_ms();
     let learned = match (state.adaptive_threshold_ms(), state.learned_gap_ms()) {
         (Some(adaptive), Some(gap)) if adaptive <= duration_ms(state.thresholds().stale_after) => {
@@ -299,11 +288,18 @@ fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
         }
         _ => String::new(),
     };
-    let newest = match (state.newest_serial(), state.serial_first_seen()) {
-        (Some(serial), Some(seen)) => format!(
-            "; newest {serial} first seen {}",
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(seen))
+    let seen_at =
+        |seen: UnixMs| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(seen));
+    let newest = match (freshest, state.newest_serial(), state.serial_first_seen()) {
+        (Some(f), _, _) => format!(
+            "; newest {} first seen {} by {}",
+            f.serial,
+            seen_at(f.first_seen),
+            f.first_by
         ),
+        (None, Some(serial), Some(seen)) => {
+            format!("; newest {serial} first seen {}", seen_at(seen))
+        }
         _ => String::new(),
     };
     format!(
@@ -314,6 +310,14 @@ fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
 }
 
 /// A response time in milliseconds (`812ms`, `4.2ms`).
+/// How nameserver reasons word the evidence window: probes, answers, sub-10 ms to 0.1 ms.
+const WORDING: Wording = Wording {
+    samples: "probes",
+    successes: "answers",
+    median: fmt_rtt,
+    slow_after: fmt_rtt,
+};
+
 fn fmt_rtt(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms >= 10.0 {

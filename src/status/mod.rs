@@ -9,12 +9,15 @@
 //! - [`observation`] and [`quorum`]: what each vantage saw, and the verdict of several
 //!   vantages (a hub with `[[peer]]`s);
 //! - [`service`]: the same reachability rules for service components (tcp, tls, http, whois,
-//!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`].
+//!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`];
+//! - [`judge`]: the judgements both share (targets down, loss and slowness over the window).
 //!
 //! [`tracker::ZoneTracker`] ties them together for one zone; the daemon calls it once a second.
 
 pub mod confirm;
 pub mod dns;
+pub mod freshness;
+pub mod judge;
 pub mod observation;
 pub mod quorum;
 pub mod service;
@@ -27,12 +30,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMs;
 
-pub use confirm::{Change, Confirmation, Timing};
-pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers};
+pub use confirm::{Change, Confirmation, SavedConfirmation, SavedTracker, Timing, RESTORE_HOLD};
+pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers, staleness};
+pub use freshness::{Freshest, SerialSightings};
 pub use observation::{ObservationLog, ObservationPage, ObservationRecord, Seen, VantageViews};
 pub use quorum::{decide, QuorumRule};
-pub use service::{evaluate_service, evaluate_service_group, GroupStatus, ServiceTracker};
-pub use tracker::ZoneTracker;
+pub use service::{
+    evaluate_service, evaluate_service_group, GroupRule, GroupStatus, ServiceTracker,
+};
+pub use tracker::{HubView, ZoneTracker};
 pub use vantage::{vantage_verdict, Vantage};
 
 /// A component status: the five of Atlassian Statuspage, plus `unknown` for a component

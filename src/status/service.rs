@@ -10,21 +10,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::confirm::{Change, Confirmation, Timing};
+use super::confirm::{Change, Confirmation, SavedTracker, Timing};
 use super::dns::{active_maintenance, NO_ADDRESS};
+use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
 use super::vantage::Vantage;
 use super::{fmt_ms, ComponentStatus, Status};
 use crate::config::{MaintenanceWindow, ServiceThresholds};
 use crate::state::ServiceState;
 use crate::{duration_ms, UnixMs};
 
-fn maintenance_reason(w: &MaintenanceWindow) -> String {
-    if w.reason.is_empty() {
-        "scheduled maintenance".to_string()
-    } else {
-        w.reason.clone()
-    }
-}
+/// How service reasons word the evidence window: checks, whole milliseconds.
+const WORDING: Wording = Wording {
+    samples: "checks",
+    successes: "checks",
+    median: |d| format!("{:.0}ms", d.as_secs_f64() * 1000.0),
+    slow_after: |d| format!("{}ms", d.as_millis()),
+};
 
 /// The proposed status of service component `name` (rules in README.md, section Status rules).
 pub fn evaluate_service(
@@ -56,46 +57,21 @@ pub fn evaluate_service(
             None => format!("{k} down"),
         })
         .collect();
-    if !down.is_empty() {
-        if down.len() == n {
-            let reason = if n > 1 {
-                format!("all {n} targets down: {}", down.join("; "))
-            } else {
-                down.join("; ")
-            };
-            return c(Status::MajorOutage, reason);
-        }
-        return c(Status::PartialOutage, down.join("; "));
+    if let Some((status, reason)) = targets_down(&down, n) {
+        return c(status, reason);
     }
     if state.checks.values().all(|s| s.up.is_none()) {
         return c(Status::Unknown, "no successful check yet".to_string());
     }
     let th: &ServiceThresholds = state.thresholds();
-    let mut degraded = Vec::new();
-    let span = duration_ms(th.stats_window);
-    let w = state.samples.stats(now, span);
-    if w.failures > 0 && w.loss_low > th.loss_after {
-        degraded.push(format!(
-            "lossy: {} of {} checks failed in the last {} ({:.0}%, at least {:.0}% at 95% confidence; degraded above {:.0}%)",
-            w.failures,
-            w.samples,
-            fmt_ms(span),
-            w.loss() * 100.0,
-            w.loss_low * 100.0,
-            th.loss_after * 100.0
-        ));
-    }
-    if let Some(median) = w.median_rtt {
-        if w.successes >= th.min_samples.max(1) as usize && median > th.slow_after {
-            degraded.push(format!(
-                "slow: median {:.0}ms over {} checks in the last {} (slow after {}ms)",
-                median.as_secs_f64() * 1000.0,
-                w.successes,
-                fmt_ms(span),
-                th.slow_after.as_millis()
-            ));
-        }
-    }
+    let rule = WindowRule {
+        span_ms: duration_ms(th.stats_window),
+        loss_after: th.loss_after,
+        min_samples: th.min_samples,
+        slow_after: th.slow_after,
+    };
+    let w = state.samples.stats(now, rule.span_ms);
+    let mut degraded = window_reasons(&w, &rule, &WORDING);
     let now_s = i64::try_from(now / 1000).unwrap_or(i64::MAX);
     let warn_s = i64::try_from(th.cert_warn_before.as_secs()).unwrap_or(i64::MAX);
     for (k, s) in &state.checks {
@@ -208,6 +184,17 @@ pub struct GroupStatus {
     pub components: Vec<ComponentStatus>,
 }
 
+/// What a service group is judged by besides its members (see [`ServiceTracker::update_merged`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupRule<'a> {
+    /// `partial_outage_share` of the group.
+    pub partial_outage_share: f64,
+    /// Declared maintenance windows.
+    pub maintenance: &'a [MaintenanceWindow],
+    /// This vantage's own network verdict.
+    pub vantage: &'a Vantage,
+}
+
 /// The confirmation state of one service group's components and what is published now.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceTracker {
@@ -220,6 +207,65 @@ impl ServiceTracker {
     /// Nothing published yet.
     pub fn new() -> ServiceTracker {
         ServiceTracker::default()
+    }
+
+    /// What survives a restart: every member's confirmation state and the group's.
+    pub fn save(&self) -> SavedTracker {
+        SavedTracker {
+            members: self
+                .members
+                .iter()
+                .map(|(n, c)| (n.clone(), c.save()))
+                .collect(),
+            group: Some(self.group.save()),
+        }
+    }
+
+    /// A tracker continuing the one saved before a restart ([`Confirmation::restore`]).
+    pub fn restore(saved: &SavedTracker) -> ServiceTracker {
+        ServiceTracker {
+            members: saved
+                .members
+                .iter()
+                .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
+                .collect(),
+            group: saved
+                .group
+                .as_ref()
+                .map(Confirmation::restore)
+                .unwrap_or_default(),
+            current: None,
+        }
+    }
+
+    /// What [`ServiceTracker::update`] would publish at `now`, without changing anything
+    /// (for readers before the first status tick).
+    pub fn preview<'a>(
+        &self,
+        group_name: &str,
+        members: impl IntoIterator<Item = (&'a str, &'a ServiceState)>,
+        partial_outage_share: f64,
+        maintenance: &[MaintenanceWindow],
+        now: UnixMs,
+    ) -> GroupStatus {
+        let mut t = self.clone();
+        let vantage = Vantage {
+            guarded: false,
+            up: true,
+            reason: String::new(),
+        };
+        t.update(
+            group_name,
+            members,
+            partial_outage_share,
+            maintenance,
+            &vantage,
+            now,
+        );
+        t.current.unwrap_or_else(|| GroupStatus {
+            group: ComponentStatus::new(group_name, Status::Unknown, "not evaluated yet".into()),
+            components: Vec::new(),
+        })
     }
 
     /// What the last [`ServiceTracker::update`] published (None before the first).
@@ -240,6 +286,31 @@ impl ServiceTracker {
         vantage: &Vantage,
         now: UnixMs,
     ) -> Vec<Change> {
+        let rule = GroupRule {
+            partial_outage_share,
+            maintenance,
+            vantage,
+        };
+        self.update_merged(group_name, members, rule, &mut |p| p, now)
+    }
+
+    /// Like [`ServiceTracker::update`], with every member's local proposal passed through
+    /// `merge` before confirmation (a hub: this vantage's proposal is recorded and replaced
+    /// by the quorum verdict over every vantage, see [`super::quorum`]). Maintenance is
+    /// decided here, not voted on.
+    pub fn update_merged<'a>(
+        &mut self,
+        group_name: &str,
+        members: impl IntoIterator<Item = (&'a str, &'a ServiceState)>,
+        rule: GroupRule<'_>,
+        merge: &mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+        now: UnixMs,
+    ) -> Vec<Change> {
+        let GroupRule {
+            partial_outage_share,
+            maintenance,
+            vantage,
+        } = rule;
         let mut changes = Vec::new();
         let mut published = Vec::new();
         let mut seen = Vec::new();
@@ -251,6 +322,9 @@ impl ServiceTracker {
                     vantage.reason, p.reason
                 );
                 p.status = Status::Unknown;
+            }
+            if p.status != Status::UnderMaintenance {
+                p = merge(p);
             }
             let th = state.thresholds();
             let timing = Timing {
@@ -552,5 +626,81 @@ mod tests {
         let cur = tr.current().unwrap();
         assert_eq!(cur.components[0].status, Status::MajorOutage);
         assert_eq!(cur.group.name, "Registry");
+    }
+    #[test]
+    fn a_hub_confirms_the_quorum_verdict_over_vantages() {
+        use crate::status::observation::ObservationRecord;
+        use crate::status::quorum::{decide, QuorumRule};
+        let mut s = state(1);
+        s.set_thresholds(ServiceThresholds {
+            confirm_after: Duration::from_secs(2),
+            ..th()
+        });
+        let up = Vantage {
+            guarded: false,
+            up: true,
+            reason: String::new(),
+        };
+        // This vantage (cph-1) sees EPP down; fra-1 and ams-1 see it up.
+        feed(&mut s, 1, NOW - 2000, fail());
+        feed(&mut s, 1, NOW - 1000, fail());
+        feed(&mut s, 1, NOW, fail());
+        let peer = |vantage: &str, status: Status, at: UnixMs| ObservationRecord {
+            seq: 1,
+            vantage: vantage.to_string(),
+            at,
+            group: "Registry".to_string(),
+            component: "EPP".to_string(),
+            status,
+            reason: format!("{} at {vantage}", status.as_str()),
+            rtt_ms: Some(12.0),
+            serial: None,
+        };
+        let rule = QuorumRule {
+            quorum: None,
+            max_age_ms: 30_000,
+        };
+        let run = |tr: &mut ServiceTracker, others: &[ObservationRecord], now: UnixMs| {
+            let mut merge = |p: ComponentStatus| {
+                let own = peer("cph-1", p.status, now);
+                let mut views: Vec<&ObservationRecord> = others.iter().collect();
+                views.push(&own);
+                decide(&p.name, &views, rule, now)
+            };
+            let group_rule = GroupRule {
+                partial_outage_share: 0.5,
+                maintenance: &[],
+                vantage: &up,
+            };
+            tr.update_merged("Registry", [("EPP", &s)], group_rule, &mut merge, now);
+            tr.current().expect("published").components[0].clone()
+        };
+        let one_of_three = [
+            peer("fra-1", Status::Operational, NOW),
+            peer("ams-1", Status::Operational, NOW),
+        ];
+        let mut tr = ServiceTracker::new();
+        run(&mut tr, &one_of_three, NOW);
+        let c = run(&mut tr, &one_of_three, NOW + 3000);
+        assert_eq!(c.status, Status::DegradedPerformance);
+        assert_eq!(
+            c.reason,
+            "EPP unreachable from cph-1, answering at ams-1 and fra-1 (1 of 3 vantages, quorum 2)"
+        );
+        // Two of three: an outage once confirmed.
+        let two_of_three = [
+            peer("fra-1", Status::MajorOutage, NOW + 3000),
+            peer("ams-1", Status::Operational, NOW + 3000),
+        ];
+        run(&mut tr, &two_of_three, NOW + 3000);
+        let c = run(&mut tr, &two_of_three, NOW + 5500);
+        assert_eq!(c.status, Status::MajorOutage, "{}", c.reason);
+        assert!(c.reason.starts_with("EPP unreachable from cph-1 and fra-1, answering at ams-1 (2 of 3 vantages, quorum 2)"), "{}", c.reason);
+        // The same records without merge (a single vantage): this vantage's own view.
+        let mut alone = ServiceTracker::new();
+        alone.update("Registry", [("EPP", &s)], 0.5, &[], &up, NOW);
+        alone.update("Registry", [("EPP", &s)], 0.5, &[], &up, NOW + 3000);
+        let own = &alone.current().expect("published").components[0];
+        assert_eq!(own.status, Status::MajorOutage);
     }
 }

@@ -142,6 +142,10 @@ impl MinuteRecord {
     }
 }
 
+/// The clock the writer prunes by (ms since the epoch): the wall clock in the daemon
+/// ([`Store::open`]), a fake one in benchmarks and tests ([`Store::open_with_clock`]).
+pub type Clock = Arc<dyn Fn() -> UnixMs + Send + Sync>;
+
 /// A component as the store names it: (group, name), group empty for a group component.
 pub type ComponentKey = (String, String);
 
@@ -265,6 +269,16 @@ impl Store {
         settings: &StoreConfig,
         metrics: Arc<DaemonMetrics>,
     ) -> Result<(Store, Opened), StoreError> {
+        Store::open_with_clock(settings, metrics, Arc::new(crate::now_ms))
+    }
+
+    /// [`Store::open`] with the clock the writer prunes by (retention cut-offs and the
+    /// pruning cadence follow it): a simulation drives 90 days through the real writer.
+    pub fn open_with_clock(
+        settings: &StoreConfig,
+        metrics: Arc<DaemonMetrics>,
+        clock: Clock,
+    ) -> Result<(Store, Opened), StoreError> {
         let (conn, opened) = match schema::open_rw(&settings.path)
             .and_then(|c| reader::read_opened(&c, &settings.path).map(|o| (c, o)))
         {
@@ -277,7 +291,7 @@ impl Store {
             }
         };
         let (tx, rx) = mpsc::channel();
-        let w = writer::Writer::new(settings.clone(), conn, metrics);
+        let w = writer::Writer::new(settings.clone(), conn, metrics, clock);
         let thread = std::thread::Builder::new()
             .name("nsprobe-store".into())
             .spawn(move || w.run(rx))

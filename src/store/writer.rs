@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, OptionalExtension};
 use tracing::{error, info, warn};
 
-use super::{schema, ComponentKey, Msg, StoreError, Write, MAX_PENDING};
+use super::{schema, Clock, ComponentKey, Msg, StoreError, Write, MAX_PENDING};
 use crate::config::StoreConfig;
 use crate::metrics::DaemonMetrics;
+use crate::UnixMs;
 
 /// Largest number of records written in one transaction.
 const BATCH: usize = 5_000;
@@ -19,6 +20,8 @@ const BATCH: usize = 5_000;
 const RETRY: Duration = Duration::from_secs(5);
 /// How often old rows are pruned and the file size measured.
 const MAINTAIN: Duration = Duration::from_secs(600);
+/// [`MAINTAIN`] on the writer's clock.
+const MAINTAIN_MS: u64 = 600_000;
 
 pub(super) struct Writer {
     settings: StoreConfig,
@@ -28,7 +31,9 @@ pub(super) struct Writer {
     ids: HashMap<ComponentKey, i64>,
     failing: bool,
     last_attempt: Option<Instant>,
-    last_maintain: Option<Instant>,
+    /// When rows were last pruned, on `clock`.
+    last_maintain: Option<UnixMs>,
+    clock: Clock,
 }
 
 impl Writer {
@@ -36,6 +41,7 @@ impl Writer {
         settings: StoreConfig,
         conn: Option<Connection>,
         metrics: Arc<DaemonMetrics>,
+        clock: Clock,
     ) -> Writer {
         let failing = conn.is_none();
         Writer {
@@ -47,6 +53,7 @@ impl Writer {
             failing,
             last_attempt: failing.then(Instant::now),
             last_maintain: None,
+            clock,
         }
     }
 
@@ -78,7 +85,11 @@ impl Writer {
             if !self.pending.is_empty() && (retry_due || !acks.is_empty() || stop) {
                 self.write_pending();
             }
-            if self.last_maintain.is_none_or(|t| t.elapsed() >= MAINTAIN) {
+            let now = (self.clock)();
+            if self
+                .last_maintain
+                .is_none_or(|t| now.saturating_sub(t) >= MAINTAIN_MS)
+            {
                 self.maintain();
             }
             for a in acks.drain(..) {
@@ -169,16 +180,20 @@ impl Writer {
         res
     }
 
-    /// Prune by retention and measure the file size.
+    /// Prune by retention and measure the file size. The series deletes name the
+    /// component so that SQLite walks the primary key (component, minute) per component
+    /// instead of scanning the whole table every ten minutes.
     fn maintain(&mut self) {
-        self.last_maintain = Some(Instant::now());
-        let now = crate::now_ms();
+        let now = (self.clock)();
+        self.last_maintain = Some(now);
         let minute_cut = now.saturating_sub(self.settings.minute_retention.as_millis() as u64);
         let cut = now.saturating_sub(self.settings.retention.as_millis() as u64);
         if let Some(conn) = self.conn.as_mut() {
             let res = conn.execute_batch(&format!(
-                "DELETE FROM series_minute WHERE minute < {minute_cut};
-                 DELETE FROM series_hour WHERE hour < {cut};
+                "DELETE FROM series_minute
+                   WHERE component IN (SELECT id FROM component) AND minute < {minute_cut};
+                 DELETE FROM series_hour
+                   WHERE component IN (SELECT id FROM component) AND hour < {cut};
                  DELETE FROM incident WHERE resolved_at IS NOT NULL AND resolved_at < {cut};
                  DELETE FROM status_change WHERE at < {cut} AND rowid NOT IN
                    (SELECT max(rowid) FROM status_change WHERE at < {cut} GROUP BY component);

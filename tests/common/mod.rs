@@ -6,13 +6,16 @@
 //!   time, also while a daemon under test is probing it.
 //! - [`hickory_auth_server`]: a real hickory-server authoritative server, for the
 //!   "well-behaved real server" tests.
-//! - Small helpers: [`zone_text`], [`closed_port`].
+//! - Small helpers: [`zone_text`], [`closed_port`]; [`promtool::check_metrics`] for scraped
+//!   `/metrics` text; [`tidy::report`] for served HTML.
 //!
 //! Only loopback addresses are ever used.
 
 #![allow(dead_code)] // Each test crate uses a different subset of this module.
 
 pub mod daemon_lab;
+pub mod promtool;
+pub mod tidy;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

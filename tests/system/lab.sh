@@ -14,6 +14,7 @@
 #   prom_query 'up'             # instant query, JSON result vector
 #   lab_serial_of 2             # serial instance 2 answers (empty if none)
 #   lab_cleanup                 # also installed as an EXIT/INT/TERM trap by lab_start/prom_start
+#   ok / not_ok / check / now / status_json / server_is  # test reporting (tests/system/tap.sh)
 #                               # (it replaces your EXIT trap: call lab_cleanup from yours instead)
 #
 # Needs (Debian): knot, knot-dnsutils, nftables, prometheus, curl, jq. nftables needs root.
@@ -38,6 +39,10 @@ PROM_DIR=${PROM_DIR:-}
 PROM_PID=${PROM_PID:-}
 LAB_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_NAMES=(a b c d l p s)
+
+# Test reporting (ok, not_ok, check, now, status_json, server_status, server_is).
+# shellcheck source=tests/system/tap.sh
+source "$LAB_REPO_ROOT/tests/system/tap.sh"
 
 lab_log() { echo "lab: $*" >&2; }
 lab_die() {

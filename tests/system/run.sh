@@ -35,24 +35,7 @@ PUBLISHER_PID=""
 
 log() { echo "system: $*" >&2; }
 
-ok() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $*"
-}
-
-not_ok() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-
-# check DESCRIPTION COMMAND...: one assertion.
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-
-now() { date +%s.%N; }
+# ok, not_ok, check, now, status_json, server_status, server_is: tests/system/lab.sh.
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # wait_for DESCRIPTION LIMIT_S COMMAND...: polls every 0.25 s; on success records the
@@ -77,10 +60,7 @@ wait_for() {
   done
 }
 
-status_json() { curl -fsS "http://$HTTP/api/v1/status"; }
-server_status() { status_json | jq -r --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .status'; }
 zone_field() { status_json | jq -r ".zones[0].$1"; }
-server_is() { [[ $(server_status "$1") == "$2" ]]; }
 zone_is() { [[ $(zone_field status) == "$1" ]]; }
 zone_stale_is() { [[ $(zone_field stale) == "$1" ]]; }
 server_lag_positive() { [[ $(status_json | jq --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .lag') -gt 0 ]]; }
@@ -89,7 +69,11 @@ server_lag_positive() { [[ $(status_json | jq --arg s "$1" '.zones[0].servers[] 
 firing() {
   prom_alerts '[.[] | select(.state == "firing") | "\(.labels.alertname)/\(.labels.server // .labels.zone // "-")"] | sort | .[]' | jq -r .
 }
-firing_is() { [[ "$(firing | tr '\n' ' ')" == "$*" ]]; }
+firing_is() {
+  local now
+  now=$(firing | tr '\n' ' ')
+  [[ $now == "$*" ]] || { log "firing: '$now', expected '$*'"; return 1; }
+}
 alert_firing() { firing | grep -qx "$1"; }
 no_alert_firing() { ! firing | grep -q .; }
 
@@ -111,6 +95,18 @@ nsid_series() {
   grep '^nsprobe_nsid_info{' <<<"$body" | grep -F "server=\"$1\"" | grep -F "nsid=\"$2\"" >/dev/null
 }
 live_metrics_pass_promtool() { curl -fsS "http://$HTTP/metrics" | promtool check metrics; }
+
+# Incidents nsprobe writes (Statuspage shapes). The first update is the oldest one, last
+# in incident_updates (newest first).
+unresolved_json() { curl -fsS "http://$HTTP/api/v2/incidents/unresolved.json"; }
+incidents_json() { curl -fsS "http://$HTTP/api/v2/incidents.json"; }
+unresolved_named() { [[ $(unresolved_json | jq --arg n "$1" '[.incidents[] | select(.name == $n)] | length') -ge 1 ]]; }
+# incident_named NAME: the newest incident named NAME (all incidents), compact JSON.
+incident_named() { incidents_json | jq -c --arg n "$1" '[.incidents[] | select(.name == $n)][0]'; }
+resolved_named() { [[ $(incident_named "$1" | jq -r .status) == resolved ]]; }
+inc_field() { jq -r "$2" <<<"$1"; }
+# hhmm_near EPOCH: HH:MM UTC of EPOCH and of 2 s before it (the last answer precedes the drop).
+hhmm_near() { date -u -d "@$1" +%H:%M; date -u -d "@$(($1 - 2))" +%H:%M; }
 
 # reload_metric_is V: nsprobe_config_last_reload_successful is V (a function, so that
 # wait_for re-reads the metric on every poll).
@@ -220,17 +216,41 @@ check "SOA RRSIG expiry exported (signed zone)" \
 check "promtool check metrics on live /metrics" live_metrics_pass_promtool
 
 echo "# incident: b.nic.dk unreachable (packets dropped)"
+DROP_AT=$(date +%s)
 lab_drop 2
 T0=$(now)
 wait_for "b.nic.dk major_outage" 15 server_is b.nic.dk major_outage
 OUTAGE_STATUS=$WAITED
 check "zone group degraded_performance, not major_outage, with one server of four out" zone_is degraded_performance
+OUTAGE_NAME="Network connectivity issue affecting b.nic.dk"
+wait_for "incident \"$OUTAGE_NAME\" in unresolved.json" 10 unresolved_named "$OUTAGE_NAME"
+OUTAGE_INC=$(unresolved_json | jq -c --arg n "$OUTAGE_NAME" '[.incidents[] | select(.name == $n)][0]')
+OUTAGE_BODY=$(inc_field "$OUTAGE_INC" '.incident_updates[-1].body')
+OUTAGE_SINCE=$(sed -nE 's/.* since ([0-9]{2}:[0-9]{2}) UTC\..*/\1/p' <<<"$OUTAGE_BODY")
+check "outage incident: status investigating" test "$(inc_field "$OUTAGE_INC" .status)" = investigating
+check "outage incident: impact minor (one server of four; the group is degraded, not down)" \
+  test "$(inc_field "$OUTAGE_INC" .impact)" = minor
+check "outage incident: first update is 'investigating'" \
+  test "$(inc_field "$OUTAGE_INC" '.incident_updates[-1].status')" = investigating
+check "outage incident: the time it names is the drop's minute (UTC)" \
+  grep -qx "${OUTAGE_SINCE:-none}" <(hhmm_near "$DROP_AT")
+check "outage incident: first update names the server, transports, address and the 2 other serving nameservers (d.nic.dk is in maintenance)" \
+  test "$OUTAGE_BODY" = "Investigating — b.nic.dk is not reachable (UDP and TCP, $(lab_addr 2)) since ${OUTAGE_SINCE} UTC. The zone remains available through the other 2 nameservers."
+check "outage incident: components b.nic.dk and DNS (.dk)" \
+  test "$(inc_field "$OUTAGE_INC" '[.components[].name] | sort | join(",")')" = "DNS (.dk),b.nic.dk"
 wait_for "NsprobeNameserverDown fires for b.nic.dk" 40 alert_firing NsprobeNameserverDown/b.nic.dk
 OUTAGE_ALERT=$WAITED
 check "no other alert fires during the outage" firing_is "NsprobeNameserverDown/b.nic.dk "
 lab_undrop 2
 T0=$(now)
 wait_for "b.nic.dk operational again" 15 server_is b.nic.dk operational
+wait_for "outage incident resolved (incidents.json)" 10 resolved_named "$OUTAGE_NAME"
+OUTAGE_DONE=$(incident_named "$OUTAGE_NAME")
+OUTAGE_LAST=$(inc_field "$OUTAGE_DONE" '.incident_updates[0].body')
+check "outage incident: same incident resolved" test "$(inc_field "$OUTAGE_DONE" .id)" = "$(inc_field "$OUTAGE_INC" .id)"
+check "outage incident: last update 'Resolved — b.nic.dk is reachable again after …'" \
+  grep -Eqx 'Resolved — b\.nic\.dk is reachable again after [0-9]+ (s|min)\.' <<<"$OUTAGE_LAST"
+check "outage incident: resolved_at set" test "$(inc_field "$OUTAGE_DONE" .resolved_at)" != null
 wait_for "NsprobeNameserverDown for b.nic.dk clears" 20 no_alert_firing
 
 echo "# incident: c.nic.dk lags (publication reaches a and b only)"
@@ -259,12 +279,36 @@ check "zone degraded_performance while stale" zone_is degraded_performance
 check "every answering server still operational" abc_operational
 check "stalled publication is flagged not earlier than stale_after" \
   awk -v w="$STALL_STATUS" 'BEGIN { exit !(w >= 19) }'
+STALL_NAME="Updates to the dk. zone are not being published"
+wait_for "incident \"$STALL_NAME\" in unresolved.json" 10 unresolved_named "$STALL_NAME"
+STALL_INC=$(unresolved_json | jq -c --arg n "$STALL_NAME" '[.incidents[] | select(.name == $n)][0]')
+STALL_BODY=$(inc_field "$STALL_INC" '.incident_updates[-1].body')
+STALL_SERIAL=$(cat "$LAB_DIR/serial")
+STALL_PUB=$(sed -nE 's/.* published version is from ([0-9-]{10} [0-9:]{8}) UTC .*/\1/p' <<<"$STALL_BODY")
+STALL_AGE=$(sed -nE 's/.*\), ([0-9]+) seconds ago\.$/\1/p' <<<"$STALL_BODY")
+check "stall incident: status investigating, impact minor (every server answers)" \
+  test "$(inc_field "$STALL_INC" .status)/$(inc_field "$STALL_INC" .impact)" = investigating/minor
+check "stall incident: first update in the operator's words, with serial $STALL_SERIAL" \
+  test "$STALL_BODY" = "Investigating — updates to the dk. zone are not being published. The zone is served normally by 3 of 4 nameservers, but the latest published version is from ${STALL_PUB} UTC (serial ${STALL_SERIAL}), ${STALL_AGE} seconds ago."
+# The publisher stamps last_publish after its knotc reloads return (up to a few seconds
+# under load), nsprobe's time is the first answer with the serial, in whole seconds.
+check "stall incident: the published time is when the last serial went out (within 3 s)" \
+  awk -v p="$(date -u -d "$STALL_PUB UTC" +%s)" -v l="$(cat "$LAB_DIR/last_publish")" 'BEGIN { d = p - l; exit !(d >= -3 && d <= 3) }'
+check "stall incident: the age is at least stale_after (20 s) and below a minute" \
+  awk -v a="${STALL_AGE:-0}" 'BEGIN { exit !(a >= 20 && a < 60) }'
+check "stall incident: component DNS (.dk)" \
+  test "$(inc_field "$STALL_INC" '[.components[].name] | join(",")')" = "DNS (.dk)"
 wait_for "NsprobeZoneSerialStale fires for dk." 40 alert_firing NsprobeZoneSerialStale/dk.
 STALL_ALERT=$WAITED
 check "no other alert fires during the stall" firing_is "NsprobeZoneSerialStale/dk. "
 publish_to 1 2 3
 T0=$(now)
 wait_for "zone fresh again" 15 zone_stale_is false
+wait_for "stall incident resolved (incidents.json)" 10 resolved_named "$STALL_NAME"
+STALL_DONE=$(incident_named "$STALL_NAME")
+STALL_LAST=$(inc_field "$STALL_DONE" '.incident_updates[0].body')
+check "stall incident: last update 'Resolved — updates to the dk. zone are published again (serial …, published …) after …'" \
+  grep -Eqx 'Resolved — updates to the dk\. zone are published again \(serial [0-9]+, published [0-9-]{10} [0-9:]{8} UTC\) after [0-9]+ (s|min)\.' <<<"$STALL_LAST"
 wait_for "NsprobeZoneSerialStale clears" 20 no_alert_firing
 
 echo "# operations: a bad config reload keeps the old config running"
@@ -293,6 +337,11 @@ if ((FAILED > 0)); then
   tail -n 40 "$LAB_DIR/nsprobe.log" || true
 fi
 
+echo
+echo "incident texts nsprobe wrote (Statuspage /api/v2/incidents.json):"
+for inc in "${OUTAGE_DONE:-null}" "${STALL_DONE:-null}"; do
+  jq -r 'select(. != null) | "  \(.name) [status \(.status), impact \(.impact)]", (.incident_updates | reverse[] | "    \(.status): \(.body)")' <<<"$inc" || true
+done
 echo
 echo "measured (seconds from incident start; interval 1s, fail_after 3, lag_after 5s, stale_after 20s, alert for: $ALERT_FOR):"
 echo "  outage: status ${OUTAGE_STATUS:-n/a}, alert firing ${OUTAGE_ALERT:-n/a}"

@@ -63,20 +63,7 @@ case_cleanup() {
   lab_cleanup
 }
 
-ok() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $*"
-}
-not_ok() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-now() { date +%s.%N; }
+# ok, not_ok, check, now, status_json, server_status, server_is: tests/system/lab.sh.
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
@@ -96,9 +83,6 @@ wait_until() {
   done
 }
 
-status_json() { curl -fsS "http://$HTTP/api/v1/status"; }
-server_status() { status_json | jq -r --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .status'; }
-server_is() { [[ $(server_status "$1") == "$2" ]]; }
 all_operational() {
   [[ $(status_json | jq '[.zones[0].status, .zones[0].servers[].status] | all(. == "operational")') == true ]]
 }

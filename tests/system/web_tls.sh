@@ -19,13 +19,7 @@ PASSED=0
 FAILED=0
 NSPROBE_PID=""
 
-ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# ok, not_ok, check: tests/system/lab.sh.
 
 cleanup() {
   [[ -n $NSPROBE_PID ]] && kill "$NSPROBE_PID" 2>/dev/null && wait "$NSPROBE_PID" 2>/dev/null
