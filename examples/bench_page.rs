@@ -49,6 +49,7 @@ fn comp(group: &str, name: &str, status: Status) -> ComponentView {
         reason: "2 of 2 targets up".into(),
         since: Some(NOW - 3_600_000),
         uptime_24h: Some(0.9993),
+        vantages: Vec::new(),
     }
 }
 
@@ -188,6 +189,7 @@ fn main() {
             .collect(),
         range: Default::default(),
         has_store: true,
+        vantages: Vec::new(),
     };
     for g in &v.groups.clone() {
         for m in &g.members {

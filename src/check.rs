@@ -139,9 +139,9 @@ pub async fn run(config: &Config, resolver: &NameResolver) -> Report {
     let services = targets::expand_services(config, &hosts);
     let mut checks_set = JoinSet::new();
     for (i, t) in services.iter().enumerate() {
-        let spec = t.spec.clone();
+        let (spec, source) = (t.spec.clone(), t.source);
         let deadline = tokio::time::Instant::now() + t.timeout;
-        checks_set.spawn(async move { (i, probe::run(&spec, deadline).await) });
+        checks_set.spawn(async move { (i, probe::run_from(&spec, source, deadline).await) });
     }
     let targets: Vec<(Arc<str>, TargetKey, ProbeSpec)> = targets::expand(config, &book)
         .into_iter()

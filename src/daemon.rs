@@ -32,8 +32,8 @@ use crate::scheduler::{Probed, Report, Scheduler, TargetId};
 use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{
-    self, ComponentStatus, ObservationLog, QuorumRule, SavedTracker, Seen, ServiceTracker, Status,
-    VantageViews, ZoneTracker,
+    self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, SavedTracker, Seen,
+    ServiceTracker, Status, VantageViews, ZoneTracker,
 };
 use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
@@ -535,6 +535,16 @@ impl Daemon {
         let mut changes = Vec::new();
         let vantage = inner.config.vantage.name.clone();
         let hub = !inner.config.peers.is_empty();
+        // A hub gives no verdict before it tried to pull every peer once (at start or
+        // after a reload added peers): its own view alone would be a quorum of one.
+        let waiting: Vec<&str> = inner
+            .peers
+            .iter()
+            .filter(|p| p.last_attempt.is_none())
+            .map(|p| p.url.as_str())
+            .collect();
+        let waiting = (!waiting.is_empty())
+            .then(|| format!("hub: waiting for the first pull of {}", waiting.join(", ")));
         let rule = QuorumRule {
             quorum: inner.config.vantage.quorum,
             max_age_ms: duration_ms(inner.config.vantage.max_age),
@@ -546,6 +556,13 @@ impl Daemon {
             let group = z.config.component.clone();
             let span = duration_ms(z.config.thresholds.stats_window);
             let st = &z.state;
+            // A hub judges freshness on the newest serial any vantage saw.
+            let freshest = hub
+                .then(|| {
+                    let own = st.newest_serial().zip(st.serial_first_seen());
+                    views.freshest(&group, own, &vantage, rule.max_age_ms, now)
+                })
+                .flatten();
             let mut merge = |p: ComponentStatus| {
                 let server = st.server(&p.name);
                 let seen = Seen {
@@ -570,6 +587,9 @@ impl Daemon {
                 if !hub {
                     return p;
                 }
+                if let Some(why) = &waiting {
+                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
+                }
                 status::decide(&p.name, &views.of(&group, &p.name), rule, now)
             };
             let zone_changes = z.tracker.update_merged(
@@ -577,7 +597,10 @@ impl Daemon {
                 &group,
                 &z.maintenance,
                 &inner.vantage_verdict,
-                &mut merge,
+                HubView {
+                    merge: &mut merge,
+                    freshest,
+                },
                 now,
             );
             if let (false, Some(current)) = (zone_changes.is_empty(), z.tracker.current()) {
@@ -594,32 +617,47 @@ impl Daemon {
         }
         for g in inner.groups.iter_mut() {
             let group = g.config.name.clone();
-            for c in &g.components {
-                let p = status::evaluate_service(&c.config.name, &c.state, &g.maintenance, now);
+            let components = &g.components;
+            let mut merge = |p: ComponentStatus| {
+                let state = components
+                    .iter()
+                    .find(|c| c.config.name == p.name)
+                    .map(|c| &c.state);
                 let seen = Seen {
                     group: &group,
                     component: &p.name,
                     status: p.status,
                     reason: &p.reason,
-                    rtt_ms: None,
+                    rtt_ms: state
+                        .and_then(|s| {
+                            let span = duration_ms(s.thresholds().stats_window);
+                            s.samples.stats(now, span).median_rtt
+                        })
+                        .map(|d| d.as_secs_f64() * 1000.0),
                     serial: None,
                 };
                 if let Some(r) = log.note(&vantage, seen, now) {
                     views.ingest(r.clone());
                 }
-            }
-            let members = g
-                .components
+                if !hub {
+                    return p;
+                }
+                if let Some(why) = &waiting {
+                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
+                }
+                status::decide(&p.name, &views.of(&group, &p.name), rule, now)
+            };
+            let members = components
                 .iter()
                 .map(|c| (c.config.name.as_str(), &c.state));
-            let group_changes = g.tracker.update(
-                &group,
-                members,
-                g.config.partial_outage_share,
-                &g.maintenance,
-                &inner.vantage_verdict,
-                now,
-            );
+            let group_rule = GroupRule {
+                partial_outage_share: g.config.partial_outage_share,
+                maintenance: &g.maintenance,
+                vantage: &inner.vantage_verdict,
+            };
+            let group_changes = g
+                .tracker
+                .update_merged(&group, members, group_rule, &mut merge, now);
             incident_input.extend(incidents::service_changes(&group, &group_changes));
             for c in group_changes {
                 let id = if c.name == group {

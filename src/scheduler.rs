@@ -20,6 +20,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +64,9 @@ pub struct Target {
     pub interval: Duration,
     /// Deadline of one check (for `Dns` targets the probe spec's timeout applies).
     pub timeout: Duration,
+    /// Local address the check's connections leave from (`[vantage] source_address`;
+    /// `Dns` targets carry it in their probe spec).
+    pub source: Option<IpAddr>,
 }
 
 /// What one probe or check produced.
@@ -231,7 +235,8 @@ async fn run_target(target: Target, reports: mpsc::Sender<Report>) {
                 },
                 spec,
             ) => {
-                let outcome = probe::run(spec, Instant::now() + target.timeout).await;
+                let outcome =
+                    probe::run_from(spec, target.source, Instant::now() + target.timeout).await;
                 Probed::Check {
                     group: group.clone(),
                     component: component.clone(),

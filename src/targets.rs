@@ -237,6 +237,7 @@ pub fn expand_services(config: &Config, hosts: &HostBook) -> Vec<Target> {
                         spec,
                         interval: check.interval,
                         timeout: check.timeout,
+                        source: config.vantage.source_address,
                     });
                 }
             }
@@ -296,6 +297,7 @@ pub fn canaries(config: &Config) -> Vec<Target> {
             }),
             interval: pace.interval,
             timeout: pace.timeout,
+            source: config.vantage.source_address,
         })
         .collect()
 }
@@ -333,6 +335,7 @@ pub fn expand(config: &Config, book: &AddressBook) -> Vec<Target> {
                         }),
                         interval: zone.interval,
                         timeout: zone.timeout,
+                        source: config.vantage.source_address,
                     });
                 }
             }

@@ -151,6 +151,24 @@ async fn quorum_over_three_vantages() {
         assert_ne!(zone(&v)["status"], "partial_outage");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The hub's status page: the per-vantage breakdown and the vantage list, valid HTML.
+    let (code, page) = http(hub.http_addr, "GET", "/").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("Vantage points"), "{page}");
+    assert!(page.contains("cph-1 (this one)"), "{page}");
+    let row = page_row(&page, "ns2.lab");
+    assert!(row.contains("Per vantage: operational at 2 of 3"), "{row}");
+    assert!(
+        row.contains("<tr class=\"s-major_outage\"><th scope=\"row\">cph-1</th>"),
+        "{row}"
+    );
+    assert!(
+        row.contains(" ms</td>"),
+        "median response time per vantage: {row}"
+    );
+    if let Some(report) = tidy_report(&page) {
+        assert_eq!(report, "", "hub status page is valid HTML");
+    }
     // A single vantage (fra-1) sees nothing wrong at all.
     assert_eq!(
         server_status(&status(&fra).await, "ns2.lab").0,
@@ -212,6 +230,11 @@ async fn quorum_over_three_vantages() {
             bytes as f64 / pulls.max(1) as f64
         );
     }
+    let (_, page) = http(hub.http_addr, "GET", "/").await;
+    assert!(
+        page.contains("<tr class=\"s-major_outage\"><th scope=\"row\">ams-1"),
+        "ams-1 listed as unreachable: {page}"
+    );
     let ams_view = &vs["vantages"][2];
     assert_eq!(ams_view["up"], false, "{vs}");
     assert_eq!(ams_view["fresh"], false, "{vs}");
@@ -302,4 +325,61 @@ async fn observations_endpoint_token_cursor_and_size() {
     assert_eq!(get_auth(plain.http_addr, path, Some(TOKEN)).await.0, 403);
     plain.shutdown().await.expect("stops");
     d.shutdown().await.expect("stops");
+}
+
+/// The page's list item of component `name`.
+fn page_row<'a>(page: &'a str, name: &str) -> &'a str {
+    let start = page
+        .find(&format!("data-component=\"{name}\""))
+        .unwrap_or_else(|| panic!("{name} on the page"));
+    let end = page[start..]
+        .find("</li>")
+        .map_or(page.len(), |e| start + e);
+    &page[start..end]
+}
+
+/// tidy's warnings and errors about `page` (empty when valid); None without tidy (it is
+/// required in CI: NSPROBE_REQUIRE_TOOLS).
+fn tidy_report(page: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let tidy = ["/usr/bin/tidy", "/usr/local/bin/tidy"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(tidy) = tidy else {
+        assert!(
+            std::env::var_os("NSPROBE_REQUIRE_TOOLS").is_none(),
+            "tidy is required (NSPROBE_REQUIRE_TOOLS)"
+        );
+        eprintln!("tidy not found: HTML validity not checked");
+        return None;
+    };
+    let mut child = Command::new(tidy)
+        .args([
+            "-q",
+            "-e",
+            "--show-warnings",
+            "yes",
+            "--drop-empty-elements",
+            "no",
+            "-utf8",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tidy");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(page.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("tidy output");
+    let report = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Some(if out.status.success() || !report.is_empty() {
+        report
+    } else {
+        format!("tidy exited with {}", out.status)
+    })
 }

@@ -154,7 +154,75 @@ fn component_row(c: &ComponentView, uptime: Option<&Uptime>, v: &PageView) -> Ma
                 (c.reason)
                 @if let Some(since) = c.since { " · since " (utc_minute(since)) }
             }
+            @if !c.vantages.is_empty() { (per_vantage(c)) }
             @if let Some(u) = uptime { (uptime_bars(u, &c.id, &v.incidents, v.now)) }
+        }
+    }
+}
+
+/// `1.2 ms`, `35 ms`, or a dash.
+fn ms(v: Option<f64>) -> String {
+    match v {
+        Some(m) if m >= 10.0 => format!("{m:.0} ms"),
+        Some(m) => format!("{m:.1} ms"),
+        None => "–".to_string(),
+    }
+}
+
+/// A component's breakdown per vantage: a closed `details` with one table row per
+/// vantage (its own status, reason and median response time).
+fn per_vantage(c: &ComponentView) -> Markup {
+    let ok = c
+        .vantages
+        .iter()
+        .filter(|x| x.fresh && x.status == Status::Operational)
+        .count();
+    html! {
+        details class="vant" {
+            summary { "Per vantage: operational at " (ok) " of " (c.vantages.len()) }
+            table {
+                thead { tr { th scope="col" { "Vantage" } th scope="col" { "Status there" } th scope="col" class="num" { "Median" } } }
+                tbody {
+                    @for x in &c.vantages {
+                        tr class={ "s-" (x.status.as_str()) } {
+                            th scope="row" { (x.vantage) @if !x.fresh { " (stale)" } }
+                            td { (state(x.status)) br; small { (x.reason) } }
+                            td class="num" { (ms(x.rtt_ms)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The vantage points and their health (a hub).
+fn vantage_list(v: &PageView) -> Markup {
+    html! {
+        h2 id="vantages" { "Vantage points" }
+        div class="card scroll" {
+            table class="vantages" {
+                thead { tr { th scope="col" { "Vantage" } th scope="col" { "Health, last observation" } } }
+                tbody {
+                    @for x in &v.vantages {
+                        @let (class, words) = match (x.up, x.fresh) {
+                            (true, true) => ("s-operational", "reporting"),
+                            (true, false) => ("s-degraded_performance", "stale: not voting"),
+                            (false, _) => ("s-major_outage", "unreachable"),
+                        };
+                        tr class=(class) {
+                            th scope="row" {
+                                (x.name) @if x.own { " (this one)" }
+                                @if !x.location.is_empty() { br; small { (x.location) } }
+                            }
+                            td {
+                                span class="state dot" { (words) } br;
+                                small { @if let Some(t) = x.last_seen { (utc_second(t)) } @else { "no observation yet" } }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -223,6 +291,7 @@ pub fn page(v: &PageView) -> String {
                             li class={ "dot s-" (s.as_str()) } { (status_words(s)) }
                         }
                     }
+                    @if !v.vantages.is_empty() { (vantage_list(v)) }
                     h2 id="response-time" { "Response time" }
                     @if v.has_store {
                         nav class="ranges" aria-label="Chart range" {

@@ -44,6 +44,41 @@ pub struct PageView {
     pub range: super::range::ChartRange,
     /// True when a store backs the page (7- and 30-day charts are offered).
     pub has_store: bool,
+    /// The vantage points (this one first, then the `[[peer]]`s) when this nsprobe is a
+    /// hub; empty otherwise (no per-vantage breakdown is shown).
+    pub vantages: Vec<VantageItem>,
+}
+
+/// A vantage point in the page's vantage list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VantageItem {
+    /// Its name (`[vantage] name`; a peer not reached yet shows its URL).
+    pub name: String,
+    /// Its location (may be empty).
+    pub location: String,
+    /// This nsprobe.
+    pub own: bool,
+    /// The last pull of its observations succeeded (always true for this one).
+    pub up: bool,
+    /// Its newest observation is recent enough to vote (`[vantage] max_age`).
+    pub fresh: bool,
+    /// When its newest observation was made.
+    pub last_seen: Option<UnixMs>,
+}
+
+/// One vantage's view of one component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VantageCell {
+    /// The vantage.
+    pub vantage: String,
+    /// The status its own evidence proposes.
+    pub status: Status,
+    /// Its median response time over the stats window, ms.
+    pub rtt_ms: Option<f64>,
+    /// Recent enough to vote.
+    pub fresh: bool,
+    /// Why, at that vantage.
+    pub reason: String,
 }
 
 impl PageView {
@@ -81,6 +116,8 @@ pub struct ComponentView {
     pub since: Option<UnixMs>,
     /// Share of successful probes over the last 24 hours (0..=1), when any probe ran.
     pub uptime_24h: Option<f64>,
+    /// Each vantage's view of it (a hub; empty otherwise), by vantage name.
+    pub vantages: Vec<VantageCell>,
 }
 
 /// A maintenance window, as listed on the page.
@@ -154,7 +191,9 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
                 .response_times(&s.name, now, CHART_MINUTES)
                 .unwrap_or_default();
             let uptime_24h = uptime(&minutes);
-            members.push(component(id.clone(), s, uptime_24h));
+            let mut c = component(id.clone(), s, uptime_24h);
+            c.vantages = cells(inner, &id, now);
+            members.push(c);
             charts.push(ChartSeries {
                 id,
                 points: aggregate(&minutes, CHART_STEP),
@@ -187,7 +226,9 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
             if c.status != Status::Operational {
                 affected.push((c.name.clone(), c.status));
             }
-            members.push(component(id.clone(), c, uptime_24h));
+            let mut view = component(id.clone(), c, uptime_24h);
+            view.vantages = cells(inner, &id, now);
+            members.push(view);
             charts.push(ChartSeries {
                 id,
                 points: aggregate(&minutes, CHART_STEP),
@@ -228,7 +269,63 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
         incidents: inner.incidents.open().cloned().collect(),
         range: super::range::ChartRange::Day,
         has_store: false,
+        vantages: vantage_list(inner, now),
     }
+}
+
+fn max_age_ms(inner: &Inner) -> u64 {
+    u64::try_from(inner.config.vantage.max_age.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every vantage's newest observation of component `id` (a hub only).
+fn cells(inner: &Inner, id: &ComponentId, now: UnixMs) -> Vec<VantageCell> {
+    if inner.config.peers.is_empty() {
+        return Vec::new();
+    }
+    let max_age = max_age_ms(inner);
+    inner
+        .views
+        .of(&id.group, &id.name)
+        .into_iter()
+        .map(|r| VantageCell {
+            vantage: r.vantage.clone(),
+            status: r.status,
+            rtt_ms: r.rtt_ms,
+            fresh: now.saturating_sub(r.at) <= max_age,
+            reason: r.reason.clone(),
+        })
+        .collect()
+}
+
+/// This vantage and every `[[peer]]`, with health (a hub only).
+fn vantage_list(inner: &Inner, now: UnixMs) -> Vec<VantageItem> {
+    if inner.config.peers.is_empty() {
+        return Vec::new();
+    }
+    let max_age = max_age_ms(inner);
+    let newest: HashMap<&str, Option<UnixMs>> = inner.views.vantages().into_iter().collect();
+    let seen = |name: &str| newest.get(name).copied().flatten();
+    let own = &inner.config.vantage;
+    let mut out = vec![VantageItem {
+        name: own.name.clone(),
+        location: own.location.clone(),
+        own: true,
+        up: true,
+        fresh: seen(&own.name).is_some_and(|at| now.saturating_sub(at) <= max_age),
+        last_seen: seen(&own.name),
+    }];
+    for p in &inner.peers {
+        let last = p.vantage.as_deref().and_then(seen);
+        out.push(VantageItem {
+            name: p.vantage.clone().unwrap_or_else(|| p.url.clone()),
+            location: p.location.clone(),
+            own: false,
+            up: p.up,
+            fresh: last.is_some_and(|at| now.saturating_sub(at) <= max_age),
+            last_seen: last,
+        });
+    }
+    out
 }
 
 /// Share of successful probes over `minutes`; None when nothing was probed.
@@ -246,6 +343,7 @@ fn component(id: ComponentId, s: &ComponentStatus, uptime_24h: Option<f64>) -> C
         reason: s.reason.clone(),
         since: s.since,
         uptime_24h,
+        vantages: Vec::new(),
     }
 }
 

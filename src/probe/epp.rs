@@ -5,7 +5,7 @@
 //! of XML less four. The response time runs from before the connect until the whole
 //! greeting frame is read (connect + handshake + greeting). No login is attempted.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use quick_xml::events::Event;
@@ -217,8 +217,16 @@ fn append(sv_id: &mut Option<String>, sv_date: &mut Option<String>, field: Optio
 }
 
 /// Runs an `epp` check.
-pub async fn check(spec: &EppSpec, deadline: Instant) -> CheckOutcome {
-    let mut s = handshake(spec.addr, &spec.server_name, &spec.tls, &[], deadline).await?;
+pub async fn check(spec: &EppSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
+    let mut s = handshake(
+        spec.addr,
+        &spec.server_name,
+        &spec.tls,
+        &[],
+        source,
+        deadline,
+    )
+    .await?;
     let start = s.started;
     let cert = s.cert.clone();
     let with_cert = |mut f: super::CheckFailure| {

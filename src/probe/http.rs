@@ -6,7 +6,7 @@
 //! Each check uses a fresh client: no connection is reused between checks.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -298,7 +298,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Runs an `http` check.
-pub async fn check(spec: &HttpSpec, deadline: Instant) -> CheckOutcome {
+pub async fn check(spec: &HttpSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
     let (config, seen) = spec
         .tls
         .connection(&[b"http/1.1"])
@@ -326,6 +326,10 @@ pub async fn check(spec: &HttpSpec, deadline: Instant) -> CheckOutcome {
         .redirect(policy)
         .pool_max_idle_per_host(0)
         .user_agent(concat!("nsprobe/", env!("CARGO_PKG_VERSION")));
+    // The source address, unless the pinned address is of the other family.
+    if let Some(src) = source.filter(|s| spec.addr.is_none_or(|a| a.is_ipv4() == s.is_ipv4())) {
+        builder = builder.local_address(src);
+    }
     if let (Some(addr), Some(host)) = (spec.addr, spec.url.host_str()) {
         builder = builder.resolve(host, addr);
     }

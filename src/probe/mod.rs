@@ -17,7 +17,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -449,6 +449,14 @@ impl<'de> Deserialize<'de> for Pattern {
 /// For `dns_soa` the probe's own `timeout` still applies when it is shorter than
 /// the time left until `deadline`.
 pub async fn run(spec: &CheckSpec, deadline: Instant) -> CheckOutcome {
+    run_from(spec, None, deadline).await
+}
+
+/// Like [`run`], with the check's connections leaving from `source` (`[vantage]
+/// source_address`): each TCP socket is bound to it (port 0) before `connect` when the
+/// target has the same address family; otherwise, and with None, the kernel chooses. A
+/// `dns_soa` check uses its own spec's `source` instead.
+pub async fn run_from(spec: &CheckSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
     match spec {
         CheckSpec::DnsSoa(p) => {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -462,11 +470,11 @@ pub async fn run(spec: &CheckSpec, deadline: Instant) -> CheckOutcome {
                 Err(f) => Err(f.into()),
             }
         }
-        CheckSpec::Tcp(s) => tcp::check(s, deadline).await,
-        CheckSpec::Tls(s) => tls::check(s, deadline).await,
-        CheckSpec::Http(s) => http::check(s, deadline).await,
-        CheckSpec::Whois(s) => whois::check(s, deadline).await,
-        CheckSpec::Epp(s) => epp::check(s, deadline).await,
+        CheckSpec::Tcp(s) => tcp::check(s, source, deadline).await,
+        CheckSpec::Tls(s) => tls::check(s, source, deadline).await,
+        CheckSpec::Http(s) => http::check(s, source, deadline).await,
+        CheckSpec::Whois(s) => whois::check(s, source, deadline).await,
+        CheckSpec::Epp(s) => epp::check(s, source, deadline).await,
     }
 }
 
@@ -504,12 +512,26 @@ pub(crate) fn io_failure(what: &str, err: &std::io::Error) -> CheckFailure {
 /// TCP connect (no Nagle) before `deadline`.
 pub(crate) async fn connect(
     addr: SocketAddr,
+    source: Option<IpAddr>,
     deadline: Instant,
 ) -> Result<TcpStream, CheckFailure> {
     step(deadline, "tcp connect", async {
-        let s = TcpStream::connect(addr)
-            .await
-            .map_err(|e| io_failure(&format!("tcp connect to {addr}"), &e))?;
+        let s = match source.filter(|s| s.is_ipv4() == addr.is_ipv4()) {
+            Some(src) => {
+                let socket = if src.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(|e| io_failure("tcp socket", &e))?;
+                socket
+                    .bind(SocketAddr::new(src, 0))
+                    .map_err(|e| io_failure(&format!("tcp bind to source {src}"), &e))?;
+                socket.connect(addr).await
+            }
+            None => TcpStream::connect(addr).await,
+        }
+        .map_err(|e| io_failure(&format!("tcp connect to {addr}"), &e))?;
         s.set_nodelay(true)
             .map_err(|e| io_failure("tcp set_nodelay", &e))?;
         Ok(s)

@@ -4,7 +4,7 @@
 //! The response time is the TCP connect when there is no `expect`, otherwise the
 //! time until the pattern matched (connect, send and reads included).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant as StdInstant};
 
 use serde::{Deserialize, Serialize};
@@ -143,9 +143,9 @@ pub(crate) async fn read_until_deadline<R: AsyncRead + Unpin>(
 }
 
 /// Runs a `tcp` check (see the module doc for what the response time covers).
-pub async fn check(spec: &TcpSpec, deadline: Instant) -> CheckOutcome {
+pub async fn check(spec: &TcpSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
     let start = StdInstant::now();
-    let mut stream = connect(spec.addr, deadline).await?;
+    let mut stream = connect(spec.addr, source, deadline).await?;
     let connected = start.elapsed();
     if let Some(send) = &spec.send {
         step(deadline, "tcp send", async {

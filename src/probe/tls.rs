@@ -4,7 +4,7 @@
 //! Expired, wrong-host and untrusted certificates are classified
 //! (`cert_expired`, `cert_name_mismatch`, `cert_untrusted`) and still reported.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -72,13 +72,14 @@ pub(crate) async fn handshake(
     server_name: &ServerName<'static>,
     client: &TlsClient,
     alpn: &[&[u8]],
+    source: Option<IpAddr>,
     deadline: Instant,
 ) -> Result<Session, CheckFailure> {
     let (config, seen) = client
         .connection(alpn)
         .map_err(|r| r.into_failure(None, None))?;
     let start = StdInstant::now();
-    let tcp = connect(addr, deadline).await?;
+    let tcp = connect(addr, source, deadline).await?;
     let connected = start.elapsed();
     let connector = TlsConnector::from(Arc::new(config));
     let now = unix_now();
@@ -118,8 +119,16 @@ pub(crate) async fn handshake(
 }
 
 /// Runs a `tls` check.
-pub async fn check(spec: &TlsSpec, deadline: Instant) -> CheckOutcome {
-    let mut s = handshake(spec.addr, &spec.server_name, &spec.tls, &[], deadline).await?;
+pub async fn check(spec: &TlsSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
+    let mut s = handshake(
+        spec.addr,
+        &spec.server_name,
+        &spec.tls,
+        &[],
+        source,
+        deadline,
+    )
+    .await?;
     let rtt = s.handshake_done;
     // Polite close (close_notify); the outcome does not depend on it.
     let _ = tokio::time::timeout_at(deadline, s.stream.shutdown()).await;

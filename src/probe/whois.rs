@@ -3,7 +3,7 @@
 //!
 //! The response time runs from before the connect until EOF (the whole answer).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant as StdInstant;
 
 use tokio::io::AsyncWriteExt;
@@ -80,9 +80,9 @@ pub fn evaluate(
 }
 
 /// Runs a `whois` check.
-pub async fn check(spec: &WhoisSpec, deadline: Instant) -> CheckOutcome {
+pub async fn check(spec: &WhoisSpec, source: Option<IpAddr>, deadline: Instant) -> CheckOutcome {
     let start = StdInstant::now();
-    let mut stream = connect(spec.addr, deadline).await?;
+    let mut stream = connect(spec.addr, source, deadline).await?;
     let connected = start.elapsed();
     let line = format!("{}\r\n", spec.query);
     step(deadline, "whois send", async {

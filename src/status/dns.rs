@@ -7,6 +7,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::freshness::Freshest;
 use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
 use super::{fmt_ms, ComponentStatus, Status, ZoneStatus};
 use crate::config::MaintenanceWindow;
@@ -50,11 +51,18 @@ pub fn evaluate_zone(
     now: UnixMs,
 ) -> ZoneStatus {
     let servers = propose_servers(state, maintenance, now);
-    let stale = state.is_stale(now);
-    let group = evaluate_group(state, group_name, &servers, stale, maintenance, now);
+    let stale = staleness(state, None, now);
+    let group = evaluate_group(
+        state,
+        group_name,
+        &servers,
+        stale.as_deref(),
+        maintenance,
+        now,
+    );
     ZoneStatus {
         group,
-        stale,
+        stale: stale.is_some(),
         servers,
     }
 }
@@ -166,7 +174,7 @@ pub fn evaluate_group(
     state: &ZoneState,
     name: &str,
     servers: &[ComponentStatus],
-    stale: bool,
+    stale: Option<&str>,
     maintenance: &[MaintenanceWindow],
     now: UnixMs,
 ) -> ComponentStatus {
@@ -222,8 +230,8 @@ pub fn evaluate_group(
             ),
         );
     }
-    if stale {
-        return component(name, Status::DegradedPerformance, stale_reason(state, now));
+    if let Some(why) = stale {
+        return component(name, Status::DegradedPerformance, why.to_string());
     }
     let not_ok: Vec<String> = considered
         .iter()
@@ -251,9 +259,24 @@ pub fn evaluate_group(
     component(name, Status::Operational, reason)
 }
 
-/// `no new serial for 26m (stale after 20m); newest 2026062401 first seen 2026-06-24T08:39:01Z`.
-fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
-    let age = state.serial_age_ms(now).unwrap_or(0);
+/// Why the zone is stale at `now`, or None when it is fresh: the age of its newest serial
+/// against the threshold. `freshest` is the newest serial across vantages (a hub, see
+/// [`super::freshness`]); None uses this vantage's own probes alone.
+pub fn staleness(state: &ZoneState, freshest: Option<&Freshest>, now: UnixMs) -> Option<String> {
+    let first_seen = match freshest {
+        Some(f) => f.first_seen,
+        None => state.serial_first_seen()?,
+    };
+    let age = now.saturating_sub(first_seen);
+    if age <= state.stale_threshold_ms() {
+        return None;
+    }
+    Some(stale_reason(state, freshest, age))
+}
+
+/// `no new serial for 26m (stale after 20m); newest 2026062401 first seen 2026-06-24T08:39:01Z`
+/// (a hub adds ` by fra-1`, the vantage that saw it first).
+fn stale_reason(state: &ZoneState, freshest: Option<&Freshest>, age: u64) -> String {
     let threshold = state.stale_threshold_ms();
     let learned = match (state.adaptive_threshold_ms(), state.learned_gap_ms()) {
         (Some(adaptive), Some(gap)) if adaptive <= duration_ms(state.thresholds().stale_after) => {
@@ -265,11 +288,18 @@ fn stale_reason(state: &ZoneState, now: UnixMs) -> String {
         }
         _ => String::new(),
     };
-    let newest = match (state.newest_serial(), state.serial_first_seen()) {
-        (Some(serial), Some(seen)) => format!(
-            "; newest {serial} first seen {}",
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(seen))
+    let seen_at =
+        |seen: UnixMs| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(seen));
+    let newest = match (freshest, state.newest_serial(), state.serial_first_seen()) {
+        (Some(f), _, _) => format!(
+            "; newest {} first seen {} by {}",
+            f.serial,
+            seen_at(f.first_seen),
+            f.first_by
         ),
+        (None, Some(serial), Some(seen)) => {
+            format!("; newest {serial} first seen {}", seen_at(seen))
+        }
         _ => String::new(),
     };
     format!(

@@ -16,6 +16,7 @@
 
 pub mod confirm;
 pub mod dns;
+pub mod freshness;
 pub mod judge;
 pub mod observation;
 pub mod quorum;
@@ -30,11 +31,14 @@ use serde::{Deserialize, Serialize};
 use crate::UnixMs;
 
 pub use confirm::{Change, Confirmation, SavedConfirmation, SavedTracker, Timing, RESTORE_HOLD};
-pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers};
+pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers, staleness};
+pub use freshness::{Freshest, SerialSightings};
 pub use observation::{ObservationLog, ObservationPage, ObservationRecord, Seen, VantageViews};
 pub use quorum::{decide, QuorumRule};
-pub use service::{evaluate_service, evaluate_service_group, GroupStatus, ServiceTracker};
-pub use tracker::ZoneTracker;
+pub use service::{
+    evaluate_service, evaluate_service_group, GroupRule, GroupStatus, ServiceTracker,
+};
+pub use tracker::{HubView, ZoneTracker};
 pub use vantage::{vantage_verdict, Vantage};
 
 /// A component status: the five of Atlassian Statuspage, plus `unknown` for a component

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use super::freshness::{Freshest, SerialSightings};
 use super::Status;
 use crate::UnixMs;
 
@@ -227,6 +228,7 @@ fn cut(s: &str, max: usize) -> String {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VantageViews {
     views: BTreeMap<String, BTreeMap<(String, String), ObservationRecord>>,
+    sightings: SerialSightings,
 }
 
 impl VantageViews {
@@ -238,6 +240,7 @@ impl VantageViews {
     /// Takes a record in: it replaces the vantage's record of that component unless it is
     /// older.
     pub fn ingest(&mut self, record: ObservationRecord) {
+        self.sightings.note(&record);
         let per = self.views.entry(record.vantage.clone()).or_default();
         let key = (record.group.clone(), record.component.clone());
         match per.get(&key) {
@@ -270,6 +273,23 @@ impl VantageViews {
         for per in self.views.values_mut() {
             per.retain(|(g, c), _| keep(g, c));
         }
+        let views = &self.views;
+        self.sightings
+            .retain(|g| views.values().any(|per| per.keys().any(|(pg, _)| pg == g)));
+    }
+
+    /// The newest serial of zone group `group` across vantages (see
+    /// [`SerialSightings::freshest`]).
+    pub fn freshest(
+        &self,
+        group: &str,
+        own: Option<(u32, UnixMs)>,
+        own_name: &str,
+        max_age_ms: u64,
+        now: UnixMs,
+    ) -> Option<Freshest> {
+        self.sightings
+            .freshest(group, own, own_name, max_age_ms, now)
     }
 }
 

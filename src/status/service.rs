@@ -184,6 +184,17 @@ pub struct GroupStatus {
     pub components: Vec<ComponentStatus>,
 }
 
+/// What a service group is judged by besides its members (see [`ServiceTracker::update_merged`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupRule<'a> {
+    /// `partial_outage_share` of the group.
+    pub partial_outage_share: f64,
+    /// Declared maintenance windows.
+    pub maintenance: &'a [MaintenanceWindow],
+    /// This vantage's own network verdict.
+    pub vantage: &'a Vantage,
+}
+
 /// The confirmation state of one service group's components and what is published now.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceTracker {
@@ -275,6 +286,31 @@ impl ServiceTracker {
         vantage: &Vantage,
         now: UnixMs,
     ) -> Vec<Change> {
+        let rule = GroupRule {
+            partial_outage_share,
+            maintenance,
+            vantage,
+        };
+        self.update_merged(group_name, members, rule, &mut |p| p, now)
+    }
+
+    /// Like [`ServiceTracker::update`], with every member's local proposal passed through
+    /// `merge` before confirmation (a hub: this vantage's proposal is recorded and replaced
+    /// by the quorum verdict over every vantage, see [`super::quorum`]). Maintenance is
+    /// decided here, not voted on.
+    pub fn update_merged<'a>(
+        &mut self,
+        group_name: &str,
+        members: impl IntoIterator<Item = (&'a str, &'a ServiceState)>,
+        rule: GroupRule<'_>,
+        merge: &mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+        now: UnixMs,
+    ) -> Vec<Change> {
+        let GroupRule {
+            partial_outage_share,
+            maintenance,
+            vantage,
+        } = rule;
         let mut changes = Vec::new();
         let mut published = Vec::new();
         let mut seen = Vec::new();
@@ -286,6 +322,9 @@ impl ServiceTracker {
                     vantage.reason, p.reason
                 );
                 p.status = Status::Unknown;
+            }
+            if p.status != Status::UnderMaintenance {
+                p = merge(p);
             }
             let th = state.thresholds();
             let timing = Timing {
@@ -587,5 +626,81 @@ mod tests {
         let cur = tr.current().unwrap();
         assert_eq!(cur.components[0].status, Status::MajorOutage);
         assert_eq!(cur.group.name, "Registry");
+    }
+    #[test]
+    fn a_hub_confirms_the_quorum_verdict_over_vantages() {
+        use crate::status::observation::ObservationRecord;
+        use crate::status::quorum::{decide, QuorumRule};
+        let mut s = state(1);
+        s.set_thresholds(ServiceThresholds {
+            confirm_after: Duration::from_secs(2),
+            ..th()
+        });
+        let up = Vantage {
+            guarded: false,
+            up: true,
+            reason: String::new(),
+        };
+        // This vantage (cph-1) sees EPP down; fra-1 and ams-1 see it up.
+        feed(&mut s, 1, NOW - 2000, fail());
+        feed(&mut s, 1, NOW - 1000, fail());
+        feed(&mut s, 1, NOW, fail());
+        let peer = |vantage: &str, status: Status, at: UnixMs| ObservationRecord {
+            seq: 1,
+            vantage: vantage.to_string(),
+            at,
+            group: "Registry".to_string(),
+            component: "EPP".to_string(),
+            status,
+            reason: format!("{} at {vantage}", status.as_str()),
+            rtt_ms: Some(12.0),
+            serial: None,
+        };
+        let rule = QuorumRule {
+            quorum: None,
+            max_age_ms: 30_000,
+        };
+        let run = |tr: &mut ServiceTracker, others: &[ObservationRecord], now: UnixMs| {
+            let mut merge = |p: ComponentStatus| {
+                let own = peer("cph-1", p.status, now);
+                let mut views: Vec<&ObservationRecord> = others.iter().collect();
+                views.push(&own);
+                decide(&p.name, &views, rule, now)
+            };
+            let group_rule = GroupRule {
+                partial_outage_share: 0.5,
+                maintenance: &[],
+                vantage: &up,
+            };
+            tr.update_merged("Registry", [("EPP", &s)], group_rule, &mut merge, now);
+            tr.current().expect("published").components[0].clone()
+        };
+        let one_of_three = [
+            peer("fra-1", Status::Operational, NOW),
+            peer("ams-1", Status::Operational, NOW),
+        ];
+        let mut tr = ServiceTracker::new();
+        run(&mut tr, &one_of_three, NOW);
+        let c = run(&mut tr, &one_of_three, NOW + 3000);
+        assert_eq!(c.status, Status::DegradedPerformance);
+        assert_eq!(
+            c.reason,
+            "EPP unreachable from cph-1, answering at ams-1 and fra-1 (1 of 3 vantages, quorum 2)"
+        );
+        // Two of three: an outage once confirmed.
+        let two_of_three = [
+            peer("fra-1", Status::MajorOutage, NOW + 3000),
+            peer("ams-1", Status::Operational, NOW + 3000),
+        ];
+        run(&mut tr, &two_of_three, NOW + 3000);
+        let c = run(&mut tr, &two_of_three, NOW + 5500);
+        assert_eq!(c.status, Status::MajorOutage, "{}", c.reason);
+        assert!(c.reason.starts_with("EPP unreachable from cph-1 and fra-1, answering at ams-1 (2 of 3 vantages, quorum 2)"), "{}", c.reason);
+        // The same records without merge (a single vantage): this vantage's own view.
+        let mut alone = ServiceTracker::new();
+        alone.update("Registry", [("EPP", &s)], 0.5, &[], &up, NOW);
+        alone.update("Registry", [("EPP", &s)], 0.5, &[], &up, NOW + 3000);
+        let own = &alone.current().expect("published").components[0];
+        assert_eq!(own.status, Status::MajorOutage);
     }
 }

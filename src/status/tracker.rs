@@ -6,12 +6,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::confirm::{Change, Confirmation, SavedTracker, Timing};
-use super::dns::{evaluate_group, propose_servers};
+use super::dns::{evaluate_group, propose_servers, staleness};
+use super::freshness::Freshest;
 use super::vantage::Vantage;
 use super::{ComponentStatus, Status, ZoneStatus};
 use crate::config::MaintenanceWindow;
 use crate::state::ZoneState;
 use crate::UnixMs;
+
+/// What a hub adds to a zone's evaluation (see [`ZoneTracker::update_merged`]).
+pub struct HubView<'a> {
+    /// Each server's local proposal → the status to confirm (the quorum verdict).
+    pub merge: &'a mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+    /// The zone's newest serial across vantages; None = this vantage's own probes.
+    pub freshest: Option<Freshest>,
+}
 
 /// The confirmation state of one zone's components and what is published now.
 #[derive(Debug, Clone, Default)]
@@ -91,22 +100,28 @@ impl ZoneTracker {
         vantage: &Vantage,
         now: UnixMs,
     ) -> Vec<Change> {
-        self.update_merged(state, group_name, maintenance, vantage, &mut |p| p, now)
+        let hub = HubView {
+            merge: &mut |p| p,
+            freshest: None,
+        };
+        self.update_merged(state, group_name, maintenance, vantage, hub, now)
     }
 
     /// Like [`ZoneTracker::update`], with every server's local proposal passed through
-    /// `merge` before confirmation (a hub: this vantage's proposal is recorded and replaced
-    /// by the quorum verdict over every vantage, see [`super::quorum`]). Maintenance is
-    /// decided here, not voted on.
+    /// `hub.merge` before confirmation (a hub: this vantage's proposal is recorded and
+    /// replaced by the quorum verdict over every vantage, see [`super::quorum`]) and the
+    /// zone's freshness judged on `hub.freshest` (the newest serial any vantage saw, see
+    /// [`super::freshness`]) when given. Maintenance is decided here, not voted on.
     pub fn update_merged(
         &mut self,
         state: &ZoneState,
         group_name: &str,
         maintenance: &[MaintenanceWindow],
         vantage: &Vantage,
-        merge: &mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+        hub: HubView<'_>,
         now: UnixMs,
     ) -> Vec<Change> {
+        let HubView { merge, freshest } = hub;
         let th = state.thresholds();
         let timing = Timing {
             confirm_after: th.confirm_after,
@@ -147,8 +162,15 @@ impl ZoneTracker {
                 published
             })
             .collect();
-        let stale = state.is_stale(now);
-        let group = evaluate_group(state, group_name, &servers, stale, maintenance, now);
+        let stale = staleness(state, freshest.as_ref(), now);
+        let group = evaluate_group(
+            state,
+            group_name,
+            &servers,
+            stale.as_deref(),
+            maintenance,
+            now,
+        );
         let at_once = Timing {
             confirm_after: Duration::ZERO,
             clear_after: Duration::ZERO,
@@ -157,7 +179,7 @@ impl ZoneTracker {
         changes.extend(change);
         self.current = Some(ZoneStatus {
             group,
-            stale,
+            stale: stale.is_some(),
             servers,
         });
         changes
@@ -572,5 +594,70 @@ mod tests {
         let g = sim.status(GROUP);
         assert_eq!(g.status, Status::Operational);
         assert!(g.reason.ends_with("status unknown: b.nic.dk"), "{g:?}");
+    }
+    #[test]
+    fn a_hub_judges_freshness_on_the_newest_serial_any_vantage_saw() {
+        use crate::state::tests::{zone, MIN};
+        use crate::status::Freshest;
+        // This vantage has seen serial 10 only, first at T0; every probe answers.
+        let (mut z, keys) = zone(&["a.nic.dk"]);
+        let mut t = T0;
+        while t <= T0 + 40 * MIN {
+            z.observe(obs(&keys[0], t, ok(10, 1)));
+            t += 10 * SEC;
+        }
+        let now = T0 + 40 * MIN;
+        let v = vantage_verdict(&VantageState::new(), [&z]);
+        // Alone: no new serial for 40m (stale after 30m).
+        let mut tr = ZoneTracker::new();
+        tr.update(&z, GROUP, &[], &v, now);
+        let zs = tr.current().expect("published");
+        assert!(zs.stale);
+        assert!(
+            zs.group.reason.starts_with("no new serial for 40m"),
+            "{}",
+            zs.group.reason
+        );
+        // fra-1 saw serial 11 five minutes ago: the zone is fresh at the hub.
+        let mut hub = ZoneTracker::new();
+        let fresh = Freshest {
+            serial: 11,
+            first_seen: now - 5 * MIN,
+            first_by: "fra-1".to_string(),
+        };
+        let view = HubView {
+            merge: &mut |p| p,
+            freshest: Some(fresh),
+        };
+        hub.update_merged(&z, GROUP, &[], &v, view, now);
+        let zs = hub.current().expect("published");
+        assert!(!zs.stale);
+        assert_eq!(zs.group.status, Status::Operational, "{}", zs.group.reason);
+        // Seen first 31 minutes ago (by fra-1): stale, and the reason says by whom.
+        let old = Freshest {
+            serial: 11,
+            first_seen: now - 31 * MIN,
+            first_by: "fra-1".to_string(),
+        };
+        let view = HubView {
+            merge: &mut |p| p,
+            freshest: Some(old),
+        };
+        hub.update_merged(&z, GROUP, &[], &v, view, now);
+        let zs = hub.current().expect("published");
+        assert!(zs.stale);
+        assert_eq!(zs.group.status, Status::DegradedPerformance);
+        assert!(
+            zs.group
+                .reason
+                .starts_with("no new serial for 31m (stale after 30m); newest 11 first seen"),
+            "{}",
+            zs.group.reason
+        );
+        assert!(
+            zs.group.reason.ends_with(" by fra-1"),
+            "{}",
+            zs.group.reason
+        );
     }
 }

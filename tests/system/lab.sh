@@ -14,7 +14,7 @@
 #   prom_query 'up'             # instant query, JSON result vector
 #   lab_serial_of 2             # serial instance 2 answers (empty if none)
 #   lab_cleanup                 # also installed as an EXIT/INT/TERM trap by lab_start/prom_start
-#   ok / not_ok / check / now / status_json / server_is  # test reporting (section below)
+#   ok / not_ok / check / now / status_json / server_is  # test reporting (tests/system/tap.sh)
 #                               # (it replaces your EXIT trap: call lab_cleanup from yours instead)
 #
 # Needs (Debian): knot, knot-dnsutils, nftables, prometheus, curl, jq. nftables needs root.
@@ -40,29 +40,9 @@ PROM_PID=${PROM_PID:-}
 LAB_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_NAMES=(a b c d l p s)
 
-# ---------------------------------------------------------------- test reporting
-# For the system-test scripts (run.sh, statuses.sh, web_tls.sh): ok/not_ok print one
-# "ok - …"/"not ok - …" line and count into PASSED/FAILED (set them to 0 first);
-# check DESCRIPTION COMMAND... is one assertion; now is the time in seconds (for since).
-# status_json, server_status NAME and server_is NAME STATUS read nsprobe's /api/v1/status
-# at $HTTP (the first zone).
-ok() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $*"
-}
-not_ok() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-now() { date +%s.%N; }
-status_json() { curl -fsS "http://$HTTP/api/v1/status"; }
-server_status() { status_json | jq -r --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .status'; }
-server_is() { [[ $(server_status "$1") == "$2" ]]; }
+# Test reporting (ok, not_ok, check, now, status_json, server_status, server_is).
+# shellcheck source=tests/system/tap.sh
+source "$LAB_REPO_ROOT/tests/system/tap.sh"
 
 lab_log() { echo "lab: $*" >&2; }
 lab_die() {

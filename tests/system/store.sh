@@ -45,20 +45,9 @@ NSPROBE_PID=""
 WORK=$(mktemp -d /tmp/nsprobe-store-systest.XXXXXX)
 
 log() { echo "store: $*" >&2; }
-ok() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $*"
-}
-not_ok() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-now() { date +%s.%N; }
+# ok, not_ok, check, now.
+# shellcheck source=tests/system/tap.sh
+source tests/system/tap.sh
 wait_for() {
   local what=$1 limit=$2 start
   shift 2
