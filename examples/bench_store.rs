@@ -31,7 +31,7 @@ use nsprobe::probe::Kind as CheckKind;
 use nsprobe::state::{
     PersistedAddress, PersistedCheck, PersistedServer, PersistedService, PersistedZone, Publication,
 };
-use nsprobe::status::{SavedConfirmation, SavedTracker, Status};
+use nsprobe::status::{SavedConfirmation, Status};
 use nsprobe::store::{schema, MinuteRecord, Store, Write};
 
 const MINUTE: u64 = 60_000;
@@ -583,10 +583,7 @@ fn restart_state(
         since: Some(now.saturating_sub(3_600_000)),
     };
     for ((g, n), s) in status {
-        let t = st
-            .statuses
-            .entry(g.clone())
-            .or_insert_with(SavedTracker::default);
+        let t = st.statuses.entry(g.clone()).or_default();
         if g == n {
             t.group = Some(saved(*s));
         } else {
