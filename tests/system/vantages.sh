@@ -3,10 +3,11 @@
 # and ams-1, probe the same five real Knot DNS servers (a, b, c, d, l.nic.dk on
 # 127.0.21.1-5 port 5321), each from its own loopback source address
 # (`[vantage] source_address` 127.0.2.1, 127.0.2.2, 127.0.2.3). cph-1 is also the hub: it
-# pulls fra-1's and ams-1's observations (`[[peer]]`) and publishes quorum statuses. A real
-# Prometheus scrapes the three vantages with a `vantage` target label and evaluates the
-# shipped quorum rules (dashboards/alerts-vantages.yml, `for:` shortened to ALERT_FOR,
-# default 10s, as run.sh does, so that the run stays short).
+# pulls fra-1's and ams-1's observations (`[[peer]]`) and publishes quorum statuses. Real
+# Prometheus servers as in README's federation recipe: one per vantage (external label
+# `vantage`) and a global one federating them, which evaluates the shipped quorum rules
+# (dashboards/alerts-vantages.yml, `for:` shortened to ALERT_FOR, default 10s, as run.sh
+# does, so that the run stays short).
 #
 # Faults are nftables drops in the input hook that match the SOURCE address, so one
 # vantage's path to l.nic.dk breaks while the others' stays fine:
@@ -22,7 +23,7 @@
 #
 # Needs root (nftables), knot, knot-dnsutils, prometheus, nftables, curl, jq. Only loopback
 # addresses (127.0.21.x servers, 127.0.2.1-3 sources, 127.0.0.1 HTTP ports 19381-19383,
-# Prometheus 19380). About 1.5 minutes. Run under the shared lock:
+# Prometheus 19380 (global) and 19391-19393 (per vantage)). About 1.5 minutes. Run under the shared lock:
 #   flock /tmp/nsprobe-systest.lock bash tests/system/vantages.sh
 # Ends with "vantages: N passed, M failed"; exit status 1 if any check failed.
 set -euo pipefail
@@ -42,6 +43,7 @@ SOURCES=(127.0.2.1 127.0.2.2 127.0.2.3)
 PORTS=(19381 19382 19383)
 PIDS=("" "" "")
 PUBLISHER_PID=""
+LOCAL_PROM_PIDS=("" "" "")
 L=5 # lab instance 5 is l.nic.dk
 L_ADDR=$LAB_NET.$L
 TOKEN=$(openssl rand -hex 24)
@@ -172,6 +174,21 @@ publisher() {
   done
 }
 
+# The Prometheus next to vantage I (127.0.0.1:19391-19393).
+local_prom() { echo "127.0.0.1:$((19391 + $1))"; }
+local_prom_start() {
+  local i=$1 d=$LAB_DIR/prom-${NAMES[$1]} n
+  prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/tsdb" \
+    --web.listen-address="$(local_prom "$i")" >"$d/prometheus.log" 2>&1 &
+  LOCAL_PROM_PIDS[i]=$!
+  for ((n = 0; n < 100; n++)); do
+    curl -fsS -o /dev/null "http://$(local_prom "$i")/-/ready" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "prometheus of ${NAMES[i]} did not start: $(tail -n 3 "$d/prometheus.log")" >&2
+  return 1
+}
+
 start_vantage() {
   local i=$1
   "$NSPROBE" run -c "$LAB_DIR/${NAMES[i]}/nsprobe.toml" 2>"$LAB_DIR/${NAMES[i]}/nsprobe.log" &
@@ -182,6 +199,12 @@ cleanup() {
   set +e
   local i
   [[ -n $PUBLISHER_PID ]] && kill "$PUBLISHER_PID" 2>/dev/null
+  for i in 0 1 2; do
+    if [[ -n ${LOCAL_PROM_PIDS[i]} ]]; then
+      kill "${LOCAL_PROM_PIDS[i]}" 2>/dev/null
+      wait "${LOCAL_PROM_PIDS[i]}" 2>/dev/null
+    fi
+  done
   for i in 0 1 2; do
     if [[ -n ${PIDS[i]} ]] && kill -0 "${PIDS[i]}" 2>/dev/null; then
       kill -TERM "${PIDS[i]}"
@@ -240,6 +263,22 @@ interval = "1s"
 EOF
 
 sed -E "s/^([[:space:]]*for:).*/\1 $ALERT_FOR/" dashboards/alerts-vantages.yml >"$LAB_DIR/alerts-vantages.yml"
+# Prometheus as in README's federation recipe: one Prometheus per vantage scraping it with
+# external label `vantage`, and a global one federating them (honor_labels) that
+# evaluates the quorum rules.
+for i in 0 1 2; do
+  mkdir -p "$LAB_DIR/prom-${NAMES[i]}"
+  cat >"$LAB_DIR/prom-${NAMES[i]}/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  external_labels: {vantage: ${NAMES[i]}}
+scrape_configs:
+  - job_name: nsprobe
+    static_configs:
+      - targets: ['$(http_of "$i")']
+EOF
+done
 cat >"$LAB_DIR/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -248,14 +287,12 @@ global:
 rule_files:
   - $LAB_DIR/alerts-vantages.yml
 scrape_configs:
-  - job_name: nsprobe
+  - job_name: nsprobe-federate
+    honor_labels: true
+    metrics_path: /federate
+    params: {'match[]': ['{job="nsprobe"}']}
     static_configs:
-      - targets: ['$(http_of 0)']
-        labels: {vantage: ${NAMES[0]}}
-      - targets: ['$(http_of 1)']
-        labels: {vantage: ${NAMES[1]}}
-      - targets: ['$(http_of 2)']
-        labels: {vantage: ${NAMES[2]}}
+      - targets: ['$(local_prom 0)', '$(local_prom 1)', '$(local_prom 2)']
 EOF
 
 echo "# static checks"
@@ -272,6 +309,7 @@ PUBLISHER_PID=$!
 for i in 0 1 2; do
   wait_for "${NAMES[i]} ready (/readyz)" 20 curl -fsS -m 2 -o /dev/null "http://$(http_of "$i")/readyz"
 done
+for i in 0 1 2; do local_prom_start "$i"; done
 prom_start "$LAB_DIR/prometheus.yml"
 trap cleanup EXIT # prom_start installs lab_cleanup alone
 
