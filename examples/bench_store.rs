@@ -27,8 +27,11 @@ use rand::{Rng, SeedableRng};
 use nsprobe::incidents::{ChangeIn, Facts, IncidentBook, ServerFacts, Templates, ZoneFacts};
 use nsprobe::metrics::DaemonMetrics;
 use nsprobe::persist::PersistedState;
-use nsprobe::state::{PersistedAddress, PersistedServer, PersistedZone, Publication};
-use nsprobe::status::Status;
+use nsprobe::probe::Kind as CheckKind;
+use nsprobe::state::{
+    PersistedAddress, PersistedCheck, PersistedServer, PersistedService, PersistedZone, Publication,
+};
+use nsprobe::status::{SavedConfirmation, Status};
 use nsprobe::store::{schema, MinuteRecord, Store, Write};
 
 const MINUTE: u64 = 60_000;
@@ -272,6 +275,8 @@ fn main() {
             now,
             serial,
             last_publication,
+            &members,
+            &status,
         )));
         let t = Instant::now();
         assert!(store.flush(Duration::from_secs(60)), "flush timed out");
@@ -297,6 +302,8 @@ fn main() {
         START + total * MINUTE,
         serial,
         last_publication,
+        &members,
+        &status,
     )));
     store.flush(Duration::from_secs(60));
     let reader = store.reader();
@@ -336,11 +343,18 @@ fn main() {
         pragma("freelist_count")
     );
     println!(
-        "wall {:.1} s for {days} days; writer thread CPU {:.2} s = {:.1} µs per simulated minute ({:.1} µs in the first 7 days)",
+        "wall {:.1} s for {days} days; writer thread CPU {:.2} s = {:.1} µs per simulated minute{}",
         elapsed.as_secs_f64(),
         cpu as f64 / 1e9,
         cpu as f64 / 1e3 / n_minutes as f64,
-        first_week_cpu as f64 / 1e3 / (7.0 * 1440.0)
+        if days >= 7 {
+            format!(
+                " ({:.1} µs in the first 7 days)",
+                first_week_cpu as f64 / 1e3 / (7.0 * 1440.0)
+            )
+        } else {
+            String::new()
+        }
     );
     print_latency(
         "batch write latency (send → committed), all minutes",
@@ -548,9 +562,51 @@ fn minute_record(mb: &Member, st: Status, minute: u64, rng: &mut StdRng) -> Minu
     }
 }
 
-/// A restart state shaped like the daemon's for dk. (7 servers × 4 addresses).
-fn restart_state(now: u64, serial: u32, published: u64) -> String {
+/// A restart state shaped like the daemon's for the .dk page: the zone (7 servers × 4
+/// addresses), every group's confirmation states and every service check's latch.
+fn restart_state(
+    now: u64,
+    serial: u32,
+    published: u64,
+    members: &[Member],
+    status: &BTreeMap<(String, String), Status>,
+) -> String {
     let mut st = PersistedState::new(now);
+    let saved = |s: Status| SavedConfirmation {
+        confirmed: Some(if s.severity().is_some() {
+            s
+        } else {
+            Status::Operational
+        }),
+        reason: format!("bench: {}", s.as_str()),
+        shown: Some(s),
+        since: Some(now.saturating_sub(3_600_000)),
+    };
+    for ((g, n), s) in status {
+        let t = st.statuses.entry(g.clone()).or_default();
+        if g == n {
+            t.group = Some(saved(*s));
+        } else {
+            t.members.insert(n.clone(), saved(*s));
+        }
+    }
+    for mb in members.iter().filter(|m| !m.is_dns) {
+        let checks = (0..mb.probes.max(1))
+            .map(|i| PersistedCheck {
+                kind: CheckKind::Http,
+                target: format!("https://{}.example/{i}", mb.name.replace(' ', "-")),
+                up: Some(true),
+                consecutive_failures: 0,
+                consecutive_successes: 42,
+                last_at: Some(now - 1000),
+                last_error: None,
+            })
+            .collect();
+        st.services
+            .entry(mb.group.clone())
+            .or_default()
+            .insert(mb.name.clone(), PersistedService { checks });
+    }
     let mut z = PersistedZone {
         publications: (0..33u32)
             .map(|i| Publication {
