@@ -1,5 +1,5 @@
-//! Benchmark helper: runs nsprobe's own probe (`nsprobe::probe::probe`, the code the
-//! daemon's scheduler calls) `count` times in sequence against one server and prints
+//! Benchmark helper: runs nsprobe's own probe (`nsprobe::probe::Prober` over a
+//! `UdpPool`, the code the daemon's scheduler calls) `count` times in sequence against one server and prints
 //! each reported response time in microseconds, one per line. Same runtime kind as
 //! `nsprobe run` (tokio multi-thread). Used by `bench/run.sh` only.
 //!
@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use nsprobe::probe::{probe, ProbeSpec, Transport};
+use std::sync::Arc;
+
+use nsprobe::probe::{ProbeSpec, Prober, Transport, UdpPool};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -34,8 +36,9 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
+        let mut prober = Prober::new(spec, Arc::new(UdpPool::new()));
         for _ in 0..count {
-            match probe(&spec).await {
+            match prober.probe().await {
                 Ok(a) => println!("{}", a.rtt.as_secs_f64() * 1e6),
                 Err(f) => eprintln!("probe failed: {} {}", f.kind, f.detail),
             }

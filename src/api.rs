@@ -20,12 +20,13 @@ use tower_http::timeout::TimeoutLayer;
 
 use axum::extract::FromRef;
 
-use crate::metrics::DaemonMetrics;
+use crate::metrics::{DaemonMetrics, Scrapes};
 use crate::model::{Inner, Shared, ZoneEntry};
 use crate::status::Status;
 use crate::store::StoreReader;
 use crate::{now_ms, UnixMs};
 
+pub mod coalesce;
 pub mod history;
 pub mod incidents;
 pub mod pages;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub metrics: Arc<DaemonMetrics>,
     /// The store's read side (history, uptime, incidents); None without a store.
     pub store: Option<StoreReader>,
+    /// `/metrics` renders in flight (concurrent scrapes share one).
+    pub scrapes: Arc<Scrapes>,
 }
 
 impl FromRef<AppState> for Arc<Shared> {
@@ -71,9 +74,14 @@ pub fn router(
     store: Option<StoreReader>,
 ) -> Router {
     let timeout = shared.lock().config.http.request_timeout;
+    // Page views in flight together share one render (`coalesce`).
+    let page_flights = axum::middleware::from_fn_with_state(
+        Arc::new(coalesce::Coalesce::new()),
+        coalesce::coalesce,
+    );
     Router::new()
-        .route("/", get(pages::status_page))
-        .route("/status", get(pages::status_page))
+        .route("/", get(pages::status_page).layer(page_flights.clone()))
+        .route("/status", get(pages::status_page).layer(page_flights))
         .route("/incidents/{id}", get(pages::incident_page))
         .route("/badge/{*rest}", get(pages::badge))
         .route("/metrics", get(metrics_text))
@@ -132,6 +140,7 @@ pub fn router(
             shared,
             metrics,
             store,
+            scrapes: Arc::new(Scrapes::new()),
         })
 }
 
@@ -209,27 +218,37 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn metrics_text(
-    State(shared): State<Arc<Shared>>,
-    State(daemon): State<Arc<DaemonMetrics>>,
-) -> Response {
-    // Numbers are copied under the lock; the text is rendered after it is released.
-    let (body, t) = crate::metrics::scrape(&shared, &daemon, now_ms());
+async fn metrics_text(State(app): State<AppState>, headers: header::HeaderMap) -> Response {
+    // Numbers are copied under the lock and the text rendered after it, on a thread of
+    // its own; scrapes arriving meanwhile share the copy and the body (`metrics::Scrapes`).
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(crate::metrics::accepts_gzip);
+    let (body, t, render) = app.scrapes.body(&app.shared, &app.metrics, gzip).await;
     tracing::debug!(
         lock_wait_us = t.lock_wait.as_micros() as u64,
         lock_held_us = t.lock_held.as_micros() as u64,
-        render_us = t.render.as_micros() as u64,
+        render_us = render.as_micros() as u64,
         bytes = body.len(),
+        gzip,
         "/metrics scrape"
     );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    let content_type = (
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    );
+    let vary = (header::VARY, "Accept-Encoding");
+    if gzip {
+        (
+            [content_type, vary, (header::CONTENT_ENCODING, "gzip")],
+            body,
+        )
+            .into_response()
+    } else {
+        ([content_type, vary], body).into_response()
+    }
 }
 
 async fn reload(State(shared): State<Arc<Shared>>) -> Response {

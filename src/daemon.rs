@@ -179,8 +179,25 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
         store: Some(store),
         last_minute: now / MINUTE_MS,
     };
+    // The single writer runs on its own thread (a current-thread runtime): a flood of
+    // HTTP requests on the main runtime cannot delay report application, so the
+    // probes' report channel never backs up into the probe tasks.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("nsprobe-state".into())
+        .spawn(move || {
+            let res = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build the state loop's runtime")
+                .and_then(|rt| rt.block_on(daemon.run(reload_rx, resolved_rx, loaded_rx, stop_rx)));
+            let _ = done_tx.send(res);
+        })
+        .context("cannot start the state loop's thread")?;
     let task = tokio::spawn(async move {
-        let res = daemon.run(reload_rx, resolved_rx, loaded_rx, stop_rx).await;
+        let res = done_rx
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the state loop's thread panicked")));
         let _ = http.await;
         res
     });

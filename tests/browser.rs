@@ -573,6 +573,22 @@ async fn status_page_in_a_real_browser() {
     let value: f64 = value.parse().unwrap_or(-1.0);
     assert!(value > 0.0 && value < 500.0, "hover tip's value: {tip:?}");
     assert_no_console_error(&c, "hovering a chart").await;
+    // The 7- and 30-day ranges (from the store): every component keeps its chart.
+    for range in ["7d", "30d"] {
+        c.goto(&format!("{url}?range={range}")).await.unwrap();
+        assert_no_console_error(&c, &format!("loading ?range={range}")).await;
+        let figs = c
+            .find_all(Locator::Css(&format!(
+                "figure[data-range=\"{range}\"] svg.chart"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(
+            figs.len(),
+            want.len(),
+            "?range={range}: one chart per component"
+        );
+    }
 
     // 2. Kill l.nic.dk's Knot: its row turns to major outage within the bound, an
     //    incident on top.

@@ -383,6 +383,35 @@ async fn every_error_has_a_json_body() {
         error_of(&body).contains("nsprobe.max_header_bytes"),
         "{body}"
     );
+    // Heads far over the limit are refused by hyper itself (its read buffer), and a
+    // request line that does not parse too: still a JSON body (it was empty).
+    for size in [100_000, 1_000_000] {
+        let mut s = TcpStream::connect(a).await.unwrap();
+        let req = format!(
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(size)
+        );
+        let _ = s.write_all(req.as_bytes()).await;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        let text = String::from_utf8_lossy(&out);
+        let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+        assert!(head.starts_with("HTTP/1.1 431"), "{size}: {head}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        assert!(error_of(body).contains("too large"), "{body}");
+    }
+    let mut s = TcpStream::connect(a).await.unwrap();
+    let _ = s.write_all(b"GARBAGE\x01 / HTTP/9\r\n\r\n").await;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(error_of(body).contains("malformed"), "{body}");
     // A body over the API's limit: 413 with a JSON body (it was plain text).
     let mut s = TcpStream::connect(a).await.unwrap();
     let body = "x".repeat(64 * 1024);

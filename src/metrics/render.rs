@@ -13,12 +13,25 @@ use super::families::{spec, Kind, FAMILIES};
 use super::snapshot::{Snapshot, ZoneSnapshot};
 use crate::status::Status;
 
+/// Size of the chunks handed to the sink of [`render_into`].
+pub const CHUNK: usize = 64 * 1024;
+
 /// Writes the Prometheus text exposition format (version 0.0.4).
-struct Exposition {
+struct Exposition<'a> {
     out: String,
+    /// Receives the text in chunks of about [`CHUNK`] bytes.
+    sink: &'a mut dyn FnMut(&str),
 }
 
-impl Exposition {
+impl Exposition<'_> {
+    /// Hands the buffered text to the sink once a chunk is full.
+    fn maybe_flush(&mut self) {
+        if self.out.len() >= CHUNK {
+            (self.sink)(&self.out);
+            self.out.clear();
+        }
+    }
+
     /// `# HELP` and `# TYPE` of a family from [`FAMILIES`].
     fn header(&mut self, name: &str) {
         let f = spec(name);
@@ -61,6 +74,7 @@ impl Exposition {
         self.out.push(' ');
         value.write_to(&mut self.out);
         self.out.push('\n');
+        self.maybe_flush();
     }
 }
 
@@ -137,8 +151,17 @@ fn flag(b: bool) -> u8 {
 
 /// The whole `/metrics` document from the two copies.
 pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
+    let mut text = String::with_capacity(4096 + snap.target_count() * 3800);
+    render_into(snap, daemon, &mut |chunk| text.push_str(chunk));
+    text
+}
+
+/// [`render`], handing the text to `sink` in chunks of about [`CHUNK`] bytes (so a
+/// compressor can consume it without the whole document in memory).
+pub fn render_into(snap: &Snapshot, daemon: &DaemonSnapshot, sink: &mut dyn FnMut(&str)) {
     let mut e = Exposition {
-        out: String::with_capacity(4096 + snap.target_count() * 3800),
+        out: String::with_capacity(CHUNK + 4096),
+        sink,
     };
     let now = snap.now;
     // Label sets are rendered once per scrape: formatting addresses is the most
@@ -266,7 +289,9 @@ pub fn render(snap: &Snapshot, daemon: &DaemonSnapshot) -> String {
             }
         }
     }
-    e.out
+    if !e.out.is_empty() {
+        (e.sink)(&e.out);
+    }
 }
 
 /// The service check families (one series per check target).

@@ -13,9 +13,11 @@ use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
 pub mod message;
+mod pool;
 mod tcp;
 mod udp;
 
+pub use pool::{UdpPool, IDLE_AFTER, REAP_EVERY, ROTATE_AFTER};
 pub use tcp::{frame, read_framed};
 
 use message::Verdict;
@@ -211,6 +213,68 @@ pub async fn probe(spec: &ProbeSpec) -> Outcome {
         }
         Transport::Tcp => {
             tcp::exchange(&query, spec.addr, source, deadline, spec.timeout, false).await
+        }
+    }
+}
+
+/// One target's probe, run again and again: the spec, its query encoded once (only the
+/// message ID changes per probe) and the shared sockets of a [`UdpPool`].
+///
+/// [`Prober::probe`] behaves like [`probe`] — same query, validation, TC retry over TCP,
+/// deadline and classification — except that UDP goes over the pool's long-lived
+/// connected socket for the server instead of a fresh one (see the pool's doc).
+/// This is what the daemon's scheduler runs.
+#[derive(Debug)]
+pub struct Prober {
+    spec: ProbeSpec,
+    query: Result<message::SoaQuery, Failure>,
+    pool: std::sync::Arc<UdpPool>,
+}
+
+impl Prober {
+    /// A prober for `spec`, sending UDP through `pool`.
+    pub fn new(spec: ProbeSpec, pool: std::sync::Arc<UdpPool>) -> Self {
+        let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
+            // Cannot happen for a valid `Name`; reported on every probe rather than panicking.
+            Failure {
+                kind: FailureKind::Malformed,
+                detail: format!("cannot encode the query: {e}"),
+                rtt: None,
+            }
+        });
+        Prober { spec, query, pool }
+    }
+
+    /// What this prober probes.
+    pub fn spec(&self) -> &ProbeSpec {
+        &self.spec
+    }
+
+    /// Runs one probe (see [`Prober`]).
+    pub async fn probe(&mut self) -> Outcome {
+        let spec = &self.spec;
+        let deadline = tokio::time::Instant::now() + spec.timeout;
+        let query = match &mut self.query {
+            Ok(q) => q,
+            Err(f) => return Err(f.clone()),
+        };
+        let source = spec.source.filter(|ip| ip.is_ipv4() == spec.addr.is_ipv4());
+        match spec.transport {
+            Transport::Udp => {
+                let pool = &self.pool;
+                match udp::exchange_pooled(query, pool, spec.addr, source, deadline, spec.timeout)
+                    .await
+                {
+                    udp::UdpResult::Done(outcome) => outcome,
+                    udp::UdpResult::Truncated => {
+                        tcp::exchange(query, spec.addr, source, deadline, spec.timeout, true).await
+                    }
+                }
+            }
+            Transport::Tcp => {
+                query.set_id(rand::random::<u16>());
+                tcp::exchange(query, spec.addr, source, deadline, spec.timeout, false).await
+            }
         }
     }
 }

@@ -34,7 +34,9 @@ pub mod tls;
 pub mod whois;
 
 pub use cert::{CertFacts, TlsClient, TlsOptions};
-pub use dns_soa::{message, probe, Answer, Failure, FailureKind, Outcome, ProbeSpec, Transport};
+pub use dns_soa::{
+    message, probe, Answer, Failure, FailureKind, Outcome, ProbeSpec, Prober, Transport, UdpPool,
+};
 
 /// What to check and how: one variant per check kind.
 #[derive(Debug, Clone, PartialEq)]

@@ -101,10 +101,25 @@ pub fn evaluate_server(
             None => format!("{k} down"),
         })
         .collect();
+    let undecided = server.targets.values().filter(|t| t.up.is_none()).count();
+    if !down.is_empty() && down.len() + undecided == server.targets.len() && undecided > 0 {
+        // Some targets down, none up, the others not decided yet (a start, or an address
+        // just added): a partial outage cannot be told from a major one yet. Publishing
+        // the partial one would open the incident under the wrong title a moment before
+        // the other transport fails too.
+        return component(
+            name,
+            Status::Unknown,
+            format!(
+                "{}; waiting for {undecided} more target(s) to answer or fail",
+                down.join("; ")
+            ),
+        );
+    }
     if let Some((status, reason)) = targets_down(&down, server.targets.len()) {
         return component(name, status, reason);
     }
-    if server.targets.values().all(|t| t.up.is_none()) {
+    if undecided == server.targets.len() {
         // Probed, but no answer yet and not yet failed `fail_after` times in a row.
         return component(name, Status::Unknown, "no answer yet".to_string());
     }
@@ -461,6 +476,28 @@ mod tests {
         let zs = evaluate_zone(&z, GROUP, &[], T0 + 2 * MIN);
         assert_eq!(zs.group.status, Status::MajorOutage);
         assert!(zs.servers.iter().all(|c| c.status == Status::MajorOutage));
+    }
+
+    #[test]
+    fn down_with_the_other_targets_undecided_is_not_yet_partial() {
+        let mut z = ZoneState::new("dk.", Thresholds::default());
+        let keys = vec![
+            udp("l.nic.dk", "192.0.2.12:53"),
+            tcp("l.nic.dk", "192.0.2.12:53"),
+        ];
+        z.sync_targets(&keys);
+        // A silent server at start: UDP has failed fail_after times, TCP not yet.
+        fail_n(&mut z, &keys[0], T0, 3);
+        fail_n(&mut z, &keys[1], T0, 1);
+        let c = server(&evaluate_zone(&z, GROUP, &[], T0 + MIN), "l.nic.dk").clone();
+        assert_eq!(c.status, Status::Unknown, "{}", c.reason);
+        assert_eq!(
+            c.reason,
+            "udp 192.0.2.12:53 down: timeout; waiting for 1 more target(s) to answer or fail"
+        );
+        fail_n(&mut z, &keys[1], T0 + 3 * SEC, 2);
+        let c = server(&evaluate_zone(&z, GROUP, &[], T0 + MIN), "l.nic.dk").clone();
+        assert_eq!(c.status, Status::MajorOutage, "{}", c.reason);
     }
 
     #[test]

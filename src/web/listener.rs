@@ -119,6 +119,8 @@ async fn serve_conn<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // hyper's own error responses (head too large, unparseable) get a JSON body too.
+    let io = super::hyper_errors::JsonErrors::new(io);
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(conn).await {
         debug!(%peer, error = %e, "HTTP connection ended with an error");

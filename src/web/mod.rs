@@ -7,7 +7,8 @@
 //! - [`auth`]: basic auth with a cache of successful bcrypt verifications;
 //! - [`layers`]: per-request middleware (headers, head size, auth, JSON errors),
 //!   plus gzip when the client accepts it;
-//! - [`listener`]: the accept loop (connection limit, TLS handshake, hyper).
+//! - [`listener`]: the accept loop (connection limit, TLS handshake, hyper);
+//! - [`hyper_errors`]: JSON bodies for the errors hyper answers by itself (431, 400).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -18,6 +19,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 pub mod auth;
 pub mod config;
+pub mod hyper_errors;
 pub mod layers;
 pub mod listener;
 pub mod tls;

@@ -25,6 +25,16 @@ pub struct SoaQuery {
     pub bytes: Vec<u8>,
 }
 
+impl SoaQuery {
+    /// Gives the query another message ID (the first two bytes of the message).
+    pub fn set_id(&mut self, id: u16) {
+        self.id = id;
+        if let Some(head) = self.bytes.get_mut(..2) {
+            head.copy_from_slice(&id.to_be_bytes());
+        }
+    }
+}
+
 /// What a validated answer carries, apart from timing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validated {

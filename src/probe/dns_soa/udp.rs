@@ -1,11 +1,15 @@
-//! The UDP exchange: one fresh connected socket per query.
+//! The UDP exchange: a fresh connected socket per query ([`exchange`]), or a shared
+//! long-lived one from a [`UdpPool`] ([`exchange_pooled`], the daemon's hot path).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use tokio::net::UdpSocket;
 
 use super::message::{classify, SoaQuery, Verdict};
+use super::pool::{self, Delivery, Inbox, UdpPool};
 use super::{network_failure, timeout_failure, verdict_outcome, Failure, Outcome};
 
 /// Receive buffer size: the largest possible UDP payload.
@@ -83,6 +87,66 @@ async fn run(
         let rtt = start.elapsed();
         let bytes = buf.get(..n).unwrap_or_default();
         let verdict = classify(query, bytes);
+        if verdict.is_stray() {
+            if let Err(f) = verdict_outcome(verdict, rtt, false) {
+                *last_stray = Some(f);
+            }
+            continue;
+        }
+        return match verdict {
+            Verdict::Truncated => UdpResult::Truncated,
+            other => UdpResult::Done(verdict_outcome(other, rtt, false)),
+        };
+    }
+}
+
+/// [`exchange`] on a shared socket of `pool`: same validation, deadline and results.
+///
+/// A message ID free on that socket is chosen and written into `query`. The RTT runs from
+/// just before `send` to the kernel's arrival stamp of the datagram (see the pool's doc).
+pub(super) async fn exchange_pooled(
+    query: &mut SoaQuery,
+    pool: &Arc<UdpPool>,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+) -> UdpResult {
+    let mut last_stray: Option<Failure> = None;
+    let fut = run_pooled(query, pool, addr, source, &mut last_stray);
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(result) => result,
+        Err(_) => UdpResult::Done(Err(
+            last_stray.unwrap_or_else(|| timeout_failure(timeout, "udp"))
+        )),
+    }
+}
+
+async fn run_pooled(
+    query: &mut SoaQuery,
+    pool: &Arc<UdpPool>,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    last_stray: &mut Option<Failure>,
+) -> UdpResult {
+    let inbox = Arc::new(Inbox::default());
+    let reg = match pool.register(source, addr, &inbox) {
+        Ok(r) => r,
+        Err(e) => return UdpResult::Done(Err(network_failure("udp socket", &e))),
+    };
+    query.set_id(reg.id);
+    let sent_wall = std::time::SystemTime::now();
+    let sent = Instant::now();
+    if let Err(e) = reg.send(&query.bytes).await {
+        return UdpResult::Done(Err(network_failure("udp send", &e)));
+    }
+    loop {
+        let (bytes, stamp) = match inbox.next().await {
+            Delivery::Datagram(bytes, stamp) => (bytes, stamp),
+            Delivery::Error(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
+        };
+        let rtt = pool::rtt(sent_wall, sent, stamp);
+        let verdict = classify(query, &bytes);
         if verdict.is_stray() {
             if let Err(f) = verdict_outcome(verdict, rtt, false) {
                 *last_stray = Some(f);

@@ -1,0 +1,256 @@
+//! Serving `/metrics`: scrapes close together share one snapshot and one render per
+//! encoding.
+//!
+//! A scrape joins the current job — one snapshot and its renders — while the job's
+//! snapshot or a render is still in flight, or for [`REUSE`] (20 ms, the daemon's
+//! report batch) after it started; otherwise it starts a new job. Each job is rendered
+//! at most once as text and once as gzip, and every response shares that body
+//! (`Bytes`). So at most one snapshot and render run at a time, a thousand concurrent
+//! scrapes cost one copy under the lock, one render and one body in memory, and
+//! nothing is kept once the last response is sent. Two Prometheus servers of an HA
+//! pair scraping together share the work too.
+//!
+//! gzip (what Prometheus asks for) is rendered straight into the compressor in
+//! [`CHUNK`](super::CHUNK)-sized pieces: the uncompressed document never exists in memory.
+//! Snapshot, render and compression run on a thread of their own, never on an async
+//! worker nor the shared blocking pool: a large body cannot stall the listener or other
+//! requests, and a backlog of other blocking work cannot stall a scrape.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+
+use super::{render, render_into, take, DaemonMetrics, DaemonSnapshot, ScrapeTimes, Snapshot};
+use crate::model::Shared;
+
+/// gzip level of `/metrics`: 1, the fastest (about 20× smaller on the exposition text;
+/// higher levels cost several times the CPU for a few percent more).
+const GZIP_LEVEL: u32 = 1;
+
+/// A scrape arriving within this long after a snapshot was taken shares it: the daemon
+/// applies probe reports in 20 ms batches, so a snapshot this young is as fresh as a
+/// new one would be.
+pub const REUSE: Duration = Duration::from_millis(20);
+
+/// One snapshot of the metrics, shared by the scrapes that joined it, with its renders.
+#[derive(Debug)]
+pub struct Rendered {
+    started: Instant,
+    snap: OnceCell<(Arc<(Snapshot, DaemonSnapshot)>, ScrapeTimes)>,
+    text: OnceCell<(Bytes, Duration)>,
+    gzip: OnceCell<(Bytes, Duration)>,
+    /// Renders in flight (a scrape joins a job whose render it can wait for).
+    rendering: AtomicUsize,
+}
+
+impl Rendered {
+    fn new() -> Self {
+        Rendered {
+            started: Instant::now(),
+            snap: OnceCell::new(),
+            text: OnceCell::new(),
+            gzip: OnceCell::new(),
+            rendering: AtomicUsize::new(0),
+        }
+    }
+
+    fn joinable(&self) -> bool {
+        self.started.elapsed() < REUSE
+            || !self.snap.initialized()
+            || self.rendering.load(Ordering::Acquire) > 0
+    }
+
+    /// The body (text, or gzip when `gzip`), the snapshot's lock times and how long
+    /// rendering took. Each is computed once per job, on a thread of its own.
+    async fn body(
+        &self,
+        shared: &Arc<Shared>,
+        daemon: &Arc<DaemonMetrics>,
+        gzip: bool,
+    ) -> (Bytes, ScrapeTimes, Duration) {
+        self.rendering.fetch_add(1, Ordering::AcqRel);
+        let _done = Decrement(&self.rendering);
+        let (shared, daemon) = (shared.clone(), daemon.clone());
+        let (snap, times) = self
+            .snap
+            .get_or_init(|| {
+                blocking(move || {
+                    let (snap, d, times) = take(&shared, &daemon, crate::now_ms());
+                    (Arc::new((snap, d)), times)
+                })
+            })
+            .await
+            .clone();
+        let cell = if gzip { &self.gzip } else { &self.text };
+        let (body, took) = cell
+            .get_or_init(|| {
+                blocking(move || {
+                    let (s, d) = &*snap;
+                    timed(|| {
+                        if gzip {
+                            let mut z = Gzip::new(s.target_count() * 200 + 4096);
+                            render_into(s, d, &mut |chunk| z.write(chunk.as_bytes()));
+                            z.finish()
+                        } else {
+                            Bytes::from(render(s, d))
+                        }
+                    })
+                })
+            })
+            .await
+            .clone();
+        (body, times, took)
+    }
+}
+
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let v = f();
+    (v, t.elapsed())
+}
+
+/// Runs `f` on a thread of its own (`nsprobe-metrics`), not on an async worker nor the
+/// runtime's blocking pool: a backlog there (store reads of a flood of page requests)
+/// must not hold up a scrape. One job runs at a time (see [`Scrapes`]), so these
+/// threads are few.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("nsprobe-metrics".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    match spawned {
+        Ok(_) => rx
+            .await
+            .unwrap_or_else(|_| panic!("the metrics thread panicked")),
+        Err(e) => panic!("cannot start a metrics thread: {e}"),
+    }
+}
+
+/// A gzip stream into memory at [`GZIP_LEVEL`].
+struct Gzip(flate2::write::GzEncoder<Vec<u8>>);
+
+impl Gzip {
+    fn new(capacity: usize) -> Self {
+        Gzip(flate2::write::GzEncoder::new(
+            Vec::with_capacity(capacity),
+            flate2::Compression::new(GZIP_LEVEL),
+        ))
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Writing into a Vec cannot fail.
+        let _ = self.0.write_all(bytes);
+    }
+
+    fn finish(self) -> Bytes {
+        Bytes::from(self.0.finish().unwrap_or_default())
+    }
+}
+
+/// gzip of `text` at [`GZIP_LEVEL`] (the same encoder `/metrics` uses).
+pub fn gzip(text: &[u8]) -> Bytes {
+    let mut z = Gzip::new(text.len() / 16 + 64);
+    z.write(text);
+    z.finish()
+}
+
+/// The current job, if any (see the module doc). Held weakly: a job is freed with
+/// its last response.
+#[derive(Debug, Default)]
+pub struct Scrapes {
+    current: Mutex<Weak<Rendered>>,
+}
+
+impl Scrapes {
+    /// No job yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The body of a scrape (gzip or text), sharing the current job when it is joinable,
+    /// with the snapshot's lock times and the render time.
+    pub async fn body(
+        &self,
+        shared: &Arc<Shared>,
+        daemon: &Arc<DaemonMetrics>,
+        gzip: bool,
+    ) -> (Bytes, ScrapeTimes, Duration) {
+        let job = {
+            let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            match cur.upgrade() {
+                Some(j) if j.joinable() => j,
+                _ => {
+                    let j = Arc::new(Rendered::new());
+                    *cur = Arc::downgrade(&j);
+                    j
+                }
+            }
+        };
+        job.body(shared, daemon, gzip).await
+    }
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (`gzip`, `x-gzip` or `*` with a
+/// q-value above zero).
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let wanted = ["gzip", "x-gzip", "*"]
+            .iter()
+            .any(|c| coding.eq_ignore_ascii_case(c));
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .next()
+            .unwrap_or(1.0);
+        wanted && q > 0.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("identity;q=0.5, GZIP;q=0.8"));
+        assert!(accepts_gzip("*"));
+        assert!(accepts_gzip("x-gzip"));
+        assert!(!accepts_gzip(""));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip; q=0.0, identity"));
+        assert!(!accepts_gzip("gzipx"));
+    }
+
+    #[test]
+    fn gzip_round_trip() {
+        use std::io::Read as _;
+        let text = "nsprobe_target_up{zone=\"dk.\"} 1\n".repeat(1000);
+        let z = gzip(text.as_bytes());
+        assert!(z.len() < text.len() / 10);
+        let mut back = String::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_string(&mut back)
+            .expect("gunzip");
+        assert_eq!(back, text);
+    }
+}

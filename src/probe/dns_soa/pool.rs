@@ -1,0 +1,468 @@
+//! Long-lived connected UDP sockets shared by the probes of one server, read in batches.
+//!
+//! A fresh socket per query costs six system calls (socket, bind, connect, two epoll
+//! registrations, close) on top of the send and the receive, and every answer woke the
+//! probe thread on its own; at thousands of probes per second that was most of a
+//! probe's CPU. A [`UdpPool`] keeps one socket per (source address, server address),
+//! `connect`ed like the fresh one was, so the kernel still drops datagrams from any
+//! other source and still reports an ICMP port unreachable as `ECONNREFUSED`.
+//!
+//! The sockets are not in the poller. While any query is pending, one reaper task
+//! drains the sockets that have pending queries every [`REAP_EVERY`], so answers that
+//! arrive together cost one wake-up of the probe thread, not one each. The response time
+//! does not depend on when the answer is read: the kernel stamps each datagram on
+//! arrival (`SO_TIMESTAMPNS`) and the RTT is that stamp minus the wall clock read just
+//! before `send` (falling back to the monotonic clock at read time if the wall clock
+//! stepped, or if no stamp came).
+//!
+//! Each datagram goes to the query waiting for its message ID, which validates it
+//! exactly as before ([`super::message::classify`]: ID, question, flags):
+//! - datagrams whose ID matches no pending query are *strays*: every query pending on
+//!   the socket sees them (and records their classification, as a fresh socket's
+//!   query did), except late answers to this socket's recently ended queries, which
+//!   are dropped (on a fresh socket they arrived at a closed port);
+//! - a receive error (ICMP port unreachable) is reported to every query pending on
+//!   the socket: they were all sent to that one server address and port;
+//! - an ID is never reused while pending or recently ended on the same socket.
+//!
+//! Sockets are replaced every [`ROTATE_AFTER`] (a new random source port: a spoofer
+//! must match the port as well as the ID) and closed after [`IDLE_AFTER`] unused. A
+//! replaced socket is still drained until its last pending query ends.
+//!
+//! A pool belongs to one tokio runtime (its reaper task lives there).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
+use tokio::sync::Notify;
+
+/// Receive buffer size: the largest possible UDP payload.
+const RECV_BUF: usize = 64 * 1024;
+
+/// How often the sockets with pending queries are drained.
+pub const REAP_EVERY: Duration = Duration::from_millis(1);
+
+/// A socket is replaced (new source port) after this long in use.
+pub const ROTATE_AFTER: Duration = Duration::from_secs(60);
+
+/// A socket not used for this long is closed (its targets were removed).
+pub const IDLE_AFTER: Duration = Duration::from_secs(300);
+
+/// How many ended IDs each socket remembers.
+const EXPIRED_KEEP: usize = 512;
+
+/// Largest number of datagrams queued for one waiting query (a flood is cut).
+const INBOX_MAX: usize = 64;
+
+/// Largest number of datagrams read from one socket per drain.
+const DRAIN_MAX: usize = 256;
+
+type Key = (Option<IpAddr>, SocketAddr);
+
+/// Shared connected UDP sockets, one per (source, server address). See the module doc.
+#[derive(Debug, Default)]
+pub struct UdpPool {
+    state: Mutex<PoolState>,
+    /// Wakes the reaper when a query is registered.
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    conns: HashMap<Key, Arc<Conn>>,
+    /// Replaced sockets that still have pending queries.
+    draining: Vec<Arc<Conn>>,
+    last_sweep: Option<Instant>,
+    reaper: bool,
+}
+
+/// One connected socket and the queries waiting on it.
+#[derive(Debug)]
+struct Conn {
+    sock: std::net::UdpSocket,
+    created: Instant,
+    state: Mutex<ConnState>,
+}
+
+#[derive(Debug, Default)]
+struct ConnState {
+    pending: HashMap<u16, Arc<Inbox>>,
+    /// IDs whose query ended (answered or abandoned), newest last.
+    expired: VecDeque<u16>,
+    /// The same IDs as a bit set (fast membership).
+    expired_set: IdSet,
+    last_used: Option<Instant>,
+}
+
+/// When a datagram arrived: the kernel's stamp (wall clock) if any, and when it was read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stamp {
+    /// `SO_TIMESTAMPNS`: arrival in the kernel.
+    pub(super) wall: Option<SystemTime>,
+    /// When `recvmsg` returned it.
+    pub(super) read: Instant,
+}
+
+/// What the reaper hands to a waiting query.
+#[derive(Debug)]
+pub(super) enum Delivery {
+    /// A datagram and when it arrived.
+    Datagram(Vec<u8>, Stamp),
+    /// A receive error (ICMP unreachable and the like).
+    Error(Arc<io::Error>),
+}
+
+/// Datagrams for one waiting query.
+#[derive(Debug, Default)]
+pub(super) struct Inbox {
+    queue: Mutex<VecDeque<Delivery>>,
+    notify: Notify,
+}
+
+impl Inbox {
+    fn push(&self, d: Delivery) {
+        {
+            let mut q = lock(&self.queue);
+            if q.len() >= INBOX_MAX {
+                q.pop_front();
+            }
+            q.push_back(d);
+        }
+        self.notify.notify_one();
+    }
+
+    /// The next delivery (waits for one).
+    pub(super) async fn next(&self) -> Delivery {
+        loop {
+            if let Some(d) = lock(&self.queue).pop_front() {
+                return d;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// A query registered on a socket; dropping it ends the registration.
+#[derive(Debug)]
+pub(super) struct Registration {
+    conn: Arc<Conn>,
+    /// The message ID reserved for the query.
+    pub(super) id: u16,
+}
+
+impl Registration {
+    /// Sends `bytes` on the query's socket.
+    pub(super) async fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        // A UDP send only blocks while the socket buffer is full: retry briefly.
+        for _ in 0..20 {
+            match self.conn.sock.send(bytes) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tokio::time::sleep(REAP_EVERY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::from(io::ErrorKind::WouldBlock))
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut st = lock(&self.conn.state);
+        st.pending.remove(&self.id);
+        if st.expired.len() >= EXPIRED_KEEP {
+            if let Some(old) = st.expired.pop_front() {
+                st.expired_set.remove(old);
+            }
+        }
+        st.expired.push_back(self.id);
+        st.expired_set.insert(self.id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl UdpPool {
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of open sockets (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        lock(&self.state).conns.len()
+    }
+
+    /// True when no socket is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reserves a fresh message ID for a query to `addr` from `source` on a shared
+    /// socket and routes that ID's datagrams to `inbox`. Must run inside the pool's
+    /// tokio runtime (the reaper is spawned there on first use).
+    pub(super) fn register(
+        self: &Arc<Self>,
+        source: Option<IpAddr>,
+        addr: SocketAddr,
+        inbox: &Arc<Inbox>,
+    ) -> io::Result<Registration> {
+        let conn = self.conn(source, addr)?;
+        let id = conn.reserve(inbox);
+        self.wake.notify_one();
+        Ok(Registration { conn, id })
+    }
+
+    fn conn(self: &Arc<Self>, source: Option<IpAddr>, addr: SocketAddr) -> io::Result<Arc<Conn>> {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        if !st.reaper {
+            st.reaper = true;
+            tokio::spawn(reap(self.clone()));
+        }
+        if st
+            .last_sweep
+            .is_none_or(|t| now.duration_since(t) >= ROTATE_AFTER)
+        {
+            st.last_sweep = Some(now);
+            st.conns.retain(|_, c| {
+                lock(&c.state)
+                    .last_used
+                    .is_some_and(|t| now.duration_since(t) < IDLE_AFTER)
+            });
+            st.draining.retain(|c| !lock(&c.state).pending.is_empty());
+        }
+        let key = (source, addr);
+        if let Some(c) = st.conns.get(&key) {
+            if now.duration_since(c.created) < ROTATE_AFTER {
+                return Ok(c.clone());
+            }
+            if let Some(old) = st.conns.remove(&key) {
+                if !lock(&old.state).pending.is_empty() {
+                    st.draining.push(old);
+                }
+            }
+        }
+        let conn = Arc::new(Conn::open(source, addr)?);
+        st.conns.insert(key, conn.clone());
+        Ok(conn)
+    }
+
+    /// Sockets with pending queries (current and replaced ones).
+    fn active(&self) -> Vec<Arc<Conn>> {
+        let mut st = lock(&self.state);
+        st.draining.retain(|c| !lock(&c.state).pending.is_empty());
+        st.conns
+            .values()
+            .chain(st.draining.iter())
+            .filter(|c| !lock(&c.state).pending.is_empty())
+            .cloned()
+            .collect()
+    }
+}
+
+impl Conn {
+    fn open(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<Conn> {
+        let local: SocketAddr = match source {
+            Some(ip) => (ip, 0).into(),
+            None if addr.is_ipv4() => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            None => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let sock = std::net::UdpSocket::bind(local)?;
+        sock.connect(addr)?;
+        sock.set_nonblocking(true)?;
+        // Without stamps the RTT falls back to the monotonic clock at read time.
+        let _ = setsockopt(&sock, sockopt::ReceiveTimestampns, &true);
+        Ok(Conn {
+            sock,
+            created: Instant::now(),
+            state: Mutex::new(ConnState::default()),
+        })
+    }
+
+    /// A random ID neither pending nor recently ended on this socket, routed to `inbox`.
+    fn reserve(&self, inbox: &Arc<Inbox>) -> u16 {
+        let mut st = lock(&self.state);
+        st.last_used = Some(Instant::now());
+        loop {
+            let id = rand::random::<u16>();
+            if !st.pending.contains_key(&id) && !st.expired_set.contains(id) {
+                st.pending.insert(id, inbox.clone());
+                return id;
+            }
+        }
+    }
+
+    /// Reads what is queued on the socket and routes it (see [`Conn::deliver`]).
+    fn drain(&self, buf: &mut [u8], cmsg: &mut [u8]) {
+        for _ in 0..DRAIN_MAX {
+            match recv(&self.sock, buf, cmsg) {
+                Ok((n, stamp)) => self.deliver(buf.get(..n).unwrap_or_default(), stamp),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.fail_all(e),
+            }
+        }
+    }
+
+    /// Routes one datagram: to its ID's query, else dropped as a late answer to an
+    /// ended query, else to every pending query as a stray.
+    fn deliver(&self, bytes: &[u8], stamp: Stamp) {
+        let st = lock(&self.state);
+        let id = match bytes {
+            [a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
+            _ => None,
+        };
+        if let Some(inbox) = id.and_then(|id| st.pending.get(&id)) {
+            inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
+            return;
+        }
+        if id.is_some_and(|id| st.expired_set.contains(id)) {
+            return;
+        }
+        for inbox in st.pending.values() {
+            inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
+        }
+    }
+
+    fn fail_all(&self, err: io::Error) {
+        let err = Arc::new(err);
+        for inbox in lock(&self.state).pending.values() {
+            inbox.push(Delivery::Error(err.clone()));
+        }
+    }
+}
+
+/// One `recvmsg` with the kernel's arrival stamp.
+fn recv(sock: &std::net::UdpSocket, buf: &mut [u8], cmsg: &mut [u8]) -> io::Result<(usize, Stamp)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(|e: Errno| io::Error::from_raw_os_error(e as i32))?;
+    let read = Instant::now();
+    let wall = msg.cmsgs().ok().and_then(|mut it| {
+        it.find_map(|c| match c {
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                let since = Duration::new(
+                    u64::try_from(ts.tv_sec()).ok()?,
+                    u32::try_from(ts.tv_nsec()).ok()?,
+                );
+                SystemTime::UNIX_EPOCH.checked_add(since)
+            }
+            _ => None,
+        })
+    });
+    Ok((msg.bytes, Stamp { wall, read }))
+}
+
+/// The response time of a datagram sent at (`wall`, `mono`): the kernel stamp minus the
+/// wall clock at send, unless the wall clock stepped (then the monotonic clock at read).
+pub(super) fn rtt(sent_wall: SystemTime, sent_mono: Instant, stamp: Stamp) -> Duration {
+    let by_read = stamp.read.saturating_duration_since(sent_mono);
+    match stamp.wall.map(|w| w.duration_since(sent_wall)) {
+        Some(Ok(d)) if d <= by_read => d,
+        _ => by_read,
+    }
+}
+
+/// The reaper: while queries are pending, drains their sockets every [`REAP_EVERY`].
+async fn reap(pool: Arc<UdpPool>) {
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    loop {
+        if pool.active().is_empty() {
+            // A stale permit (several registrations, one wake-up) just loops back here.
+            pool.wake.notified().await;
+            continue;
+        }
+        tokio::time::sleep(REAP_EVERY).await;
+        for conn in pool.active() {
+            conn.drain(&mut buf, &mut cmsg);
+        }
+        // Let the answered queries finish first, so an idle pool is seen as idle.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A set of message IDs (65,536 bits).
+#[derive(Debug)]
+struct IdSet(Box<[u64; 1024]>);
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet(Box::new([0; 1024]))
+    }
+}
+
+impl IdSet {
+    fn insert(&mut self, id: u16) {
+        if let Some(w) = self.0.get_mut(usize::from(id >> 6)) {
+            *w |= 1 << (id & 63);
+        }
+    }
+
+    fn remove(&mut self, id: u16) {
+        if let Some(w) = self.0.get_mut(usize::from(id >> 6)) {
+            *w &= !(1 << (id & 63));
+        }
+    }
+
+    fn contains(&self, id: u16) -> bool {
+        self.0
+            .get(usize::from(id >> 6))
+            .is_some_and(|w| w & (1 << (id & 63)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtt_prefers_the_kernel_stamp_unless_the_clock_stepped() {
+        let wall = SystemTime::now();
+        let mono = Instant::now();
+        let read = mono + Duration::from_millis(5);
+        let stamp = |w| Stamp { wall: w, read };
+        let at = wall + Duration::from_micros(300);
+        assert_eq!(rtt(wall, mono, stamp(Some(at))), Duration::from_micros(300));
+        // No stamp, a stamp before the send (clock stepped back) or after the read
+        // (stepped forward): the monotonic clock at read time.
+        assert_eq!(rtt(wall, mono, stamp(None)), Duration::from_millis(5));
+        let before = wall - Duration::from_secs(1);
+        assert_eq!(
+            rtt(wall, mono, stamp(Some(before))),
+            Duration::from_millis(5)
+        );
+        let later = wall + Duration::from_secs(10);
+        assert_eq!(
+            rtt(wall, mono, stamp(Some(later))),
+            Duration::from_millis(5)
+        );
+    }
+
+    #[test]
+    fn id_set() {
+        let mut s = IdSet::default();
+        for id in [0u16, 63, 64, 65535] {
+            assert!(!s.contains(id));
+            s.insert(id);
+            assert!(s.contains(id));
+        }
+        s.remove(64);
+        assert!(!s.contains(64) && s.contains(63) && s.contains(65535));
+    }
+}

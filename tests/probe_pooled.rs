@@ -1,0 +1,224 @@
+//! The daemon's probe path (`Prober` over a `UdpPool`'s shared sockets) against the
+//! programmable [`LabServer`]: every classification of `tests/probe.rs` holds, plus
+//! what sharing a socket adds (demultiplexing by ID, late answers, refusals).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{closed_port, LabServer, Mode};
+use hickory_proto::rr::Name;
+use nsprobe::probe::{
+    Answer, Failure, FailureKind, Outcome, ProbeSpec, Prober, Transport, UdpPool,
+};
+
+const TIMEOUT: Duration = Duration::from_millis(400);
+/// Scheduling slack allowed beyond the timeout (2 shared cores, debug build).
+const SLACK: Duration = Duration::from_millis(250);
+
+fn spec(zone: &str, addr: SocketAddr, transport: Transport) -> ProbeSpec {
+    ProbeSpec {
+        zone: Name::from_ascii(zone).expect("zone"),
+        addr,
+        transport,
+        timeout: TIMEOUT,
+        dnssec_ok: false,
+        nsid: true,
+        source: None,
+    }
+}
+
+fn ok(outcome: Outcome) -> Answer {
+    match outcome {
+        Ok(a) => a,
+        Err(f) => panic!("expected an answer, got {f:?}"),
+    }
+}
+
+fn failed(outcome: Outcome, kind: FailureKind) -> Failure {
+    match outcome {
+        Err(f) if f.kind == kind => f,
+        other => panic!("expected {kind}, got {other:?}"),
+    }
+}
+
+async fn lab() -> LabServer {
+    let lab = LabServer::start("dk.", 2024010101).await;
+    lab.set_nsid(Some("lab-ns1"));
+    lab
+}
+
+async fn pooled(pool: &Arc<UdpPool>, s: ProbeSpec) -> Outcome {
+    Prober::new(s, pool.clone()).probe().await
+}
+
+#[tokio::test]
+async fn every_mode_is_classified_as_with_a_fresh_socket() {
+    let cases = [
+        (Mode::Refused, FailureKind::Refused),
+        (Mode::Servfail, FailureKind::Servfail),
+        (Mode::Formerr, FailureKind::Formerr),
+        (Mode::Nxdomain, FailureKind::Nxdomain),
+        (Mode::NotAuthoritative, FailureKind::Lame),
+        (Mode::NoSoa, FailureKind::NoSoa),
+        (Mode::WrongZoneSoa, FailureKind::NoSoa),
+        (Mode::WrongId, FailureKind::IdMismatch),
+        (Mode::WrongQuestion, FailureKind::QuestionMismatch),
+        (Mode::Garbage, FailureKind::Malformed),
+        (Mode::Silent, FailureKind::Timeout),
+        (Mode::TruncateAlways, FailureKind::TruncatedTcp),
+    ];
+    let lab = lab().await;
+    let pool = Arc::new(UdpPool::new());
+    for (mode, kind) in cases {
+        lab.set_mode(mode);
+        let started = Instant::now();
+        let f = failed(
+            pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await,
+            kind,
+        );
+        let took = started.elapsed();
+        assert!(took < TIMEOUT + SLACK, "{mode:?}: {took:?}");
+        match kind {
+            FailureKind::Timeout => assert_eq!(f.rtt, None),
+            // Strays do not end the wait: classified at the deadline.
+            FailureKind::IdMismatch | FailureKind::QuestionMismatch | FailureKind::Malformed => {
+                assert!(took >= TIMEOUT, "{mode:?}: {took:?}");
+                assert!(f.rtt.is_some());
+            }
+            _ => assert!(took < TIMEOUT, "{mode:?}: {took:?}"),
+        }
+    }
+    // Every UDP query to the lab went over one socket.
+    assert_eq!(pool.len(), 1);
+    lab.set_mode(Mode::Normal);
+    let a = ok(pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await);
+    assert_eq!(a.serial, 2024010101);
+    assert_eq!(a.nsid.as_deref(), Some("lab-ns1"));
+    assert!(!a.truncated);
+}
+
+#[tokio::test]
+async fn concurrent_queries_on_one_socket_get_their_own_answers() {
+    let lab = lab().await;
+    lab.set_mode(Mode::Delay(Duration::from_millis(30)));
+    let pool = Arc::new(UdpPool::new());
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let pool = pool.clone();
+        let s = spec("dk.", lab.addr(), Transport::Udp);
+        set.spawn(async move { pooled(&pool, s).await });
+    }
+    while let Some(res) = set.join_next().await {
+        let a = ok(res.expect("task"));
+        assert!(a.rtt >= Duration::from_millis(30), "{:?}", a.rtt);
+        assert!(a.rtt < TIMEOUT, "{:?}", a.rtt);
+    }
+    assert_eq!(lab.udp_queries(), 50);
+    assert_eq!(pool.len(), 1);
+}
+
+#[tokio::test]
+async fn two_zones_on_one_server_share_the_socket_and_keep_their_questions() {
+    let lab = lab().await;
+    let pool = Arc::new(UdpPool::new());
+    let good = pooled(&pool, spec("dk.", lab.addr(), Transport::Udp));
+    // The lab answers for dk. only: another zone's question gets its own classification.
+    let other = pooled(&pool, spec("se.", lab.addr(), Transport::Udp));
+    let (good, other) = tokio::join!(good, other);
+    ok(good);
+    assert!(other.is_err(), "{other:?}");
+    assert_eq!(pool.len(), 1);
+}
+
+#[tokio::test]
+async fn decoys_do_not_win_and_decoys_alone_are_classified() {
+    let lab = lab().await;
+    let pool = Arc::new(UdpPool::new());
+    lab.set_udp_mode(Mode::Decoy(Duration::from_millis(50)));
+    let a = ok(pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await);
+    assert!(a.rtt >= Duration::from_millis(50), "{:?}", a.rtt);
+    lab.set_udp_mode(Mode::Decoy(TIMEOUT + Duration::from_millis(200)));
+    let started = Instant::now();
+    let f = failed(
+        pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await,
+        FailureKind::IdMismatch,
+    );
+    assert!(started.elapsed() >= TIMEOUT);
+    assert!(f.rtt.is_some());
+}
+
+#[tokio::test]
+async fn a_late_answer_is_a_timeout_and_no_stray_for_the_next_query() {
+    let lab = lab().await;
+    let pool = Arc::new(UdpPool::new());
+    lab.set_mode(Mode::LateAnswer(TIMEOUT + Duration::from_millis(100)));
+    let f = failed(
+        pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await,
+        FailureKind::Timeout,
+    );
+    assert_eq!(f.rtt, None);
+    // The late answer arrives while the next query waits on the same socket: it is
+    // dropped (a fresh socket would have been closed), so silence stays a timeout.
+    lab.set_mode(Mode::Silent);
+    let f = failed(
+        pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await,
+        FailureKind::Timeout,
+    );
+    assert_eq!(f.rtt, None);
+    assert_eq!(lab.udp_queries(), 2);
+}
+
+#[tokio::test]
+async fn refusals_are_network_quickly_and_the_socket_recovers() {
+    let pool = Arc::new(UdpPool::new());
+    let addr = closed_port().await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let f = failed(
+            pooled(&pool, spec("dk.", addr, Transport::Udp)).await,
+            FailureKind::Network,
+        );
+        assert!(started.elapsed() < TIMEOUT / 2);
+        assert_eq!(f.rtt, None);
+    }
+
+    let mut lab = lab().await;
+    let addr = lab.addr();
+    ok(pooled(&pool, spec("dk.", addr, Transport::Udp)).await);
+    lab.stop();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    failed(
+        pooled(&pool, spec("dk.", addr, Transport::Udp)).await,
+        FailureKind::Network,
+    );
+}
+
+#[tokio::test]
+async fn truncation_is_retried_over_tcp_and_tcp_works() {
+    let lab = lab().await;
+    let pool = Arc::new(UdpPool::new());
+    lab.set_mode(Mode::Truncate);
+    let a = ok(pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await);
+    assert!(a.truncated);
+    assert_eq!((lab.udp_queries(), lab.tcp_queries()), (1, 1));
+    lab.set_mode(Mode::Normal);
+    let mut prober = Prober::new(spec("dk.", lab.addr(), Transport::Tcp), pool.clone());
+    for _ in 0..3 {
+        ok(prober.probe().await);
+    }
+    assert_eq!(lab.tcp_queries(), 4);
+}
+
+#[tokio::test]
+async fn one_prober_many_probes_uses_fresh_ids() {
+    let lab = lab().await;
+    let pool = Arc::new(UdpPool::new());
+    let mut prober = Prober::new(spec("dk.", lab.addr(), Transport::Udp), pool.clone());
+    for _ in 0..20 {
+        assert_eq!(ok(prober.probe().await).serial, 2024010101);
+    }
+    assert_eq!(lab.udp_queries(), 20);
+}
