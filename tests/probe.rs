@@ -2,50 +2,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::probe_cases::{failed, lab, ok, spec, SLACK, TIMEOUT};
 use common::{closed_port, hickory_auth_server, zone_text, LabServer, Mode, HICKORY_NSID};
 use hickory_proto::op::MessageType;
 use hickory_proto::rr::rdata::opt::EdnsCode;
-use hickory_proto::rr::{Name, RecordType};
-use nsprobe::probe::{probe, Answer, Failure, FailureKind, Outcome, ProbeSpec, Transport};
-
-const TIMEOUT: Duration = Duration::from_millis(400);
-/// Scheduling slack allowed beyond the timeout (2 shared cores, debug build).
-const SLACK: Duration = Duration::from_millis(250);
-
-fn spec(zone: &str, addr: SocketAddr, transport: Transport) -> ProbeSpec {
-    ProbeSpec {
-        zone: Name::from_ascii(zone).expect("zone"),
-        addr,
-        transport,
-        timeout: TIMEOUT,
-        dnssec_ok: false,
-        nsid: true,
-        source: None,
-    }
-}
-
-fn ok(outcome: Outcome) -> Answer {
-    match outcome {
-        Ok(a) => a,
-        Err(f) => panic!("expected an answer, got {f:?}"),
-    }
-}
-
-fn failed(outcome: Outcome, kind: FailureKind) -> Failure {
-    match outcome {
-        Err(f) if f.kind == kind => f,
-        other => panic!("expected {kind}, got {other:?}"),
-    }
-}
-
-async fn lab() -> LabServer {
-    let lab = LabServer::start("dk.", 2024010101).await;
-    lab.set_nsid(Some("lab-ns1"));
-    lab
-}
+use hickory_proto::rr::RecordType;
+use nsprobe::probe::{probe, Failure, FailureKind, Transport};
 
 /// Probes `lab` over `transport` in `mode` and expects the failure `kind`.
 async fn expect_failure(mode: Mode, transport: Transport, kind: FailureKind) -> Failure {

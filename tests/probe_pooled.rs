@@ -4,51 +4,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::probe_cases::{failed, lab, ok, spec, SLACK, TIMEOUT};
 use common::{closed_port, LabServer, Mode};
-use hickory_proto::rr::Name;
-use nsprobe::probe::{
-    Answer, Failure, FailureKind, Outcome, ProbeSpec, Prober, Transport, UdpPool,
-};
-
-const TIMEOUT: Duration = Duration::from_millis(400);
-/// Scheduling slack allowed beyond the timeout (2 shared cores, debug build).
-const SLACK: Duration = Duration::from_millis(250);
-
-fn spec(zone: &str, addr: SocketAddr, transport: Transport) -> ProbeSpec {
-    ProbeSpec {
-        zone: Name::from_ascii(zone).expect("zone"),
-        addr,
-        transport,
-        timeout: TIMEOUT,
-        dnssec_ok: false,
-        nsid: true,
-        source: None,
-    }
-}
-
-fn ok(outcome: Outcome) -> Answer {
-    match outcome {
-        Ok(a) => a,
-        Err(f) => panic!("expected an answer, got {f:?}"),
-    }
-}
-
-fn failed(outcome: Outcome, kind: FailureKind) -> Failure {
-    match outcome {
-        Err(f) if f.kind == kind => f,
-        other => panic!("expected {kind}, got {other:?}"),
-    }
-}
-
-async fn lab() -> LabServer {
-    let lab = LabServer::start("dk.", 2024010101).await;
-    lab.set_nsid(Some("lab-ns1"));
-    lab
-}
+use nsprobe::probe::{FailureKind, Outcome, ProbeSpec, Prober, Transport, UdpPool};
 
 async fn pooled(pool: &Arc<UdpPool>, s: ProbeSpec) -> Outcome {
     Prober::new(s, pool.clone()).probe().await

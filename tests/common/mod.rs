@@ -14,6 +14,7 @@
 #![allow(dead_code)] // Each test crate uses a different subset of this module.
 
 pub mod daemon_lab;
+pub mod probe_cases;
 pub mod promtool;
 pub mod tidy;
 
