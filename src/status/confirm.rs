@@ -57,6 +57,32 @@ pub struct SavedTracker {
     pub group: Option<SavedConfirmation>,
 }
 
+impl SavedTracker {
+    /// The saved form of a group's member confirmations and its own.
+    pub fn of(members: &BTreeMap<String, Confirmation>, group: &Confirmation) -> SavedTracker {
+        SavedTracker {
+            members: members.iter().map(|(n, c)| (n.clone(), c.save())).collect(),
+            group: Some(group.save()),
+        }
+    }
+
+    /// The member confirmations and the group's, continuing the saved ones
+    /// ([`Confirmation::restore`]; a group never saved starts fresh).
+    pub fn restore(&self) -> (BTreeMap<String, Confirmation>, Confirmation) {
+        let members = self
+            .members
+            .iter()
+            .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
+            .collect();
+        let group = self
+            .group
+            .as_ref()
+            .map(Confirmation::restore)
+            .unwrap_or_default();
+        (members, group)
+    }
+}
+
 /// Number of observed severities (operational … major outage).
 const LEVELS: usize = 4;
 

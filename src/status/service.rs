@@ -211,29 +211,15 @@ impl ServiceTracker {
 
     /// What survives a restart: every member's confirmation state and the group's.
     pub fn save(&self) -> SavedTracker {
-        SavedTracker {
-            members: self
-                .members
-                .iter()
-                .map(|(n, c)| (n.clone(), c.save()))
-                .collect(),
-            group: Some(self.group.save()),
-        }
+        SavedTracker::of(&self.members, &self.group)
     }
 
     /// A tracker continuing the one saved before a restart ([`Confirmation::restore`]).
     pub fn restore(saved: &SavedTracker) -> ServiceTracker {
+        let (members, group) = saved.restore();
         ServiceTracker {
-            members: saved
-                .members
-                .iter()
-                .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
-                .collect(),
-            group: saved
-                .group
-                .as_ref()
-                .map(Confirmation::restore)
-                .unwrap_or_default(),
+            members,
+            group,
             current: None,
         }
     }

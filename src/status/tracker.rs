@@ -38,29 +38,15 @@ impl ZoneTracker {
 
     /// What survives a restart: every server's confirmation state and the group's.
     pub fn save(&self) -> SavedTracker {
-        SavedTracker {
-            members: self
-                .servers
-                .iter()
-                .map(|(n, c)| (n.clone(), c.save()))
-                .collect(),
-            group: Some(self.group.save()),
-        }
+        SavedTracker::of(&self.servers, &self.group)
     }
 
     /// A tracker continuing the one saved before a restart ([`Confirmation::restore`]).
     pub fn restore(saved: &SavedTracker) -> ZoneTracker {
+        let (servers, group) = saved.restore();
         ZoneTracker {
-            servers: saved
-                .members
-                .iter()
-                .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
-                .collect(),
-            group: saved
-                .group
-                .as_ref()
-                .map(Confirmation::restore)
-                .unwrap_or_default(),
+            servers,
+            group,
             current: None,
         }
     }

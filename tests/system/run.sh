@@ -35,30 +35,8 @@ PUBLISHER_PID=""
 
 log() { echo "system: $*" >&2; }
 
-# ok, not_ok, check, now, status_json, server_status, server_is: tests/system/lab.sh.
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# wait_for DESCRIPTION LIMIT_S COMMAND...: polls every 0.25 s; on success records the
-# seconds since T0 in WAITED and passes, on time-out fails the check.
-WAITED=""
-wait_for() {
-  local what=$1 limit=$2 start
-  shift 2
-  start=$(now)
-  while true; do
-    if "$@" 2>/dev/null; then
-      WAITED=$(since "$T0")
-      ok "$what (after ${WAITED}s)"
-      return 0
-    fi
-    if awk -v s="$(since "$start")" -v l="$limit" 'BEGIN { exit !(s > l) }'; then
-      WAITED=""
-      not_ok "$what (not within ${limit}s)"
-      return 0 # go on: the remaining checks still say what works
-    fi
-    sleep 0.25
-  done
-}
+# ok, not_ok, check, now, since, wait_for, status_json, server_status, server_is:
+# tests/system/tap.sh (through lab.sh).
 
 zone_field() { status_json | jq -r ".zones[0].$1"; }
 zone_is() { [[ $(zone_field status) == "$1" ]]; }

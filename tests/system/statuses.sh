@@ -64,7 +64,6 @@ case_cleanup() {
 }
 
 # ok, not_ok, check, now, status_json, server_status, server_is: tests/system/lab.sh.
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 # wait_until LIMIT COMMAND...: polls every 0.25 s; WAITED = seconds since T0, empty on time-out.

@@ -45,25 +45,9 @@ NSPROBE_PID=""
 WORK=$(mktemp -d /tmp/nsprobe-store-systest.XXXXXX)
 
 log() { echo "store: $*" >&2; }
-# ok, not_ok, check, now.
+# ok, not_ok, check, now, since, wait_for.
 # shellcheck source=tests/system/tap.sh
 source tests/system/tap.sh
-wait_for() {
-  local what=$1 limit=$2 start
-  shift 2
-  start=$(now)
-  while true; do
-    if "$@" 2>/dev/null; then
-      ok "$what (after $(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')s)"
-      return 0
-    fi
-    if awk -v a="$start" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
-      not_ok "$what (not within ${limit}s)"
-      return 0
-    fi
-    sleep 0.25
-  done
-}
 
 stop_nsprobe() {
   if [[ -n $NSPROBE_PID ]] && kill -0 "$NSPROBE_PID" 2>/dev/null; then

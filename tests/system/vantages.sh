@@ -50,43 +50,7 @@ TOKEN=$(openssl rand -hex 24)
 
 PASSED=0
 FAILED=0
-ok() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $*"
-}
-not_ok() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-
-# wait_for DESCRIPTION LIMIT_S COMMAND...: polls every 0.2 s; on success sets WAITED to
-# the seconds since T0 (the current fault's timestamp).
-WAITED=""
-wait_for() {
-  local what=$1 limit=$2 start
-  shift 2
-  start=$(now)
-  while true; do
-    if "$@" 2>/dev/null; then
-      WAITED=$(since "$T0")
-      ok "$what (after ${WAITED}s)"
-      return 0
-    fi
-    if awk -v s="$(since "$start")" -v l="$limit" 'BEGIN { exit !(s > l) }'; then
-      WAITED="n/a"
-      not_ok "$what (not within ${limit}s)"
-      return 0
-    fi
-    sleep 0.2
-  done
-}
+# ok, not_ok, check, now, since, wait_for: tests/system/tap.sh (through lab.sh).
 
 # hold DESCRIPTION SECONDS COMMAND...: COMMAND holds on every poll for SECONDS.
 hold() {
