@@ -424,8 +424,7 @@ async fn response_times(
     let mut view = views::response_times_view(entry, &server, now, minutes).ok_or_else(|| {
         ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}"))
     })?;
-    view.vantages =
-        views::vantage_series(&inner, &entry.config.component, &server, now, minutes);
+    view.vantages = views::vantage_series(&inner, &entry.config.component, &server, now, minutes);
     Ok(Json(view))
 }
 

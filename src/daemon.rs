@@ -567,11 +567,7 @@ impl Daemon {
             quorum: inner.config.vantage.quorum,
             max_age_ms: duration_ms(inner.config.vantage.max_age),
         };
-        let (log, views, series) = (
-            &mut inner.observations,
-            &mut inner.views,
-            &mut inner.series,
-        );
+        let (log, views, series) = (&mut inner.observations, &mut inner.views, &mut inner.series);
         log.set_heartbeat(status::observation::heartbeat_ms(rule.max_age_ms));
         let mut incident_input = Vec::new();
         for z in inner.zones.values_mut() {

@@ -16,9 +16,8 @@ use crate::config::{ComponentConfig, Config, GroupConfig, MaintenanceWindow, Zon
 use crate::incidents::IncidentBook;
 use crate::state::{ServiceState, VantageState, ZoneState};
 use crate::status::{
-    self, GroupStatus, ObservationLog, ServiceTracker, Status, Vantage, VantageSeries, VantageViews,
-    ZoneStatus,
-    ZoneTracker,
+    self, GroupStatus, ObservationLog, ServiceTracker, Status, Vantage, VantageSeries,
+    VantageViews, ZoneStatus, ZoneTracker,
 };
 use crate::targets::{AddressBook, HostBook};
 use crate::UnixMs;

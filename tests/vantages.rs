@@ -341,11 +341,17 @@ async fn response_times_per_vantage() {
             g.contains("<path d=\"M") || g.contains("<circle"),
             "{peer}'s line has points: {g}"
         );
-        assert!(g.contains("stroke-dasharray=\""), "told apart by dashes: {g}");
+        assert!(
+            g.contains("stroke-dasharray=\""),
+            "told apart by dashes: {g}"
+        );
     }
     assert!(fig.contains("aria-label=\"Vantages\""), "{fig}");
     assert!(fig.contains("cph-1 (this one)"), "{fig}");
-    assert!(fig.contains("</svg> fra-1</li>") && fig.contains("</svg> ams-1</li>"), "{fig}");
+    assert!(
+        fig.contains("</svg> fra-1</li>") && fig.contains("</svg> ams-1</li>"),
+        "{fig}"
+    );
     if let Some(report) = tidy_report(&page) {
         assert_eq!(report, "", "hub status page is valid HTML");
     }

@@ -306,6 +306,33 @@ mod tests {
     }
 
     #[test]
+    fn other_vantages_get_dashed_lines_and_share_the_axis() {
+        let now = 100 * 60_000;
+        let own = [p(90, Some(1.0), 0), p(95, Some(1.2), 0)];
+        let line = |v: &str, ms: f64| VantageLine {
+            vantage: v.to_string(),
+            points: vec![p(90, Some(ms), 0), p(95, Some(ms), 0)],
+        };
+        let others = [line("fra-1", 20.0), line("a<b", 45.0)];
+        let s = svg("a.nic.dk", &own, &others, now, 30 * 60_000, 5 * 60_000);
+        assert!(s.contains("data-top=\"50\""), "axis fits every line: {s}");
+        assert_eq!(s.matches("<g class=\"vl\"").count(), 2, "{s}");
+        assert!(s.contains("data-vantage=\"fra-1\""), "{s}");
+        assert!(s.contains("data-vantage=\"a&lt;b\""), "{s}");
+        for (_, dash) in &STYLES[..2] {
+            assert!(s.contains(&format!("stroke-dasharray=\"{dash}\"")), "{s}");
+        }
+        assert_eq!(s.matches("<path").count(), 3, "{s}");
+        assert!(s.contains("from fra-1: average 20.0 ms"), "{s}");
+        // Without other vantages nothing of this is drawn.
+        let single = svg("a.nic.dk", &own, &[], now, 30 * 60_000, 5 * 60_000);
+        assert!(
+            !single.contains("vl") && !single.contains("dasharray"),
+            "{single}"
+        );
+    }
+
+    #[test]
     fn empty_chart_says_so() {
         let s = svg("a<b", &[], &[], 1_000_000, 60_000, 60_000);
         assert!(s.contains("no answers yet"));

@@ -199,7 +199,10 @@ fn per_vantage(c: &ComponentView) -> Markup {
 /// A hub chart's legend: this vantage's solid line, then each other vantage's dash
 /// pattern and colour (as drawn, see [`chart::STYLES`]).
 fn chart_legend(v: &PageView, c: &ChartSeries) -> Markup {
-    let own = v.vantages.first().map_or("this vantage", |x| x.name.as_str());
+    let own = v
+        .vantages
+        .first()
+        .map_or("this vantage", |x| x.name.as_str());
     html! {
         ul class="legend" aria-label="Vantages" {
             li { (PreEscaped(chart::swatch(None))) " " (own) " (this one)" }
