@@ -56,8 +56,11 @@ impl Series {
                 });
             }
         }
-        let horizon = start.saturating_sub(SERIES_MINUTES as u64 * MINUTE_MS);
-        while self.points.front().is_some_and(|p| p.start <= horizon)
+        let span = SERIES_MINUTES as u64 * MINUTE_MS;
+        while self
+            .points
+            .front()
+            .is_some_and(|p| p.start.saturating_add(span) <= start)
             || self.points.len() > SERIES_MINUTES
         {
             self.points.pop_front();
