@@ -270,26 +270,34 @@ fn vantage_median(v: &Value, vantage: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_times_per_vantage() {
     let lab = Lab::new(2, 2026112601).await;
-    // Longer paths from fra-1 and ams-1 (the probe timeout is 100 ms).
+    // Longer paths from fra-1 and ams-1.
     for s in &lab.servers {
         s.set_delay_for(&[
             (ip("127.0.2.2"), Duration::from_millis(20)),
             (ip("127.0.2.3"), Duration::from_millis(45)),
         ]);
     }
-    let fra = start(&vantage_config(&lab, "fra-1", "127.0.2.2", "")).await;
-    let ams = start(&vantage_config(&lab, "ams-1", "127.0.2.3", "")).await;
+    // A probe timeout with room for the delays on a loaded machine (below the interval).
+    let config = |name: &str, source: &str, extra: &str| {
+        let path = vantage_config(&lab, name, source, extra);
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replace("timeout = \"100ms\"", "timeout = \"180ms\"");
+        std::fs::write(&path, text).expect("write config");
+        path
+    };
+    let fra = start(&config("fra-1", "127.0.2.2", "")).await;
+    let ams = start(&config("ams-1", "127.0.2.3", "")).await;
     let peers = format!(
         "[[peer]]\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\ninterval = \"200ms\"\n\
          [[peer]]\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\ninterval = \"200ms\"\n",
         fra.http_addr, ams.http_addr
     );
-    let hub = start(&vantage_config(&lab, "cph-1", "127.0.2.1", &peers)).await;
+    let hub = start(&config("cph-1", "127.0.2.1", &peers)).await;
     wait_ready(&hub).await;
     let path = "/api/v1/zones/dk./servers/ns1.lab/response-times?minutes=60";
     wait_until(
         "three vantages' response times at the hub",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || async {
             let (code, v) = common::get_json(hub.http_addr, path).await;
             code == 200
