@@ -222,3 +222,17 @@ async fn one_prober_many_probes_uses_fresh_ids() {
     }
     assert_eq!(lab.udp_queries(), 20);
 }
+
+#[tokio::test]
+async fn ipv6_loopback_and_a_source_address() {
+    let lab = LabServer::start_on("::1".parse().expect("ip"), "dk.", 7).await;
+    let pool = Arc::new(UdpPool::new());
+    let mut s = spec("dk.", lab.addr(), Transport::Udp);
+    assert_eq!(ok(pooled(&pool, s.clone()).await).serial, 7);
+    // A source of the same family is used; one of the other family is ignored.
+    s.source = Some("::1".parse().expect("ip"));
+    assert_eq!(ok(pooled(&pool, s.clone()).await).serial, 7);
+    s.source = Some("127.0.0.1".parse().expect("ip"));
+    assert_eq!(ok(pooled(&pool, s).await).serial, 7);
+    assert_eq!(pool.len(), 2, "(no source) and (::1) are two sockets");
+}
