@@ -94,7 +94,6 @@ metric_above() { awk -v v="$(metric_sum "$1")" -v t="$2" 'BEGIN { exit !(v > t) 
 metric_is() { [[ $(metric_sum "$1") == "$2" ]]; }
 server_status() { curl -fsS "http://$HTTP/api/v1/status" | jq -r --arg s "$1" '.zones[0].servers[] | select(.name == $s) | .status'; }
 server_is() { [[ $(server_status "$1") == "$2" ]]; }
-no_rows_for() { ! rows_for "$@"; }
 log_has() { grep -qF "$1" "$LOG"; }
 db_count() { sqlite3 "file:$1?mode=ro" "$2"; }
 rows_for() { [[ $(db_count "$1" "SELECT count(*) FROM status_change s JOIN component c ON c.id = s.component WHERE c.name = '$2'") -gt 0 ]]; }
@@ -188,7 +187,12 @@ wait_for "nsprobe_store_errors_total rises on the full disk" 20 metric_above nsp
 check "logged: store write failed, keeping records in memory" log_has "store write failed; keeping records in memory and retrying"
 check "probes advance with a full disk" probes_advance
 check "the API serves with a full disk" curl -fsS -o /dev/null "http://$HTTP/api/v2/incidents.json"
-check "ns2.lab's changes are not in the store yet" no_rows_for "$WORK/full/nsprobe.db" ns2.lab
+# Not asserted: that ns2.lab's rows are missing here. SQLite reuses WAL frames after a
+# checkpoint, so a small commit can still land on a full disk (CI saw it); what is
+# asserted is the failure counted above and the catch-up below.
+if rows_for "$WORK/full/nsprobe.db" ns2.lab; then
+  log "some of ns2.lab's rows were committed into reused WAL space while the disk was full"
+fi
 rm -f "$WORK/full/filler" "$WORK/full/more"
 wait_for "space freed: the store catches up (logged)" 20 log_has "store writable again; caught up"
 wait_for "nsprobe_store_pending_records back to 0" 15 metric_is nsprobe_store_pending_records 0
