@@ -421,9 +421,11 @@ async fn response_times(
         .find(|k| k.eq_ignore_ascii_case(&server))
         .cloned()
         .unwrap_or(server);
-    views::response_times_view(entry, &server, now, minutes)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}")))
+    let mut view = views::response_times_view(entry, &server, now, minutes).ok_or_else(|| {
+        ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}"))
+    })?;
+    view.vantages = views::vantage_series(&inner, &entry.config.component, &server, now, minutes);
+    Ok(Json(view))
 }
 
 /// Per-minute response times of a service component (group and component names as
@@ -441,11 +443,12 @@ async fn service_response_times(
         .iter()
         .find(|g| g.config.name.eq_ignore_ascii_case(&group))
         .ok_or_else(|| ApiError::not_found(format!("no such group: {group:?}")))?;
-    views::service_response_times_view(entry, &component, now, minutes)
-        .map(Json)
-        .ok_or_else(|| {
+    let mut view =
+        views::service_response_times_view(entry, &component, now, minutes).ok_or_else(|| {
             ApiError::not_found(format!("group {group:?} has no component {component:?}"))
-        })
+        })?;
+    view.vantages = views::vantage_series(&inner, &view.group, &view.component, now, minutes);
+    Ok(Json(view))
 }
 
 /// Find a zone by name, with or without the trailing dot, case-insensitively.

@@ -33,7 +33,7 @@ use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{
     self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, SavedTracker, Seen,
-    ServiceTracker, Status, VantageViews, ZoneTracker,
+    ServiceTracker, Status, VantageSeries, VantageViews, ZoneTracker,
 };
 use crate::store::{MinuteRecord, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
@@ -147,6 +147,7 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
             http_addr,
             observations: ObservationLog::with_capacity(status::observation::LOG_CAPACITY, now),
             views: VantageViews::new(),
+            series: VantageSeries::new(),
             peers: peer_health(&config, &[]),
         },
         reload_tx,
@@ -566,7 +567,7 @@ impl Daemon {
             quorum: inner.config.vantage.quorum,
             max_age_ms: duration_ms(inner.config.vantage.max_age),
         };
-        let (log, views) = (&mut inner.observations, &mut inner.views);
+        let (log, views, series) = (&mut inner.observations, &mut inner.views, &mut inner.series);
         log.set_heartbeat(status::observation::heartbeat_ms(rule.max_age_ms));
         let mut incident_input = Vec::new();
         for z in inner.zones.values_mut() {
@@ -599,6 +600,9 @@ impl Daemon {
                     }),
                 };
                 if let Some(r) = log.note(&vantage, seen, now) {
+                    if hub {
+                        series.ingest(r);
+                    }
                     views.ingest(r.clone());
                 }
                 if !hub {
@@ -654,6 +658,9 @@ impl Daemon {
                     serial: None,
                 };
                 if let Some(r) = log.note(&vantage, seen, now) {
+                    if hub {
+                        series.ingest(r);
+                    }
                     views.ingest(r.clone());
                 }
                 if !hub {
@@ -769,6 +776,7 @@ impl Daemon {
                 for r in page.observations {
                     // A peer speaks for itself only; never for this vantage.
                     if r.vantage == page.vantage && r.vantage != own {
+                        inner.series.ingest(&r);
                         inner.views.ingest(r);
                     }
                 }

@@ -16,8 +16,8 @@ use crate::config::{ComponentConfig, Config, GroupConfig, MaintenanceWindow, Zon
 use crate::incidents::IncidentBook;
 use crate::state::{ServiceState, VantageState, ZoneState};
 use crate::status::{
-    self, GroupStatus, ObservationLog, ServiceTracker, Status, Vantage, VantageViews, ZoneStatus,
-    ZoneTracker,
+    self, GroupStatus, ObservationLog, ServiceTracker, Status, Vantage, VantageSeries,
+    VantageViews, ZoneStatus, ZoneTracker,
 };
 use crate::targets::{AddressBook, HostBook};
 use crate::UnixMs;
@@ -271,6 +271,9 @@ pub struct Inner {
     /// The newest observation of every component per vantage, this one's included (a
     /// hub votes with them; every instance shows them per component).
     pub views: VantageViews,
+    /// A hub's per-minute response times per vantage and component, last 24 h (empty
+    /// unless a hub).
+    pub series: VantageSeries,
     /// The `[[peer]]`s' pull health, in config order (empty unless a hub).
     pub peers: Vec<PeerHealth>,
 }

@@ -252,6 +252,127 @@ async fn quorum_over_three_vantages() {
     fra.shutdown().await.expect("fra-1 stops");
 }
 
+/// The median of a vantage's points in a response-times answer (`vantages` of a hub).
+fn vantage_median(v: &Value, vantage: &str) -> Option<f64> {
+    let line = v["vantages"]
+        .as_array()?
+        .iter()
+        .find(|x| x["vantage"] == vantage)?;
+    let mut ms: Vec<f64> = line["points"]
+        .as_array()?
+        .iter()
+        .filter_map(|p| p["median_ms"].as_f64())
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms.get(ms.len() / 2).copied()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_times_per_vantage() {
+    let lab = Lab::new(2, 2026112601).await;
+    // Longer paths from fra-1 and ams-1.
+    for s in &lab.servers {
+        s.set_delay_for(&[
+            (ip("127.0.2.2"), Duration::from_millis(20)),
+            (ip("127.0.2.3"), Duration::from_millis(45)),
+        ]);
+    }
+    // A probe timeout with room for the delays on a loaded machine (below the interval).
+    let config = |name: &str, source: &str, extra: &str| {
+        let path = vantage_config(&lab, name, source, extra);
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replace("timeout = \"100ms\"", "timeout = \"180ms\"");
+        std::fs::write(&path, text).expect("write config");
+        path
+    };
+    let fra = start(&config("fra-1", "127.0.2.2", "")).await;
+    let ams = start(&config("ams-1", "127.0.2.3", "")).await;
+    let peers = format!(
+        "[[peer]]\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\ninterval = \"200ms\"\n\
+         [[peer]]\nurl = \"http://{}\"\ntoken = \"{TOKEN}\"\ninterval = \"200ms\"\n",
+        fra.http_addr, ams.http_addr
+    );
+    let hub = start(&config("cph-1", "127.0.2.1", &peers)).await;
+    wait_ready(&hub).await;
+    let path = "/api/v1/zones/dk./servers/ns1.lab/response-times?minutes=60";
+    wait_until(
+        "three vantages' response times at the hub",
+        Duration::from_secs(30),
+        || async {
+            let (code, v) = common::get_json(hub.http_addr, path).await;
+            code == 200
+                && ["cph-1", "fra-1", "ams-1"]
+                    .iter()
+                    .all(|n| vantage_median(&v, n).is_some())
+        },
+    )
+    .await;
+    // A few more seconds of records, so the medians settle on the paths' delays.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, v) = common::get_json(hub.http_addr, path).await;
+    let names: Vec<&str> = v["vantages"]
+        .as_array()
+        .expect("vantages")
+        .iter()
+        .filter_map(|x| x["vantage"].as_str())
+        .collect();
+    assert_eq!(names, ["ams-1", "cph-1", "fra-1"], "{v}");
+    let m = |n| vantage_median(&v, n).expect("median");
+    let (cph, fra_ms, ams_ms) = (m("cph-1"), m("fra-1"), m("ams-1"));
+    eprintln!("per-vantage medians: cph-1 {cph:.1} ms, fra-1 {fra_ms:.1} ms, ams-1 {ams_ms:.1} ms");
+    assert!(cph < 15.0, "{v}");
+    assert!(fra_ms >= 20.0 && fra_ms > cph + 10.0, "{v}");
+    assert!(ams_ms >= 45.0 && ams_ms > fra_ms + 15.0, "{v}");
+    // The same for a service group's endpoint shape; a single vantage has no breakdown.
+    let (_, single) = common::get_json(fra.http_addr, path).await;
+    assert!(single["points"].is_array(), "{single}");
+    assert!(single.get("vantages").is_none(), "{single}");
+
+    // The hub's 24-hour chart: its own line plus one line per other vantage, with points,
+    // and a legend naming every vantage; valid HTML.
+    let (code, page) = http(hub.http_addr, "GET", "/").await;
+    assert_eq!(code, 200);
+    let fig_start = page
+        .find("<figure class=\"card\" data-component=\"ns1.lab\"")
+        .expect("ns1.lab chart");
+    let fig = &page[fig_start..fig_start + page[fig_start..].find("</figure>").expect("end")];
+    assert!(
+        fig.contains("class=\"line\"") || fig.contains("class=\"pt\""),
+        "own line: {fig}"
+    );
+    for peer in ["fra-1", "ams-1"] {
+        let g_start = fig
+            .find(&format!("<g class=\"vl\" data-vantage=\"{peer}\""))
+            .unwrap_or_else(|| panic!("{peer}'s line: {fig}"));
+        let g = &fig[g_start..g_start + fig[g_start..].find("</g>").expect("g end")];
+        assert!(
+            g.contains("<path d=\"M") || g.contains("<circle"),
+            "{peer}'s line has points: {g}"
+        );
+        assert!(
+            g.contains("stroke-dasharray=\""),
+            "told apart by dashes: {g}"
+        );
+    }
+    assert!(fig.contains("aria-label=\"Vantages\""), "{fig}");
+    assert!(fig.contains("cph-1 (this one)"), "{fig}");
+    assert!(
+        fig.contains("</svg> fra-1</li>") && fig.contains("</svg> ams-1</li>"),
+        "{fig}"
+    );
+    if let Some(report) = tidy_report(&page) {
+        assert_eq!(report, "", "hub status page is valid HTML");
+    }
+    // A single vantage's page has no per-vantage lines or legend.
+    let (_, single_page) = http(fra.http_addr, "GET", "/").await;
+    assert!(!single_page.contains("class=\"vl\""));
+    assert!(!single_page.contains("aria-label=\"Vantages\""));
+
+    hub.shutdown().await.expect("hub stops");
+    fra.shutdown().await.expect("fra-1 stops");
+    ams.shutdown().await.expect("ams-1 stops");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observations_endpoint_token_cursor_and_size() {
     let lab = Lab::new(3, 7).await;

@@ -101,6 +101,8 @@ pub async fn status_page(State(state): State<AppState>, Query(q): Query<PageQuer
             if let Some(series) = series {
                 for (c, points) in v.charts.iter_mut().zip(series) {
                     c.points = points;
+                    // The per-vantage lines cover 24 hours only (kept in memory).
+                    c.vantages.clear();
                 }
             }
             v.uptime = u;

@@ -323,6 +323,64 @@ pub struct ResponseTimesView {
     pub minutes: u32,
     /// Per-minute points, oldest first.
     pub points: Vec<PointView>,
+    /// On a hub: every vantage's per-minute response times (this one's included), by
+    /// vantage name; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageSeriesView>,
+}
+
+/// One vantage's response-time series of a component (a hub).
+#[derive(Debug, Clone, Serialize)]
+pub struct VantageSeriesView {
+    /// The vantage (`[vantage] name`).
+    pub vantage: String,
+    /// Per-minute points, oldest first; minutes without a record are left out.
+    pub points: Vec<VantagePointView>,
+}
+
+/// One minute of one vantage's response times.
+#[derive(Debug, Clone, Serialize)]
+pub struct VantagePointView {
+    /// Start of the minute (RFC 3339).
+    pub time: String,
+    /// Start of the minute (Unix seconds).
+    pub timestamp: u64,
+    /// Observation records the vantage sent for that minute.
+    pub records: u32,
+    /// Median of the response times (each the vantage's median over its stats window)
+    /// those records carried, ms; null when nothing answered there.
+    pub median_ms: Option<f64>,
+}
+
+/// Every vantage's response-time series of (`group`, `name`) over the last `minutes`
+/// (a hub only; empty otherwise).
+pub fn vantage_series(
+    inner: &Inner,
+    group: &str,
+    name: &str,
+    now: UnixMs,
+    minutes: u32,
+) -> Vec<VantageSeriesView> {
+    if inner.config.peers.is_empty() {
+        return Vec::new();
+    }
+    inner
+        .series
+        .of(group, name, now, minutes as usize)
+        .into_iter()
+        .map(|(v, pts)| VantageSeriesView {
+            vantage: v.to_string(),
+            points: pts
+                .into_iter()
+                .map(|p| VantagePointView {
+                    time: rfc3339(p.start),
+                    timestamp: p.start / 1000,
+                    records: p.records,
+                    median_ms: p.median_ms,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// One minute of response-time history.
@@ -553,6 +611,7 @@ pub fn response_times_view(
         server: server.to_string(),
         minutes,
         points: point_views(points),
+        vantages: Vec::new(),
     })
 }
 
@@ -567,6 +626,10 @@ pub struct ServiceResponseTimesView {
     pub minutes: u32,
     /// Per-minute points over every check target of the component, oldest first.
     pub points: Vec<PointView>,
+    /// On a hub: every vantage's per-minute response times (this one's included), by
+    /// vantage name; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageSeriesView>,
 }
 
 /// The response-time series of one service component; None when the group has no such component.
@@ -582,6 +645,7 @@ pub fn service_response_times_view(
         component: entry.config.name.clone(),
         minutes,
         points: point_views(entry.state.history.points(now, minutes as usize)),
+        vantages: Vec::new(),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::view::ChartPoint;
+use super::view::{ChartPoint, VantageLine};
 use crate::UnixMs;
 
 /// Width of the chart's coordinate system (it scales to the page width).
@@ -29,13 +29,27 @@ pub fn y_max(max: f64) -> f64 {
 
 /// The SVG of one chart: median response time per point over `[now - span_ms, now]`,
 /// the line broken where nothing answered, failures as red marks along the bottom.
-/// `label` names the server in the accessible title.
-pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_ms: u64) -> String {
+/// `label` names the server in the accessible title. On a hub, `others` are the other
+/// vantages' lines, drawn over it each in its own colour and dash pattern ([`STYLES`]).
+pub fn svg(
+    label: &str,
+    points: &[ChartPoint],
+    others: &[VantageLine],
+    now: UnixMs,
+    span_ms: u64,
+    step_ms: u64,
+) -> String {
     let from = now.saturating_sub(span_ms);
     let x = |t: UnixMs| LEFT + (t.saturating_sub(from) as f64 / span_ms as f64) * (RIGHT - LEFT);
     let shown: Vec<&ChartPoint> = points.iter().filter(|p| p.start >= from).collect();
     let medians: Vec<f64> = shown.iter().filter_map(|p| p.median_ms).collect();
-    let max = medians.iter().copied().fold(0.0, f64::max);
+    let max = others
+        .iter()
+        .flat_map(|l| &l.points)
+        .filter(|p| p.start >= from)
+        .filter_map(|p| p.median_ms)
+        .chain(medians.iter().copied())
+        .fold(0.0, f64::max);
     let top = y_max(max);
     let y = |ms: f64| BOTTOM - (ms / top).min(1.0) * (BOTTOM - TOP);
     let words = span_words(span_ms);
@@ -49,6 +63,18 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
     } else {
         let mean = medians.iter().sum::<f64>() / medians.len() as f64;
         let _ = write!(title, "average {mean:.1} ms, highest {max:.1} ms");
+    }
+    for l in others {
+        let m: Vec<f64> = l
+            .points
+            .iter()
+            .filter(|p| p.start >= from)
+            .filter_map(|p| p.median_ms)
+            .collect();
+        if !m.is_empty() {
+            let mean = m.iter().sum::<f64>() / m.len() as f64;
+            let _ = write!(title, "; from {}: average {mean:.1} ms", escape(&l.vantage));
+        }
     }
     let mut s = String::with_capacity(4096);
     // The script reads the values back from the drawing (the path's points, `data-top`
@@ -95,6 +121,81 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
         );
     }
     // The line: a new subpath after every gap (a point without answers, or missing steps).
+    let (d, dots) = trace(&shown, step_ms, &x, &y);
+    if !d.is_empty() {
+        let _ = write!(s, "<path class=\"line\" d=\"{d}\"/>");
+    }
+    s.push_str(&dots);
+    for (i, l) in others.iter().enumerate() {
+        let (colour, dash) = STYLES[i % STYLES.len()];
+        let pts: Vec<&ChartPoint> = l.points.iter().filter(|p| p.start >= from).collect();
+        let (d, dots) = trace(&pts, step_ms, &x, &y);
+        let _ = write!(
+            s,
+            "<g class=\"vl\" data-vantage=\"{}\" fill=\"none\" stroke=\"{colour}\" \
+             stroke-width=\"1.5\" stroke-dasharray=\"{dash}\"><title>{}</title>",
+            escape(&l.vantage),
+            escape(&l.vantage)
+        );
+        if !d.is_empty() {
+            let _ = write!(
+                s,
+                "<path d=\"{d}\" vector-effect=\"non-scaling-stroke\" stroke-linejoin=\"round\"/>"
+            );
+        }
+        // Isolated points: hollow markers in the line's colour.
+        s.push_str(&dots.replace("class=\"pt\"", "fill=\"none\" stroke-dasharray=\"none\""));
+        s.push_str("</g>");
+    }
+    // Failures: a red mark whose height is the failed share.
+    let w = ((step_ms as f64 / span_ms as f64) * (RIGHT - LEFT)).max(1.0);
+    for p in shown.iter().filter(|p| p.failures > 0) {
+        let share = f64::from(p.failures) / f64::from(p.probes.max(1));
+        let h = 4.0 + share * 12.0;
+        let _ = write!(
+            s,
+            "<rect class=\"fail\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"/>",
+            x(p.start),
+            BOTTOM - h
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Other vantages' lines on a hub's chart: (colour, dash pattern), by position; the
+/// dash patterns tell them apart without colour. This vantage's line stays solid.
+pub const STYLES: [(&str, &str); 4] = [
+    ("#e8590c", "6 3"),
+    ("#7048e8", "2 3"),
+    ("#2f9e44", "9 3 2 3"),
+    ("#c2255c", "1 5"),
+];
+
+/// A legend sample of a line: `style` `None` is this vantage's solid line, `Some(i)` the
+/// `i`th other vantage's ([`STYLES`]).
+pub fn swatch(style: Option<usize>) -> String {
+    let stroke = match style {
+        None => "stroke=\"currentColor\" style=\"stroke:var(--chart)\"".to_string(),
+        Some(i) => {
+            let (colour, dash) = STYLES[i % STYLES.len()];
+            format!("stroke=\"{colour}\" stroke-dasharray=\"{dash}\"")
+        }
+    };
+    format!(
+        "<svg width=\"30\" height=\"8\" viewBox=\"0 0 30 8\" aria-hidden=\"true\">\
+         <line x1=\"0\" y1=\"4\" x2=\"30\" y2=\"4\" stroke-width=\"2\" {stroke}/></svg>"
+    )
+}
+
+/// A line's path data (a new subpath after every gap: a point without answers, or
+/// missing steps) and dots for points that stand alone.
+fn trace(
+    shown: &[&ChartPoint],
+    step_ms: u64,
+    x: &dyn Fn(UnixMs) -> f64,
+    y: &dyn Fn(f64) -> f64,
+) -> (String, String) {
     let mut d = String::new();
     let mut prev: Option<UnixMs> = None;
     let mut dots = String::new();
@@ -127,24 +228,7 @@ pub fn svg(label: &str, points: &[ChartPoint], now: UnixMs, span_ms: u64, step_m
             None => prev = None,
         }
     }
-    if !d.is_empty() {
-        let _ = write!(s, "<path class=\"line\" d=\"{d}\"/>");
-    }
-    s.push_str(&dots);
-    // Failures: a red mark whose height is the failed share.
-    let w = ((step_ms as f64 / span_ms as f64) * (RIGHT - LEFT)).max(1.0);
-    for p in shown.iter().filter(|p| p.failures > 0) {
-        let share = f64::from(p.failures) / f64::from(p.probes.max(1));
-        let h = 4.0 + share * 12.0;
-        let _ = write!(
-            s,
-            "<rect class=\"fail\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"/>",
-            x(p.start),
-            BOTTOM - h
-        );
-    }
-    s.push_str("</svg>");
-    s
+    (d, dots)
 }
 
 /// (span in words, "… ago" at the left edge, "… ago" in the middle).
@@ -210,7 +294,7 @@ mod tests {
             p(90, None, 10),
             p(95, Some(1.5), 2),
         ];
-        let s = svg("a.nic.dk", &pts, now, 30 * 60_000, 5 * 60_000);
+        let s = svg("a.nic.dk", &pts, &[], now, 30 * 60_000, 5 * 60_000);
         let d = s.split("d=\"").nth(1).unwrap().split('"').next().unwrap();
         // Two subpaths: two points joined, then one alone (also drawn as a dot).
         assert_eq!(d.matches('M').count(), 2, "{d}");
@@ -222,8 +306,35 @@ mod tests {
     }
 
     #[test]
+    fn other_vantages_get_dashed_lines_and_share_the_axis() {
+        let now = 100 * 60_000;
+        let own = [p(90, Some(1.0), 0), p(95, Some(1.2), 0)];
+        let line = |v: &str, ms: f64| VantageLine {
+            vantage: v.to_string(),
+            points: vec![p(90, Some(ms), 0), p(95, Some(ms), 0)],
+        };
+        let others = [line("fra-1", 20.0), line("a<b", 45.0)];
+        let s = svg("a.nic.dk", &own, &others, now, 30 * 60_000, 5 * 60_000);
+        assert!(s.contains("data-top=\"50\""), "axis fits every line: {s}");
+        assert_eq!(s.matches("<g class=\"vl\"").count(), 2, "{s}");
+        assert!(s.contains("data-vantage=\"fra-1\""), "{s}");
+        assert!(s.contains("data-vantage=\"a&lt;b\""), "{s}");
+        for (_, dash) in &STYLES[..2] {
+            assert!(s.contains(&format!("stroke-dasharray=\"{dash}\"")), "{s}");
+        }
+        assert_eq!(s.matches("<path").count(), 3, "{s}");
+        assert!(s.contains("from fra-1: average 20.0 ms"), "{s}");
+        // Without other vantages nothing of this is drawn.
+        let single = svg("a.nic.dk", &own, &[], now, 30 * 60_000, 5 * 60_000);
+        assert!(
+            !single.contains("vl") && !single.contains("dasharray"),
+            "{single}"
+        );
+    }
+
+    #[test]
     fn empty_chart_says_so() {
-        let s = svg("a<b", &[], 1_000_000, 60_000, 60_000);
+        let s = svg("a<b", &[], &[], 1_000_000, 60_000, 60_000);
         assert!(s.contains("no answers yet"));
         assert!(s.contains("a&lt;b"));
         assert!(!s.contains("class=\"line\""));

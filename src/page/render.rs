@@ -6,7 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use super::badge::percent;
 use super::incidents::on_day;
 use super::range::ChartRange;
-use super::view::{ComponentView, GroupView, PageView};
+use super::view::{ChartSeries, ComponentView, GroupView, PageView};
 use super::{banner_words, chart, status_words, timeline};
 use crate::incidents::Incident;
 use crate::model::ComponentId;
@@ -196,6 +196,23 @@ fn per_vantage(c: &ComponentView) -> Markup {
     }
 }
 
+/// A hub chart's legend: this vantage's solid line, then each other vantage's dash
+/// pattern and colour (as drawn, see [`chart::STYLES`]).
+fn chart_legend(v: &PageView, c: &ChartSeries) -> Markup {
+    let own = v
+        .vantages
+        .first()
+        .map_or("this vantage", |x| x.name.as_str());
+    html! {
+        ul class="legend" aria-label="Vantages" {
+            li { (PreEscaped(chart::swatch(None))) " " (own) " (this one)" }
+            @for (i, l) in c.vantages.iter().enumerate() {
+                li { (PreEscaped(chart::swatch(Some(i)))) " " (l.vantage) }
+            }
+        }
+    }
+}
+
 /// The vantage points and their health (a hub).
 fn vantage_list(v: &PageView) -> Markup {
     html! {
@@ -313,10 +330,12 @@ pub fn page(v: &PageView) -> String {
                             (PreEscaped(chart::svg(
                                 &c.id.name,
                                 &c.points,
+                                &c.vantages,
                                 v.now,
                                 v.range.span_ms(),
                                 v.range.step_ms(),
                             )))
+                            @if !c.vantages.is_empty() { (chart_legend(v, c)) }
                             p class="tip" {}
                         }
                     }

@@ -143,6 +143,19 @@ pub struct ChartSeries {
     /// Points, oldest first, one per [`CHART_STEP`] minutes (per the range's step when
     /// the handler filled them from the store).
     pub points: Vec<ChartPoint>,
+    /// On a hub, 24-hour range: every other vantage's line (the points above are this
+    /// vantage's own), by vantage name; empty otherwise.
+    pub vantages: Vec<VantageLine>,
+}
+
+/// One vantage's response-time line on a hub's 24-hour chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VantageLine {
+    /// The vantage (`[vantage] name`).
+    pub vantage: String,
+    /// Points, oldest first, one per [`CHART_STEP`] minutes: the mean of the vantage's
+    /// per-minute medians (`probes` counts its records; `failures` is 0).
+    pub points: Vec<ChartPoint>,
 }
 
 /// One chart point: a few minutes of probes.
@@ -195,6 +208,7 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
             c.vantages = cells(inner, &id, now);
             members.push(c);
             charts.push(ChartSeries {
+                vantages: lines(inner, &id, now),
                 id,
                 points: aggregate(&minutes, CHART_STEP),
             });
@@ -230,6 +244,7 @@ pub fn build(inner: &Inner, now: UnixMs) -> PageView {
             view.vantages = cells(inner, &id, now);
             members.push(view);
             charts.push(ChartSeries {
+                vantages: lines(inner, &id, now),
                 id,
                 points: aggregate(&minutes, CHART_STEP),
             });
@@ -293,6 +308,28 @@ fn cells(inner: &Inner, id: &ComponentId, now: UnixMs) -> Vec<VantageCell> {
             rtt_ms: r.rtt_ms,
             fresh: now.saturating_sub(r.at) <= max_age,
             reason: r.reason.clone(),
+        })
+        .collect()
+}
+
+/// Every other vantage's response-time line of component `id` (a hub only).
+fn lines(inner: &Inner, id: &ComponentId, now: UnixMs) -> Vec<VantageLine> {
+    if inner.config.peers.is_empty() {
+        return Vec::new();
+    }
+    let own = &inner.config.vantage.name;
+    inner
+        .series
+        .of(&id.group, &id.name, now, CHART_MINUTES)
+        .into_iter()
+        .filter(|(v, _)| *v != own.as_str())
+        .map(|(v, pts)| VantageLine {
+            vantage: v.to_string(),
+            points: buckets(
+                pts.iter()
+                    .map(|p| (p.start, p.records, 0, p.median_ms.map(|m| (m, 1)))),
+                CHART_STEP as u64 * 60_000,
+            ),
         })
         .collect()
 }

@@ -23,6 +23,7 @@ pub mod quorum;
 pub mod service;
 pub mod tracker;
 pub mod vantage;
+pub mod vantage_series;
 
 use std::fmt;
 
@@ -40,6 +41,7 @@ pub use service::{
 };
 pub use tracker::{HubView, ZoneTracker};
 pub use vantage::{vantage_verdict, Vantage};
+pub use vantage_series::{SeriesPoint, VantageSeries};
 
 /// A component status: the five of Atlassian Statuspage, plus `unknown` for a component
 /// nsprobe cannot observe (no address known, not probed yet, or its own vantage is down).

@@ -99,6 +99,18 @@ struct Shared {
     last_query: Mutex<Option<Message>>,
     /// Queries from these source addresses get no answer (a path broken for one vantage).
     silent_for: Mutex<Vec<IpAddr>>,
+    /// Answers to these source addresses leave this much later (a longer path).
+    delay_for: Mutex<Vec<(IpAddr, Duration)>>,
+}
+
+impl Shared {
+    /// The extra delay for answers to `source`.
+    fn delay_for(&self, source: IpAddr) -> Duration {
+        lock(&self.delay_for)
+            .iter()
+            .find(|(ip, _)| *ip == source)
+            .map_or(Duration::ZERO, |(_, d)| *d)
+    }
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test must not cascade).
@@ -148,6 +160,7 @@ impl LabServer {
             tcp_queries: AtomicU64::new(0),
             last_query: Mutex::new(None),
             silent_for: Mutex::new(Vec::new()),
+            delay_for: Mutex::new(Vec::new()),
         });
         let tasks = vec![
             tokio::spawn(serve_udp(Arc::new(udp), shared.clone())),
@@ -164,6 +177,12 @@ impl LabServer {
     /// dropping one vantage's packets); the others are answered as the mode says.
     pub fn set_silent_for(&self, sources: &[IpAddr]) {
         *lock(&self.shared.silent_for) = sources.to_vec();
+    }
+
+    /// Answers to each source address leave the given time later (over either transport),
+    /// like a longer network path from that vantage.
+    pub fn set_delay_for(&self, delays: &[(IpAddr, Duration)]) {
+        *lock(&self.shared.delay_for) = delays.to_vec();
     }
 
     /// The address (UDP and TCP share the port).
@@ -277,7 +296,11 @@ async fn serve_udp(sock: Arc<UdpSocket>, shared: Arc<Shared>) {
         let mode = *lock(&shared.udp_mode);
         let plan = respond(&shared, buf.get(..n).unwrap_or_default(), mode, Via::Udp);
         let sock = sock.clone();
+        let extra = shared.delay_for(peer.ip());
         tokio::spawn(async move {
+            if !extra.is_zero() {
+                tokio::time::sleep(extra).await;
+            }
             for (delay, bytes) in plan.packets {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
@@ -316,6 +339,10 @@ async fn serve_tcp_conn(mut stream: TcpStream, peer: IpAddr, shared: Arc<Shared>
         let plan = respond(&shared, &body, mode, Via::Tcp);
         if plan.hangup {
             return;
+        }
+        let extra = shared.delay_for(peer);
+        if !extra.is_zero() {
+            tokio::time::sleep(extra).await;
         }
         for (delay, bytes) in plan.packets {
             if !delay.is_zero() {
