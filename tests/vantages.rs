@@ -462,8 +462,6 @@ fn page_row<'a>(page: &'a str, name: &str) -> &'a str {
 /// tidy's warnings and errors about `page` (empty when valid); None without tidy (it is
 /// required in CI: NSPROBE_REQUIRE_TOOLS).
 fn tidy_report(page: &str) -> Option<String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let tidy = ["/usr/bin/tidy", "/usr/local/bin/tidy"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -475,32 +473,5 @@ fn tidy_report(page: &str) -> Option<String> {
         eprintln!("tidy not found: HTML validity not checked");
         return None;
     };
-    let mut child = Command::new(tidy)
-        .args([
-            "-q",
-            "-e",
-            "--show-warnings",
-            "yes",
-            "--drop-empty-elements",
-            "no",
-            "-utf8",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tidy");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(page.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("tidy output");
-    let report = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    Some(if out.status.success() || !report.is_empty() {
-        report
-    } else {
-        format!("tidy exited with {}", out.status)
-    })
+    Some(common::tidy::report(std::path::Path::new(tidy), page))
 }
