@@ -85,19 +85,31 @@ async fn run(
             Err(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
         };
         let rtt = start.elapsed();
-        let bytes = buf.get(..n).unwrap_or_default();
-        let verdict = classify(query, bytes);
-        if verdict.is_stray() {
-            if let Err(f) = verdict_outcome(verdict, rtt, false) {
-                *last_stray = Some(f);
-            }
-            continue;
+        if let Some(result) = judge(query, buf.get(..n).unwrap_or_default(), rtt, last_stray) {
+            return result;
         }
-        return match verdict {
-            Verdict::Truncated => UdpResult::Truncated,
-            other => UdpResult::Done(verdict_outcome(other, rtt, false)),
-        };
     }
+}
+
+/// The result of one datagram received for `query`, or None for a stray (a wrong ID,
+/// question or source: remembered in `last_stray`, and the wait goes on).
+fn judge(
+    query: &SoaQuery,
+    bytes: &[u8],
+    rtt: std::time::Duration,
+    last_stray: &mut Option<Failure>,
+) -> Option<UdpResult> {
+    let verdict = classify(query, bytes);
+    if verdict.is_stray() {
+        if let Err(f) = verdict_outcome(verdict, rtt, false) {
+            *last_stray = Some(f);
+        }
+        return None;
+    }
+    Some(match verdict {
+        Verdict::Truncated => UdpResult::Truncated,
+        other => UdpResult::Done(verdict_outcome(other, rtt, false)),
+    })
 }
 
 /// [`exchange`] on a shared socket of `pool`: same validation, deadline and results.
@@ -146,17 +158,9 @@ async fn run_pooled(
             Delivery::Error(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
         };
         let rtt = pool::rtt(sent_wall, sent, stamp);
-        let verdict = classify(query, &bytes);
-        if verdict.is_stray() {
-            if let Err(f) = verdict_outcome(verdict, rtt, false) {
-                *last_stray = Some(f);
-            }
-            continue;
+        if let Some(result) = judge(query, &bytes, rtt, last_stray) {
+            return result;
         }
-        return match verdict {
-            Verdict::Truncated => UdpResult::Truncated,
-            other => UdpResult::Done(verdict_outcome(other, rtt, false)),
-        };
     }
 }
 
