@@ -187,76 +187,86 @@ impl PageView {
     }
 }
 
+/// The groups, charts and banner facts of a page being built.
+struct Parts {
+    groups: Vec<GroupView>,
+    charts: Vec<ChartSeries>,
+    overall: Status,
+    affected: Vec<(String, Status)>,
+}
+
+impl Parts {
+    /// Adds a group (a zone's or a service group) with its members and their minute
+    /// histories: its view, a chart per member, the members not operational, and the
+    /// banner's worst group status.
+    fn add_group<'a>(
+        &mut self,
+        inner: &Inner,
+        now: UnixMs,
+        group: &ComponentStatus,
+        members: impl Iterator<Item = (&'a ComponentStatus, Vec<MinutePoint>)>,
+    ) {
+        let mut views = Vec::new();
+        for (c, minutes) in members {
+            let id = ComponentId::member(&group.name, &c.name);
+            if c.status != Status::Operational {
+                self.affected.push((c.name.clone(), c.status));
+            }
+            let mut view = component(id.clone(), c, uptime(&minutes));
+            view.vantages = cells(inner, &id, now);
+            views.push(view);
+            self.charts.push(ChartSeries {
+                vantages: lines(inner, &id, now),
+                id,
+                points: aggregate(&minutes, CHART_STEP),
+            });
+        }
+        if banner_rank(group.status) > banner_rank(self.overall) {
+            self.overall = group.status;
+        }
+        self.groups.push(GroupView {
+            group: component(ComponentId::group(&group.name), group, None),
+            members: views,
+        });
+    }
+}
+
 /// Copy the page's data out of the read model at `now` (call under the lock; no I/O,
 /// no text formatting).
 pub fn build(inner: &Inner, now: UnixMs) -> PageView {
-    let mut groups = Vec::new();
-    let mut charts = Vec::new();
-    let mut overall = Status::Operational;
-    let mut affected: Vec<(String, Status)> = Vec::new();
+    let mut parts = Parts {
+        groups: Vec::new(),
+        charts: Vec::new(),
+        overall: Status::Operational,
+        affected: Vec::new(),
+    };
     for (entry, zs) in inner.statuses(now) {
-        let gid = ComponentId::group(&zs.group.name);
-        let mut members = Vec::new();
-        for s in &zs.servers {
-            let id = ComponentId::member(&zs.group.name, &s.name);
+        let members = zs.servers.iter().map(|s| {
             let minutes = entry
                 .state
                 .response_times(&s.name, now, CHART_MINUTES)
                 .unwrap_or_default();
-            let uptime_24h = uptime(&minutes);
-            let mut c = component(id.clone(), s, uptime_24h);
-            c.vantages = cells(inner, &id, now);
-            members.push(c);
-            charts.push(ChartSeries {
-                vantages: lines(inner, &id, now),
-                id,
-                points: aggregate(&minutes, CHART_STEP),
-            });
-        }
-        if banner_rank(zs.group.status) > banner_rank(overall) {
-            overall = zs.group.status;
-        }
-        for c in &zs.servers {
-            if c.status != Status::Operational {
-                affected.push((c.name.clone(), c.status));
-            }
-        }
-        groups.push(GroupView {
-            group: component(gid, &zs.group, None),
-            members,
+            (s, minutes)
         });
+        parts.add_group(inner, now, &zs.group, members);
     }
     // Service groups (websites, Whois, EPP…) follow the zones, in config order.
     for (entry, gs) in inner.group_statuses(now) {
-        let gid = ComponentId::group(&gs.group.name);
-        let mut members = Vec::new();
-        for c in &gs.components {
-            let id = ComponentId::member(&gs.group.name, &c.name);
+        let members = gs.components.iter().map(|c| {
             let minutes = entry
                 .component(&c.name)
                 .map(|e| e.state.history.points(now, CHART_MINUTES))
                 .unwrap_or_default();
-            let uptime_24h = uptime(&minutes);
-            if c.status != Status::Operational {
-                affected.push((c.name.clone(), c.status));
-            }
-            let mut view = component(id.clone(), c, uptime_24h);
-            view.vantages = cells(inner, &id, now);
-            members.push(view);
-            charts.push(ChartSeries {
-                vantages: lines(inner, &id, now),
-                id,
-                points: aggregate(&minutes, CHART_STEP),
-            });
-        }
-        if banner_rank(gs.group.status) > banner_rank(overall) {
-            overall = gs.group.status;
-        }
-        groups.push(GroupView {
-            group: component(gid, &gs.group, None),
-            members,
+            (c, minutes)
         });
+        parts.add_group(inner, now, &gs.group, members);
     }
+    let Parts {
+        groups,
+        charts,
+        overall,
+        mut affected,
+    } = parts;
     let mut maintenances: Vec<MaintenanceItem> = inner
         .config
         .maintenance
