@@ -8,8 +8,12 @@
 //! other source and still reports an ICMP port unreachable as `ECONNREFUSED`.
 //!
 //! The sockets are not in the poller. While any query is pending, one reaper task
-//! drains the sockets that have pending queries every [`REAP_EVERY`], so answers that
-//! arrive together cost one wake-up of the probe thread, not one each. The response time
+//! drains the sockets that have pending queries every [`REAP_EVERY`] (or, for a pool made
+//! with [`UdpPool::aligned`], on the scheduler's tick grid: the reaper then wakes with
+//! the probes that start in that slot, so a slot costs the probe thread one wake-up, not
+//! two), so answers that arrive together cost one wake-up of the probe thread, not one
+//! each. A query whose deadline passes drains its socket once more before it gives up,
+//! so an answer that arrived in time is never a timeout for waiting on the reaper. The response time
 //! does not depend on when the answer is read: the kernel stamps each datagram on
 //! arrival (`SO_TIMESTAMPNS`) and the RTT is that stamp minus the wall clock read just
 //! before `send` (falling back to the monotonic clock at read time if the wall clock
@@ -71,6 +75,9 @@ pub struct UdpPool {
     state: Mutex<PoolState>,
     /// Wakes the reaper when a query is registered.
     wake: Notify,
+    /// The reaper's cadence: `(epoch, every)` drains at `epoch + k × every`; None: every
+    /// [`REAP_EVERY`] from when it last drained.
+    grid: Option<(tokio::time::Instant, Duration)>,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +144,11 @@ impl Inbox {
         self.notify.notify_one();
     }
 
+    /// The next delivery if one is queued (does not wait).
+    pub(super) fn try_next(&self) -> Option<Delivery> {
+        lock(&self.queue).pop_front()
+    }
+
     /// The next delivery (waits for one).
     pub(super) async fn next(&self) -> Delivery {
         loop {
@@ -157,6 +169,14 @@ pub(super) struct Registration {
 }
 
 impl Registration {
+    /// Reads what is queued on the query's socket now, without waiting for the reaper
+    /// (the query's deadline passed: an answer that arrived in time still counts).
+    pub(super) fn drain_now(&self) {
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        self.conn.drain(&mut buf, &mut cmsg);
+    }
+
     /// Sends `bytes` on the query's socket.
     pub(super) async fn send(&self, bytes: &[u8]) -> io::Result<()> {
         // A UDP send only blocks while the socket buffer is full: retry briefly.
@@ -192,9 +212,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UdpPool {
-    /// An empty pool.
+    /// An empty pool, drained every [`REAP_EVERY`] while queries are pending.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty pool drained at `epoch + k × every` while queries are pending: on the
+    /// scheduler's tick grid, so that the reaper wakes together with the probes of a slot.
+    /// The RTT does not depend on the cadence (kernel arrival stamps).
+    pub fn aligned(epoch: tokio::time::Instant, every: Duration) -> Self {
+        UdpPool {
+            grid: Some((epoch, every.max(REAP_EVERY))),
+            ..Self::default()
+        }
+    }
+
+    /// When the reaper drains next, after `now`.
+    fn next_reap(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        match self.grid {
+            Some((epoch, every)) if now >= epoch => {
+                let k = (now - epoch).as_nanos() / every.as_nanos() + 1;
+                let nanos = u64::try_from(k * every.as_nanos()).unwrap_or(u64::MAX);
+                epoch + Duration::from_nanos(nanos)
+            }
+            Some((epoch, _)) => epoch,
+            None => now + REAP_EVERY,
+        }
     }
 
     /// Number of open sockets (for tests and diagnostics).
@@ -378,7 +421,8 @@ pub(super) fn rtt(sent_wall: SystemTime, sent_mono: Instant, stamp: Stamp) -> Du
     }
 }
 
-/// The reaper: while queries are pending, drains their sockets every [`REAP_EVERY`].
+/// The reaper: while queries are pending, drains their sockets every [`REAP_EVERY`] (or on
+/// the pool's grid).
 async fn reap(pool: Arc<UdpPool>) {
     let mut buf = vec![0u8; RECV_BUF];
     let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
@@ -388,7 +432,7 @@ async fn reap(pool: Arc<UdpPool>) {
             pool.wake.notified().await;
             continue;
         }
-        tokio::time::sleep(REAP_EVERY).await;
+        tokio::time::sleep_until(pool.next_reap(tokio::time::Instant::now())).await;
         for conn in pool.active() {
             conn.drain(&mut buf, &mut cmsg);
         }
