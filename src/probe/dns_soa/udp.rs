@@ -178,6 +178,7 @@ async fn run_pooled(
         if let Some(result) = judge(query, &bytes, rtt, last_stray) {
             return result;
         }
+        reg.rearm();
     }
 }
 
