@@ -313,7 +313,11 @@ mod tests {
     /// the median by selection is the median by sorting.
     #[test]
     fn cached_stats_equal_a_fresh_computation() {
-        fn by_sorting(w: &SampleWindow, now: UnixMs, span: u64) -> (usize, usize, Option<Duration>) {
+        fn by_sorting(
+            w: &SampleWindow,
+            now: UnixMs,
+            span: u64,
+        ) -> (usize, usize, Option<Duration>) {
             let oldest = now.saturating_sub(span);
             let inside: Vec<&Sample> = w.samples().filter(|s| s.at >= oldest).collect();
             let mut rtts: Vec<Duration> = inside.iter().filter_map(|s| s.rtt).collect();
@@ -324,7 +328,11 @@ mod tests {
                 _ if n % 2 == 1 => Some(rtts[n / 2]),
                 _ => Some((rtts[n / 2 - 1] + rtts[n / 2]) / 2),
             };
-            (inside.len(), inside.iter().filter(|s| !s.ok()).count(), median)
+            (
+                inside.len(),
+                inside.iter().filter(|s| !s.ok()).count(),
+                median,
+            )
         }
         for seed in 0..20u64 {
             let mut rng = StdRng::seed_from_u64(seed);
@@ -337,8 +345,7 @@ mod tests {
                 match rng.random_range(0..10u32) {
                     0..=3 => {
                         let at = now.saturating_sub(rng.random_range(0..1000u64));
-                        let rtt = (!rng.random_bool(0.1))
-                            .then(|| MS(rng.random_range(1..50u64)));
+                        let rtt = (!rng.random_bool(0.1)).then(|| MS(rng.random_range(1..50u64)));
                         w.push(at, rtt, span);
                     }
                     4 => w.trim(now, span),
