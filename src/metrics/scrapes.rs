@@ -27,9 +27,11 @@ use tokio::sync::OnceCell;
 use super::{render, render_into, take, DaemonMetrics, DaemonSnapshot, ScrapeTimes, Snapshot};
 use crate::model::Shared;
 
-/// gzip level of `/metrics`: 1, the fastest (about 20× smaller on the exposition text;
-/// higher levels cost several times the CPU for a few percent more).
-const GZIP_LEVEL: u32 = 1;
+/// gzip level of `/metrics`. flate2's backend is zlib-rs (Cargo feature `zlib-rs`):
+/// on the 1,000-target exposition its level 2 is about 1.4× as fast as miniz_oxide's
+/// level 1 and 12 % smaller (about 21× smaller than the text); its level 1 is a little
+/// faster still but 35 % larger on the wire, level 3 twice as slow for 8 % less.
+const GZIP_LEVEL: u32 = 2;
 
 /// A scrape arriving within this long after a snapshot was taken shares it: the daemon
 /// applies probe reports in 20 ms batches, so a snapshot this young is as fresh as a

@@ -63,7 +63,11 @@ pub fn snapshot(zones: usize, servers: usize, rich: bool) -> (Snapshot, DaemonSn
             components.push(ComponentSnapshot {
                 group: group.clone(),
                 name: name.clone(),
-                status: if rich { status(s + 1) } else { Status::Operational },
+                status: if rich {
+                    status(s + 1)
+                } else {
+                    Status::Operational
+                },
                 maintenance: rich && s == 2,
             });
             let mut addrs = vec![SocketAddr::new(
@@ -204,7 +208,11 @@ pub fn snapshot(zones: usize, servers: usize, rich: bool) -> (Snapshot, DaemonSn
         daemon.set_reload(true, NOW - 5_500);
         for z in 0..zones.min(3) {
             for s in 0..servers.min(3) {
-                daemon.observe_propagation(&format!("z{z}.dk."), &format!("ns{s}"), 1_500 + s as u64 * 700);
+                daemon.observe_propagation(
+                    &format!("z{z}.dk."),
+                    &format!("ns{s}"),
+                    1_500 + s as u64 * 700,
+                );
             }
         }
         daemon.resolve_failure("ns1");
