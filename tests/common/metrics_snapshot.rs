@@ -91,7 +91,7 @@ pub fn snapshot(zones: usize, servers: usize, rich: bool) -> (Snapshot, DaemonSn
                 for (t, transport) in transports.iter().enumerate() {
                     let seed = seed * 2 + t as u64;
                     let mut failures = Vec::new();
-                    if rich && seed % 3 == 0 {
+                    if rich && seed.is_multiple_of(3) {
                         failures.push((FailureKind::Timeout, seed % 11 + 1));
                     }
                     if rich && seed % 4 == 1 {
