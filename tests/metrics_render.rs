@@ -82,3 +82,17 @@ fn chunks_concatenate_to_the_document() {
     }
     assert_eq!(chunks.concat(), whole);
 }
+
+#[test]
+fn gzip_body_inflates_to_the_text() {
+    use std::io::Read as _;
+    let (snap, daemon) = metrics_snapshot::snapshot(4, 50, true);
+    let text = render(&snap, &daemon);
+    let z = nsprobe::metrics::render_gzip(&snap, &daemon);
+    assert!(z.len() * 8 < text.len(), "{} of {}", z.len(), text.len());
+    let mut back = String::new();
+    flate2::read::GzDecoder::new(&z[..])
+        .read_to_string(&mut back)
+        .expect("gunzip");
+    assert!(back == text, "the gzip body is not the text");
+}
