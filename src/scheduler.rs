@@ -131,12 +131,14 @@ impl Scheduler {
             .build()
             .map_err(|e| tracing::warn!(error = %e, "no dedicated probe runtime; probing on the main one"))
             .ok();
+        let epoch = Instant::now();
         Scheduler {
             reports,
             running: HashMap::new(),
             runtime,
-            pool: Arc::new(UdpPool::new()),
-            epoch: Instant::now(),
+            // Drained on the tick grid: the reaper wakes with a slot's probes.
+            pool: Arc::new(UdpPool::aligned(epoch, TICK_GRID)),
+            epoch,
         }
     }
 

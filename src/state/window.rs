@@ -5,6 +5,7 @@
 //! judged with a Wilson score interval (a few lost probes out of many never count as lossy;
 //! sustained loss does), slowness with the median of the successes once there are enough.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -34,19 +35,39 @@ impl Sample {
 
 /// Samples of the last `span` milliseconds, oldest first.
 ///
-/// Stored packed, 8 bytes a sample ([`Packed`]): at 1 s per target and the default 10 min
-/// span a server holds 600 of them, so at 10,000 servers this is the daemon's largest
-/// structure.
+/// Stored packed, 8 bytes a sample ([`Packed`]): at 1 s per target and the default 5 min
+/// span a server holds 300 of them, so at 10,000 servers this is one of the daemon's
+/// largest structures.
+///
+/// [`SampleWindow::stats`] is read several times per sample (every status tick, the
+/// observation log, the API), so its last result is kept until the window changes or a
+/// read's cut-off would include or exclude a different set of samples.
 #[derive(Debug, Clone, Default)]
 pub struct SampleWindow {
     /// Every stored `at` is `base + Packed::at`.
     base: UnixMs,
     samples: VecDeque<Packed>,
     failures: usize,
+    /// Bumped by every change of `samples`.
+    generation: u64,
+    /// The last [`SampleWindow::stats`] result and the cut-offs it holds for.
+    cached: Cell<Option<Cached>>,
+}
+
+/// A [`WindowStats`] valid for generation `generation` and every cut-off `oldest` with
+/// `after < oldest <= upto` (None: unbounded on that side): no sample's time lies in
+/// between, so those cut-offs select the same samples.
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    generation: u64,
+    after: Option<UnixMs>,
+    upto: Option<UnixMs>,
+    stats: WindowStats,
 }
 
 impl PartialEq for SampleWindow {
-    /// Equal when they hold the same samples (whatever their base).
+    /// Equal when they hold the same samples (whatever their base; the cache is not part
+    /// of the value).
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.samples().eq(other.samples())
     }
@@ -146,6 +167,7 @@ impl SampleWindow {
             at: at_off,
             rtt: encode_rtt(rtt),
         });
+        self.generation += 1;
         while self.samples.len() > MAX_SAMPLES {
             self.pop();
         }
@@ -233,6 +255,7 @@ impl SampleWindow {
 
     fn pop(&mut self) {
         if let Some(p) = self.samples.pop_front() {
+            self.generation += 1;
             if p.rtt == FAILED {
                 self.failures -= 1;
             }
@@ -258,10 +281,39 @@ impl SampleWindow {
     /// not dropped: this is a read).
     pub fn stats(&self, now: UnixMs, span_ms: u64) -> WindowStats {
         let oldest = now.saturating_sub(span_ms);
+        if let Some(c) = self.cached.get() {
+            if c.generation == self.generation
+                && c.after.is_none_or(|a| a < oldest)
+                && c.upto.is_none_or(|u| oldest <= u)
+            {
+                return c.stats;
+            }
+        }
+        let (stats, after, upto) = self.compute(oldest);
+        self.cached.set(Some(Cached {
+            generation: self.generation,
+            after,
+            upto,
+            stats,
+        }));
+        stats
+    }
+
+    /// The statistics over the samples at or after `oldest`, with the newest time of a
+    /// sample left out and the oldest time of a sample taken (the range of cut-offs that
+    /// select the same samples).
+    fn compute(&self, oldest: UnixMs) -> (WindowStats, Option<UnixMs>, Option<UnixMs>) {
         let mut n = 0usize;
         let mut failures = 0usize;
+        let mut after: Option<UnixMs> = None;
+        let mut upto: Option<UnixMs> = None;
         let mut rtts: Vec<Duration> = Vec::with_capacity(self.samples.len());
-        for s in self.samples().filter(|s| s.at >= oldest) {
+        for s in self.samples() {
+            if s.at < oldest {
+                after = Some(after.map_or(s.at, |a| a.max(s.at)));
+                continue;
+            }
+            upto = Some(upto.map_or(s.at, |u| u.min(s.at)));
             n += 1;
             match s.rtt {
                 Some(rtt) => rtts.push(rtt),
@@ -269,14 +321,15 @@ impl SampleWindow {
             }
         }
         let (loss_low, loss_high) = wilson(failures, n, Z_95);
-        WindowStats {
+        let stats = WindowStats {
             samples: n,
             failures,
             loss_low,
             loss_high,
             successes: rtts.len(),
             median_rtt: median(&mut rtts),
-        }
+        };
+        (stats, after, upto)
     }
 }
 
@@ -300,17 +353,19 @@ pub fn wilson(k: usize, n: usize, z: f64) -> (f64, f64) {
     (low, ((centre + margin) / denom).clamp(0.0, 1.0))
 }
 
-/// Median of `v` (sorts it); the mean of the two middle values for an even count.
+/// Median of `v` (reorders it); the mean of the two middle values for an even count.
 fn median(v: &mut [Duration]) -> Option<Duration> {
-    if v.is_empty() {
+    let n = v.len();
+    if n == 0 {
         return None;
     }
-    v.sort_unstable();
-    let n = v.len();
+    // Selection, not a sort: linear time, the same values as sorting and indexing.
+    let (below, &mut upper, _) = v.select_nth_unstable(n / 2);
     if n % 2 == 1 {
-        Some(v[n / 2])
+        Some(upper)
     } else {
-        Some((v[n / 2 - 1] + v[n / 2]) / 2)
+        // The lower middle value is the largest of those below the upper one.
+        below.iter().max().map(|&lower| (lower + upper) / 2)
     }
 }
 
@@ -480,6 +535,72 @@ mod tests {
                     assert_eq!(s.loss_low > 0.2, lossy, "seed {seed} at {at}: {s:?}");
                 }
             }
+        }
+    }
+
+    /// The cached statistics are exactly a fresh computation's, over random pushes (out of
+    /// order by up to a second, failures, trims) and reads at random times and spans;
+    /// the median by selection is the median by sorting.
+    #[test]
+    fn cached_stats_equal_a_fresh_computation() {
+        fn by_sorting(
+            w: &SampleWindow,
+            now: UnixMs,
+            span: u64,
+        ) -> (usize, usize, Option<Duration>) {
+            let oldest = now.saturating_sub(span);
+            let inside: Vec<Sample> = w.samples().filter(|s| s.at >= oldest).collect();
+            let mut rtts: Vec<Duration> = inside.iter().filter_map(|s| s.rtt).collect();
+            rtts.sort();
+            let n = rtts.len();
+            let median = match n {
+                0 => None,
+                _ if n % 2 == 1 => Some(rtts[n / 2]),
+                _ => Some((rtts[n / 2 - 1] + rtts[n / 2]) / 2),
+            };
+            (
+                inside.len(),
+                inside.iter().filter(|s| !s.ok()).count(),
+                median,
+            )
+        }
+        for seed in 0..20u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut w = SampleWindow::new();
+            let span = rng.random_range(1_000..20_000u64);
+            let mut now = 100_000u64;
+            let mut hits = 0;
+            for _ in 0..3000 {
+                now += rng.random_range(0..400u64);
+                match rng.random_range(0..10u32) {
+                    0..=3 => {
+                        let at = now.saturating_sub(rng.random_range(0..1000u64));
+                        let rtt = (!rng.random_bool(0.1)).then(|| MS(rng.random_range(1..50u64)));
+                        w.push(at, rtt, span);
+                    }
+                    4 => w.trim(now, span),
+                    _ => {
+                        let at = now.saturating_sub(rng.random_range(0..3000u64));
+                        let read_span = if rng.random_bool(0.8) {
+                            span
+                        } else {
+                            rng.random_range(0..span * 2)
+                        };
+                        let was = w.cached.get().map(|c| c.generation);
+                        let got = w.stats(at, read_span);
+                        hits += usize::from(was == Some(w.generation));
+                        let fresh = w.compute(at.saturating_sub(read_span)).0;
+                        assert_eq!(got, fresh, "seed {seed} at {at} span {read_span}");
+                        let (n, failures, median) = by_sorting(&w, at, read_span);
+                        assert_eq!(
+                            (got.samples, got.failures, got.median_rtt),
+                            (n, failures, median),
+                            "seed {seed} at {at} span {read_span}"
+                        );
+                    }
+                }
+            }
+            assert!(hits > 0, "seed {seed}: the cache was never used");
         }
     }
 }
