@@ -280,8 +280,14 @@ async fn run_target(
                 spec,
                 _,
             ) => {
-                let outcome =
-                    probe::run_from(spec, target.source, Instant::now() + target.timeout).await;
+                // Boxed: the check kinds' futures (HTTP, TLS, Whois, EPP) are kilobytes,
+                // and inline they would size every target's task, DNS ones included.
+                let outcome = Box::pin(probe::run_from(
+                    spec,
+                    target.source,
+                    Instant::now() + target.timeout,
+                ))
+                .await;
                 Probed::Check {
                     group: group.clone(),
                     component: component.clone(),

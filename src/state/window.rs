@@ -35,12 +35,18 @@ impl Sample {
 
 /// Samples of the last `span` milliseconds, oldest first.
 ///
+/// Stored packed, 8 bytes a sample ([`Packed`]): at 1 s per target and the default 5 min
+/// span a server holds 300 of them, so at 10,000 servers this is one of the daemon's
+/// largest structures.
+///
 /// [`SampleWindow::stats`] is read several times per sample (every status tick, the
 /// observation log, the API), so its last result is kept until the window changes or a
 /// read's cut-off would include or exclude a different set of samples.
 #[derive(Debug, Clone, Default)]
 pub struct SampleWindow {
-    samples: VecDeque<Sample>,
+    /// Every stored `at` is `base + Packed::at`.
+    base: UnixMs,
+    samples: VecDeque<Packed>,
     failures: usize,
     /// Bumped by every change of `samples`.
     generation: u64,
@@ -60,13 +66,56 @@ struct Cached {
 }
 
 impl PartialEq for SampleWindow {
+    /// Equal when they hold the same samples (whatever their base; the cache is not part
+    /// of the value).
     fn eq(&self, other: &Self) -> bool {
-        // The cache is not part of the value.
-        self.samples == other.samples && self.failures == other.failures
+        self.len() == other.len() && self.samples().eq(other.samples())
     }
 }
 
 impl Eq for SampleWindow {}
+
+/// One stored sample: completion time in ms after the window's base, response time encoded
+/// by [`encode_rtt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    at: u32,
+    rtt: u32,
+}
+
+/// Encoded failure.
+const FAILED: u32 = u32::MAX;
+/// Top bit of an encoded response time: set = microseconds, clear = nanoseconds.
+const MICROS: u32 = 1 << 31;
+
+/// A response time in 32 bits: exact to the nanosecond below 2.147 s (top bit clear), in
+/// whole microseconds above (top bit set; saturates at about 35 minutes, far beyond any
+/// timeout). `None` (a failure) is [`FAILED`].
+fn encode_rtt(rtt: Option<Duration>) -> u32 {
+    match rtt {
+        None => FAILED,
+        Some(d) => match u32::try_from(d.as_nanos()) {
+            Ok(ns) if ns < MICROS => ns,
+            _ => {
+                MICROS
+                    | u32::try_from(d.as_micros())
+                        .unwrap_or(u32::MAX)
+                        .min(!MICROS - 1)
+            }
+        },
+    }
+}
+
+/// The inverse of [`encode_rtt`].
+fn decode_rtt(v: u32) -> Option<Duration> {
+    if v == FAILED {
+        None
+    } else if v & MICROS == 0 {
+        Some(Duration::from_nanos(u64::from(v)))
+    } else {
+        Some(Duration::from_micros(u64::from(v & !MICROS)))
+    }
+}
 
 /// What a window says at one moment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,7 +157,16 @@ impl SampleWindow {
         if rtt.is_none() {
             self.failures += 1;
         }
-        self.samples.push_back(Sample { at, rtt });
+        let at_off = self.offset(at);
+        if self.samples.len() == self.samples.capacity() {
+            // Grow by a quarter, not double: a full window stays within 25 % of its size.
+            let len = self.samples.len();
+            self.samples.reserve_exact((len / 4).max(8));
+        }
+        self.samples.push_back(Packed {
+            at: at_off,
+            rtt: encode_rtt(rtt),
+        });
         self.generation += 1;
         while self.samples.len() > MAX_SAMPLES {
             self.pop();
@@ -116,26 +174,97 @@ impl SampleWindow {
         self.trim(at, span_ms);
     }
 
+    /// `at` as an offset from `base`, moving `base` (and every stored offset) when `at`
+    /// does not fit: an empty window starts at `at`; a sample older than `base` moves it
+    /// down; one more than `u32::MAX` ms (49 days) after it moves it up to the oldest
+    /// stored sample, dropping samples that are still too old to fit (only a window
+    /// spanning more than 49 days could have such).
+    fn offset(&mut self, at: UnixMs) -> u32 {
+        if self.samples.is_empty() {
+            self.base = at;
+        }
+        if at < self.base {
+            let down = self.base - at;
+            if self
+                .samples
+                .iter()
+                .all(|p| u64::from(p.at) + down <= u64::from(u32::MAX))
+            {
+                // Fits: checked above (offsets are >= 0).
+                let down = u32::try_from(down).unwrap_or(u32::MAX);
+                for p in self.samples.iter_mut() {
+                    p.at += down;
+                }
+                self.base = at;
+            } else {
+                // Cannot hold both ends: the new sample is clamped to the base.
+                return 0;
+            }
+        }
+        if let Ok(off) = u32::try_from(at - self.base) {
+            return off;
+        }
+        // Move the base up to the oldest sample that fits with `at`.
+        let lowest = at - u64::from(u32::MAX);
+        while self
+            .samples
+            .front()
+            .is_some_and(|p| self.base + u64::from(p.at) < lowest)
+        {
+            self.pop();
+        }
+        let new_base = self
+            .samples
+            .iter()
+            .map(|p| self.base + u64::from(p.at))
+            .min()
+            .unwrap_or(at)
+            .max(lowest);
+        let up = new_base - self.base;
+        for p in self.samples.iter_mut() {
+            p.at = u32::try_from((u64::from(p.at)).saturating_sub(up)).unwrap_or(0);
+        }
+        self.base = new_base;
+        u32::try_from(at - self.base).unwrap_or(u32::MAX)
+    }
+
+    fn unpack(&self, p: Packed) -> Sample {
+        Sample {
+            at: self.base + u64::from(p.at),
+            rtt: decode_rtt(p.rtt),
+        }
+    }
+
     /// Drops samples older than `span_ms` before `now`.
     pub fn trim(&mut self, now: UnixMs, span_ms: u64) {
         let oldest = now.saturating_sub(span_ms);
-        while self.samples.front().is_some_and(|s| s.at < oldest) {
+        while self
+            .samples
+            .front()
+            .is_some_and(|p| self.base + u64::from(p.at) < oldest)
+        {
             self.pop();
+        }
+        // Give memory back once the window is far below what it held (a server gone
+        // down, a shorter span after a reload).
+        let (len, cap) = (self.samples.len(), self.samples.capacity());
+        if cap > 64 && len < cap / 4 {
+            self.samples.shrink_to(len + len / 4);
         }
     }
 
     fn pop(&mut self) {
-        if let Some(s) = self.samples.pop_front() {
+        if let Some(p) = self.samples.pop_front() {
             self.generation += 1;
-            if !s.ok() {
+            if p.rtt == FAILED {
                 self.failures -= 1;
             }
         }
     }
 
     /// Samples held, oldest first.
-    pub fn samples(&self) -> impl Iterator<Item = &Sample> {
-        self.samples.iter()
+    pub fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
+        self.samples.iter().map(|p| self.unpack(*p))
     }
 
     /// Number of samples held.
@@ -179,7 +308,7 @@ impl SampleWindow {
         let mut after: Option<UnixMs> = None;
         let mut upto: Option<UnixMs> = None;
         let mut rtts: Vec<Duration> = Vec::with_capacity(self.samples.len());
-        for s in self.samples.iter() {
+        for s in self.samples() {
             if s.at < oldest {
                 after = Some(after.map_or(s.at, |a| a.max(s.at)));
                 continue;
@@ -284,6 +413,107 @@ mod tests {
         assert_eq!(w.stats(20_000, 5000).failures, 0);
     }
 
+    #[test]
+    fn response_times_round_trip() {
+        let exact = [
+            Duration::ZERO,
+            Duration::from_nanos(61_234),
+            Duration::from_nanos(2_147_483_647),
+            Duration::from_millis(1500),
+        ];
+        for d in exact {
+            assert_eq!(decode_rtt(encode_rtt(Some(d))), Some(d));
+        }
+        // From 2^31 ns on: whole microseconds.
+        let d = Duration::from_nanos(2_147_483_648 + 1_999);
+        assert_eq!(
+            decode_rtt(encode_rtt(Some(d))),
+            Some(Duration::from_micros(2_147_484 + 1))
+        );
+        let d = Duration::from_secs(30) + Duration::from_nanos(7_001);
+        assert_eq!(
+            decode_rtt(encode_rtt(Some(d))),
+            Some(Duration::from_micros(30_000_007))
+        );
+        // Saturates, never reads as a failure.
+        assert!(decode_rtt(encode_rtt(Some(Duration::from_secs(10_000)))).is_some());
+        assert_eq!(decode_rtt(encode_rtt(None)), None);
+    }
+
+    #[test]
+    fn out_of_order_and_far_apart_times_are_kept_exactly() {
+        let mut w = SampleWindow::new();
+        let t = 1_782_290_341_123u64;
+        w.push(t, Some(MS(3)), 60_000);
+        w.push(t - 5_000, None, 60_000); // older than the base
+        w.push(t + 1, Some(MS(4)), 60_000);
+        let got: Vec<Sample> = w.samples().collect();
+        assert_eq!(
+            got,
+            vec![
+                Sample {
+                    at: t,
+                    rtt: Some(MS(3))
+                },
+                Sample {
+                    at: t - 5_000,
+                    rtt: None
+                },
+                Sample {
+                    at: t + 1,
+                    rtt: Some(MS(4))
+                },
+            ]
+        );
+        let s = w.stats(t + 1, 60_000);
+        assert_eq!((s.samples, s.failures, s.successes), (3, 1, 2));
+        // A span of 35 days: samples 30 days apart, the last one 60 days after the base
+        // (beyond u32 ms of it): the base moves up, the kept times stay exact.
+        let day = 86_400_000u64;
+        let mut w = SampleWindow::new();
+        w.push(t, Some(MS(1)), 35 * day);
+        w.push(t + 30 * day, Some(MS(2)), 35 * day);
+        w.push(t + 60 * day + 7, None, 35 * day);
+        let got: Vec<Sample> = w.samples().collect();
+        assert_eq!(
+            got,
+            vec![
+                Sample {
+                    at: t + 30 * day,
+                    rtt: Some(MS(2))
+                },
+                Sample {
+                    at: t + 60 * day + 7,
+                    rtt: None
+                },
+            ]
+        );
+        // Equality ignores how the times are stored.
+        let mut a = SampleWindow::new();
+        a.push(t, None, day);
+        let mut b = SampleWindow::new();
+        b.push(t - 10, Some(MS(1)), day);
+        b.push(t, None, day);
+        b.trim(t, 5);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn capacity_stays_near_the_size() {
+        let mut w = SampleWindow::new();
+        for i in 0..10_000u64 {
+            w.push(i * 1000, Some(MS(1)), 600_000);
+        }
+        assert_eq!(w.len(), 601);
+        assert!(
+            w.samples.capacity() <= 601 + 601 / 4 + 8,
+            "{}",
+            w.samples.capacity()
+        );
+        w.trim(10_000_000, 10_000);
+        assert!(w.samples.capacity() < 100, "{}", w.samples.capacity());
+    }
+
     /// Seeded random loss: 5 % never has a lower bound above 20 % on windows of 300+ samples,
     /// sustained 30 % always does.
     #[test]
@@ -319,7 +549,7 @@ mod tests {
             span: u64,
         ) -> (usize, usize, Option<Duration>) {
             let oldest = now.saturating_sub(span);
-            let inside: Vec<&Sample> = w.samples().filter(|s| s.at >= oldest).collect();
+            let inside: Vec<Sample> = w.samples().filter(|s| s.at >= oldest).collect();
             let mut rtts: Vec<Duration> = inside.iter().filter_map(|s| s.rtt).collect();
             rtts.sort();
             let n = rtts.len();
