@@ -136,8 +136,10 @@ impl Scheduler {
             reports,
             running: HashMap::new(),
             runtime,
-            // Drained on the tick grid: the reaper wakes with a slot's probes.
-            pool: Arc::new(UdpPool::aligned(epoch, TICK_GRID)),
+            // Drained every millisecond while queries are pending, between the slots: draining
+            // on the tick grid itself (one wake-up a slot) ran the previous slot's completions
+            // before the slot's ticks and added about 1 ms to the schedule slip at 10,000 targets.
+            pool: Arc::new(UdpPool::new()),
             epoch,
         }
     }
