@@ -35,7 +35,11 @@ fn threads(pid: u32) -> Vec<(String, i32)> {
 fn get(addr: &str, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut body = String::new();
     let _ = s.read_to_string(&mut body);
     body
@@ -76,7 +80,8 @@ async fn probing_threads_keep_the_process_priority_readers_run_lower() {
         let started = Instant::now();
         let logs = loop {
             let logs = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if logs.contains("first probe round done") || started.elapsed() > Duration::from_secs(15)
+            if logs.contains("first probe round done")
+                || started.elapsed() > Duration::from_secs(15)
             {
                 break logs;
             }
