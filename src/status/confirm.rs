@@ -121,6 +121,10 @@ pub struct Confirmation {
     at_least: [Option<UnixMs>; LEVELS],
     /// `at_most[l]`: since when every proposal had severity ≤ l (unbroken run).
     at_most: [Option<UnixMs>; LEVELS],
+    /// `latest[l]`: the reason of the newest proposal of exactly severity l, and when. A
+    /// level published while the proposal is another one (a partial outage confirmed while
+    /// all targets are down, but not yet for long enough) is published with its own reason.
+    latest: [Option<(UnixMs, String)>; LEVELS],
     /// Restored after a restart and nothing observed yet: `unknown` proposals keep the
     /// restored status published (until the time given, set at the first update).
     restored: Option<Option<UnixMs>>,
@@ -163,6 +167,7 @@ impl Confirmation {
             shown,
             at_least: [None; LEVELS],
             at_most: [None; LEVELS],
+            latest: Default::default(),
         }
     }
 
@@ -256,6 +261,7 @@ impl Confirmation {
                 self.at_most[l] = None;
             }
         }
+        self.latest[level] = Some((now, reason.to_string()));
         let held = |since: Option<UnixMs>, d: Duration| {
             since.is_some_and(|t| now.saturating_sub(t) >= duration_ms(d))
         };
@@ -277,8 +283,7 @@ impl Confirmation {
             if worse_soon {
                 return self.pending(known, &known_reason, level, reason, timing, now);
             }
-            self.known = Some((l, reason.to_string()));
-            return (Status::from_severity(l), reason.to_string());
+            return self.confirm(l, self.at_least[l], reason);
         }
         // Better: the best level held for clear_after, unless an even better one is about
         // to be (within a tenth of clear_after).
@@ -288,14 +293,25 @@ impl Confirmation {
             if better_soon {
                 return self.pending(known, &known_reason, level, reason, timing, now);
             }
-            self.known = Some((l, reason.to_string()));
-            return (Status::from_severity(l), reason.to_string());
+            return self.confirm(l, self.at_most[l], reason);
         }
         if level == known {
             self.known = Some((known, reason.to_string()));
             return (Status::from_severity(known), reason.to_string());
         }
         self.pending(known, &known_reason, level, reason, timing, now)
+    }
+
+    /// Confirms severity `l`, held in a run since `run`: published with the reason of the
+    /// newest proposal of exactly `l` in that run (`current`, the newest proposal's reason,
+    /// when there is none).
+    fn confirm(&mut self, l: usize, run: Option<UnixMs>, current: &str) -> (Status, String) {
+        let reason = match (&self.latest[l], run) {
+            (Some((at, r)), Some(since)) if *at >= since => r.clone(),
+            _ => current.to_string(),
+        };
+        self.known = Some((l, reason.clone()));
+        (Status::from_severity(l), reason)
     }
 
     /// The confirmed status is kept while a different proposal has not held long enough;
@@ -413,10 +429,28 @@ mod tests {
             (ch[0].to, ch[0].at),
             (Status::DegradedPerformance, 31 * SEC)
         );
+        // Published with the reason of the level published, not the newest proposal's.
+        assert_eq!(ch[0].reason, "because degraded_performance");
+        let (out, _) = c.update(&p(Status::MajorOutage), T, 36 * SEC);
+        assert!(
+            out.reason
+                .starts_with("because degraded_performance (now major_outage for 15s"),
+            "{}",
+            out.reason
+        );
         // Major held 30 s from 21 s: major at 51 s.
-        let ch = feed(&mut c, Status::MajorOutage, 36, 52);
+        let ch = feed(&mut c, Status::MajorOutage, 37, 52);
         assert_eq!(ch.len(), 1);
         assert_eq!((ch[0].to, ch[0].at), (Status::MajorOutage, 51 * SEC));
+        assert_eq!(ch[0].reason, "because major_outage");
+        // Recovery: partial 130 s, then operational: partial is cleared to with its reason.
+        let mut ch = feed(&mut c, Status::PartialOutage, 52, 140);
+        ch.extend(feed(&mut c, Status::Operational, 140, 190));
+        assert_eq!(ch.len(), 1, "{ch:?}");
+        assert_eq!(
+            (ch[0].to, ch[0].at, ch[0].reason.as_str()),
+            (Status::PartialOutage, 172 * SEC, "because partial_outage")
+        );
     }
 
     #[test]
