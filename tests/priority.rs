@@ -46,7 +46,7 @@ fn get(addr: &str, path: &str) -> String {
 }
 
 #[tokio::test]
-async fn probing_threads_keep_the_process_priority_readers_run_lower() {
+async fn probing_threads_run_above_the_process_readers_below() {
     const PROCESS_NICE: i32 = 3;
     let server = LabServer::start("dk.", 2026112601).await;
     let dir = tempfile::tempdir().unwrap();
