@@ -231,7 +231,7 @@ async fn metrics_text(State(app): State<AppState>, headers: header::HeaderMap) -
         lock_wait_us = t.lock_wait.as_micros() as u64,
         lock_held_us = t.lock_held.as_micros() as u64,
         render_us = render.as_micros() as u64,
-        bytes = body.len(),
+        bytes = body.whole_len(),
         gzip,
         "/metrics scrape"
     );
@@ -240,6 +240,7 @@ async fn metrics_text(State(app): State<AppState>, headers: header::HeaderMap) -
         "text/plain; version=0.0.4; charset=utf-8",
     );
     let vary = (header::VARY, "Accept-Encoding");
+    let body = axum::body::Body::new(body);
     if gzip {
         (
             [content_type, vary, (header::CONTENT_ENCODING, "gzip")],

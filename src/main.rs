@@ -103,6 +103,23 @@ impl LogStyle {
     }
 }
 
+/// glibc gives each thread that allocates its own heap ("arena"), up to 8 per core, and
+/// keeps what was freed in it: the metrics render threads and the runtimes' workers then
+/// hold on to tens of MB after a scrape at 10,000 targets. Two arenas are enough for a
+/// daemon whose heavy work runs on a few threads (measured at 10,000 targets: peak RSS
+/// 140 → 119 MiB, CPU unchanged). `MALLOC_ARENA_MAX` in the environment still wins.
+/// Called before any thread is started.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called from main before any
+        // other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 /// systemd sets `JOURNAL_STREAM=<dev>:<inode>` for a service whose stderr is the journal.
 fn stderr_is_journal() -> bool {
     use std::os::unix::fs::MetadataExt as _;
@@ -119,6 +136,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, web_config } => {
+            limit_malloc_arenas();
             init_logging(cli.log_format, "info");
             match serving_runtime().and_then(|rt| {
                 rt.block_on(daemon::run(RunOptions {

@@ -145,7 +145,8 @@ impl Scheduler {
             reports,
             running: HashMap::new(),
             runtime,
-            pool: Arc::new(UdpPool::new()),
+            // Drained on the tick grid: the reaper wakes with a slot's probes.
+            pool: Arc::new(UdpPool::aligned(epoch, TICK_GRID)),
             epoch,
         }
     }
@@ -288,8 +289,14 @@ async fn run_target(
                 spec,
                 _,
             ) => {
-                let outcome =
-                    probe::run_from(spec, target.source, Instant::now() + target.timeout).await;
+                // Boxed: the check kinds' futures (HTTP, TLS, Whois, EPP) are kilobytes,
+                // and inline they would size every target's task, DNS ones included.
+                let outcome = Box::pin(probe::run_from(
+                    spec,
+                    target.source,
+                    Instant::now() + target.timeout,
+                ))
+                .await;
                 Probed::Check {
                     group: group.clone(),
                     component: component.clone(),

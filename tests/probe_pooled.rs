@@ -197,3 +197,32 @@ async fn ipv6_loopback_and_a_source_address() {
     assert_eq!(ok(pooled(&pool, s).await).serial, 7);
     assert_eq!(pool.len(), 2, "(no source) and (::1) are two sockets");
 }
+
+/// A pool drained on a grid much coarser than the timeout: the reaper never reads the
+/// answer in time, the query's own drain at its deadline does, with the kernel's RTT.
+#[tokio::test]
+async fn an_answer_not_yet_drained_at_the_deadline_still_counts() {
+    let lab = lab().await;
+    // The kernel turns arrival stamps on for the whole system a moment after the first
+    // socket asks (deferred work); before that a datagram is stamped when read. A socket
+    // that keeps them on, and a moment, make the stamp below the arrival's.
+    let warm = Arc::new(UdpPool::new());
+    ok(pooled(&warm, spec("dk.", lab.addr(), Transport::Udp)).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let epoch = tokio::time::Instant::now() + Duration::from_secs(3600);
+    let pool = Arc::new(UdpPool::aligned(epoch, Duration::from_secs(3600)));
+    let started = Instant::now();
+    let a = ok(pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await);
+    let took = started.elapsed();
+    assert_eq!(a.serial, 2024010101);
+    // Answered at the deadline (nothing drained it earlier), timed by the kernel's stamp.
+    assert!(took >= TIMEOUT && took < TIMEOUT + SLACK, "{took:?}");
+    assert!(a.rtt < TIMEOUT, "{:?}", a.rtt);
+    // Silence is still a timeout.
+    lab.set_mode(Mode::Silent);
+    failed(
+        pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await,
+        FailureKind::Timeout,
+    );
+    drop(warm);
+}

@@ -12,6 +12,10 @@
 //!
 //! gzip (what Prometheus asks for) is rendered straight into the compressor in
 //! [`CHUNK`](super::CHUNK)-sized pieces: the uncompressed document never exists in memory.
+//! Neither does a large identity body: above [`STREAM_ABOVE`] (estimated from the number
+//! of targets: about 3.7 KB of text each) every identity scrape renders the shared
+//! snapshot itself and streams the text as it is produced, a few chunks in flight
+//! (36 MB at 10,000 targets would otherwise be held whole while it is sent).
 //! Snapshot, render and compression run on a thread of their own, never on an async
 //! worker nor the shared blocking pool: a large body cannot stall the listener or other
 //! requests, and a backlog of other blocking work cannot stall a scrape.
@@ -22,7 +26,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::OnceCell;
+use tokio::sync::{mpsc, OnceCell};
 
 use super::{render, render_into, take, DaemonMetrics, DaemonSnapshot, ScrapeTimes, Snapshot};
 use crate::model::Shared;
@@ -35,6 +39,81 @@ const GZIP_LEVEL: u32 = 1;
 /// applies probe reports in 20 ms batches, so a snapshot this young is as fresh as a
 /// new one would be.
 pub const REUSE: Duration = Duration::from_millis(20);
+
+/// Identity bodies estimated larger than this are streamed, not held whole (see the module
+/// doc): at 3.7 KB a target, from about 2,300 targets on.
+pub const STREAM_ABOVE: usize = 8 << 20;
+
+/// Estimated identity text per target (bytes), for [`STREAM_ABOVE`].
+const TEXT_PER_TARGET: usize = 3700;
+
+/// Chunks of a streamed body in flight between the render thread and the connection.
+const STREAM_CHUNKS: usize = 4;
+
+/// A `/metrics` body: whole (shared by the scrapes of a job), or streamed from a render.
+#[derive(Debug)]
+pub enum MetricsBody {
+    /// The body, shared.
+    Whole(Bytes),
+    /// The chunks of an identity render in progress, in order; closed at the end.
+    Streamed(mpsc::Receiver<Bytes>),
+}
+
+impl MetricsBody {
+    /// Length of a whole body (None while streaming).
+    pub fn whole_len(&self) -> Option<usize> {
+        match self {
+            MetricsBody::Whole(b) => Some(b.len()),
+            MetricsBody::Streamed(_) => None,
+        }
+    }
+
+    /// The whole body, reading a streamed one to its end.
+    pub async fn collect(self) -> Bytes {
+        match self {
+            MetricsBody::Whole(b) => b,
+            MetricsBody::Streamed(mut rx) => {
+                let mut out = Vec::new();
+                while let Some(chunk) = rx.recv().await {
+                    out.extend_from_slice(&chunk);
+                }
+                Bytes::from(out)
+            }
+        }
+    }
+}
+
+impl http_body::Body for MetricsBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        match self.get_mut() {
+            MetricsBody::Whole(b) if b.is_empty() => Poll::Ready(None),
+            MetricsBody::Whole(b) => {
+                Poll::Ready(Some(Ok(http_body::Frame::data(std::mem::take(b)))))
+            }
+            MetricsBody::Streamed(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, MetricsBody::Whole(b) if b.is_empty())
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            MetricsBody::Whole(b) => http_body::SizeHint::with_exact(b.len() as u64),
+            MetricsBody::Streamed(_) => http_body::SizeHint::default(),
+        }
+    }
+}
 
 /// One snapshot of the metrics, shared by the scrapes that joined it, with its renders.
 #[derive(Debug)]
@@ -65,13 +144,15 @@ impl Rendered {
     }
 
     /// The body (text, or gzip when `gzip`), the snapshot's lock times and how long
-    /// rendering took. Each is computed once per job, on a thread of its own.
+    /// rendering took. Each is computed once per job, on a thread of its own, except a
+    /// large identity body: streamed from a render of its own (render time zero here;
+    /// the thread logs it).
     async fn body(
         &self,
         shared: &Arc<Shared>,
         daemon: &Arc<DaemonMetrics>,
         gzip: bool,
-    ) -> (Bytes, ScrapeTimes, Duration) {
+    ) -> (MetricsBody, ScrapeTimes, Duration) {
         self.rendering.fetch_add(1, Ordering::AcqRel);
         let _done = Decrement(&self.rendering);
         let (shared, daemon) = (shared.clone(), daemon.clone());
@@ -85,6 +166,9 @@ impl Rendered {
             })
             .await
             .clone();
+        if !gzip && snap.0.target_count().saturating_mul(TEXT_PER_TARGET) > STREAM_ABOVE {
+            return (stream(snap), times, Duration::ZERO);
+        }
         let cell = if gzip { &self.gzip } else { &self.text };
         let (body, took) = cell
             .get_or_init(|| {
@@ -103,8 +187,39 @@ impl Rendered {
             })
             .await
             .clone();
-        (body, times, took)
+        (MetricsBody::Whole(body), times, took)
     }
+}
+
+/// Renders `snap` as text on a thread of its own into a channel of [`STREAM_CHUNKS`]
+/// chunks: the render waits while the client reads. A client gone stops the sending
+/// (the render runs to its end, discarding).
+fn stream(snap: Arc<(Snapshot, DaemonSnapshot)>) -> MetricsBody {
+    let (tx, rx) = mpsc::channel(STREAM_CHUNKS);
+    let spawned = std::thread::Builder::new()
+        .name("nsprobe-metrics".into())
+        .spawn(move || {
+            let (s, d) = &*snap;
+            let t = Instant::now();
+            let (mut open, mut bytes) = (true, 0usize);
+            render_into(s, d, &mut |chunk| {
+                bytes += chunk.len();
+                open = open
+                    && tx
+                        .blocking_send(Bytes::copy_from_slice(chunk.as_bytes()))
+                        .is_ok();
+            });
+            tracing::debug!(
+                render_us = t.elapsed().as_micros() as u64,
+                bytes,
+                complete = open,
+                "/metrics identity body streamed"
+            );
+        });
+    if let Err(e) = spawned {
+        panic!("cannot start a metrics thread: {e}");
+    }
+    MetricsBody::Streamed(rx)
 }
 
 struct Decrement<'a>(&'a AtomicUsize);
@@ -190,7 +305,7 @@ impl Scrapes {
         shared: &Arc<Shared>,
         daemon: &Arc<DaemonMetrics>,
         gzip: bool,
-    ) -> (Bytes, ScrapeTimes, Duration) {
+    ) -> (MetricsBody, ScrapeTimes, Duration) {
         let job = {
             let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
             match cur.upgrade() {
@@ -254,6 +369,32 @@ mod tests {
         assert!(!accepts_gzip("gzip;q=0"));
         assert!(!accepts_gzip("gzip; q=0.0, identity"));
         assert!(!accepts_gzip("gzipx"));
+    }
+
+    /// A streamed identity body is the rendered text, in order, over several chunks.
+    #[tokio::test]
+    async fn streamed_body_is_the_text() {
+        let m = DaemonMetrics::new();
+        let snap = || Snapshot {
+            now: 0,
+            zones: Vec::new(),
+            vantage_up: false,
+            peers: (0..3000)
+                .map(|i| crate::model::PeerHealth {
+                    url: format!("https://vantage-{i}.example:9853"),
+                    up: i % 3 == 0,
+                    pulls: i,
+                    ..Default::default()
+                })
+                .collect(),
+            groups: Vec::new(),
+            canaries: Vec::new(),
+        };
+        let text = render(&snap(), &m.snapshot());
+        assert!(text.len() > 4 * super::super::CHUNK, "{}", text.len());
+        let body = stream(Arc::new((snap(), m.snapshot())));
+        assert_eq!(body.whole_len(), None);
+        assert_eq!(body.collect().await, text.as_bytes());
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub const HISTORY_MINUTES: usize = 1440;
 /// One summarised minute, stored compactly (response times in microseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Bucket {
-    /// Minutes since the epoch.
-    minute: u64,
+    /// Minutes since the epoch (32 bits last until the year 10000; 28 bytes a bucket).
+    minute: u32,
     probes: u32,
     failures: u32,
     /// Min/median/p95/max of successful response times (µs); meaningless when no success.
@@ -47,7 +47,7 @@ impl Bucket {
             _ => (0, 0, 0, 0),
         };
         Bucket {
-            minute,
+            minute: u32::try_from(minute).unwrap_or(u32::MAX),
             probes,
             failures,
             min_us,
@@ -61,7 +61,7 @@ impl Bucket {
         let ok = self.probes.saturating_sub(self.failures) > 0;
         let ms = |us: u32| ok.then_some(f64::from(us) / 1000.0);
         MinutePoint {
-            start: self.minute.saturating_mul(MINUTE_MS),
+            start: u64::from(self.minute).saturating_mul(MINUTE_MS),
             probes: self.probes,
             failures: self.failures,
             min_ms: ms(self.min_us),
@@ -139,6 +139,13 @@ impl ResponseHistory {
         };
         if needs_new {
             if let Some(open) = self.open.take() {
+                if self.closed.len() == self.closed.capacity() {
+                    // Grow as a Vec does but never past the 24 h ring (evict keeps at most
+                    // HISTORY_MINUTES + 1 for a moment): 40 KB a server, not 64.
+                    let len = self.closed.len();
+                    let want = (len * 2).clamp(16, HISTORY_MINUTES + 1).max(len + 1);
+                    self.closed.reserve_exact(want - len);
+                }
                 self.closed.push_back(open.summary());
             }
             self.open = Some(OpenMinute::new(minute));
@@ -161,7 +168,7 @@ impl ResponseHistory {
     fn evict(&mut self, minute: u64) {
         let horizon = minute.saturating_sub(HISTORY_MINUTES as u64);
         while let Some(front) = self.closed.front() {
-            if front.minute < horizon || self.closed.len() > HISTORY_MINUTES {
+            if u64::from(front.minute) < horizon || self.closed.len() > HISTORY_MINUTES {
                 self.closed.pop_front();
             } else {
                 break;
@@ -188,7 +195,7 @@ impl ResponseHistory {
         let mut points: Vec<MinutePoint> = self
             .closed
             .iter()
-            .filter(|b| in_range(b.minute))
+            .filter(|b| in_range(u64::from(b.minute)))
             .map(Bucket::point)
             .collect();
         if let Some(open) = &self.open {
@@ -303,6 +310,11 @@ mod tests {
             h.record(T0 + m * MINUTE_MS + 1, ms(m % 50 + 1));
         }
         assert!(h.closed_minutes() <= HISTORY_MINUTES);
+        assert!(
+            h.closed.capacity() <= HISTORY_MINUTES + 1,
+            "{}",
+            h.closed.capacity()
+        );
         let now = T0 + 2999 * MINUTE_MS;
         let pts = h.points(now, 100_000);
         assert_eq!(pts.len(), HISTORY_MINUTES);

@@ -29,10 +29,12 @@ pub struct AddressState {
 /// State of one nameserver.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServerState {
-    /// The server's targets (address × transport).
-    pub targets: BTreeMap<TargetKey, TargetState>,
-    /// The server's addresses.
-    pub addresses: BTreeMap<SocketAddr, AddressState>,
+    /// The server's targets (address × transport). Boxed: a B-tree node has room for 11
+    /// entries, and a server usually has one to four, so inline states (about 460 bytes
+    /// each) would make every server's node 5 KB.
+    pub targets: BTreeMap<TargetKey, Box<TargetState>>,
+    /// The server's addresses (boxed for the same reason).
+    pub addresses: BTreeMap<SocketAddr, Box<AddressState>>,
     /// The newest serial any of its addresses has shown (drives [`Event::Propagated`]).
     pub propagated_serial: Option<u32>,
     /// Per-minute response-time history (all targets of the server).

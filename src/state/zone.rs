@@ -145,10 +145,12 @@ impl ZoneState {
                 });
             server.targets.entry(key.clone()).or_default();
             server.addresses.entry(key.addr).or_insert_with(|| {
-                pending
-                    .addresses
-                    .remove(&(key.server.clone(), key.addr))
-                    .unwrap_or_default()
+                Box::new(
+                    pending
+                        .addresses
+                        .remove(&(key.server.clone(), key.addr))
+                        .unwrap_or_default(),
+                )
             });
         }
     }
@@ -184,12 +186,16 @@ impl ZoneState {
 
     /// One target.
     pub fn target(&self, key: &TargetKey) -> Option<&TargetState> {
-        self.servers.get(&key.server)?.targets.get(key)
+        self.servers
+            .get(&key.server)?
+            .targets
+            .get(key)
+            .map(|t| &**t)
     }
 
     /// One address of a server.
     pub fn address(&self, server: &str, addr: SocketAddr) -> Option<&AddressState> {
-        self.servers.get(server)?.addresses.get(&addr)
+        self.servers.get(server)?.addresses.get(&addr).map(|a| &**a)
     }
 
     /// The newest serial seen on any server (RFC 1982), None before any answer.

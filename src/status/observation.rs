@@ -115,7 +115,7 @@ pub struct ObservationLog {
     capacity: usize,
     epoch: UnixMs,
     heartbeat_ms: u64,
-    last: BTreeMap<(String, String), (Status, UnixMs)>,
+    last: BTreeMap<String, BTreeMap<String, (Status, UnixMs)>>,
 }
 
 impl Default for ObservationLog {
@@ -150,13 +150,23 @@ impl ObservationLog {
         seen: Seen<'_>,
         now: UnixMs,
     ) -> Option<&ObservationRecord> {
-        let key = (seen.group.to_string(), seen.component.to_string());
-        if let Some((status, at)) = self.last.get(&key) {
-            if *status == seen.status && now.saturating_sub(*at) < self.heartbeat_ms {
-                return None;
+        // Looked up by reference: most calls (every component, every status tick) end here.
+        let last = match self.last.get_mut(seen.group) {
+            Some(components) => components,
+            None => self.last.entry(seen.group.to_string()).or_default(),
+        };
+        match last.get_mut(seen.component) {
+            Some((status, at)) => {
+                if *status == seen.status && now.saturating_sub(*at) < self.heartbeat_ms {
+                    return None;
+                }
+                *status = seen.status;
+                *at = now;
+            }
+            None => {
+                last.insert(seen.component.to_string(), (seen.status, now));
             }
         }
-        self.last.insert(key, (seen.status, now));
         let record = ObservationRecord {
             seq: self.next_seq,
             vantage: vantage.to_string(),

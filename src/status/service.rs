@@ -7,7 +7,7 @@
 //! → `degraded_performance`; plus a server certificate expiring within `cert_warn_before` →
 //! `degraded_performance`; `unknown` before the first result. Pure functions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::confirm::{Change, Confirmation, SavedTracker, Timing};
@@ -299,7 +299,7 @@ impl ServiceTracker {
         } = rule;
         let mut changes = Vec::new();
         let mut published = Vec::new();
-        let mut seen = Vec::new();
+        let mut seen = BTreeSet::new();
         for (name, state) in members {
             let mut p = evaluate_service(name, state, maintenance, now);
             if !vantage.up && p.status != Status::UnderMaintenance {
@@ -317,16 +317,16 @@ impl ServiceTracker {
                 confirm_after: th.confirm_after,
                 clear_after: th.clear_after,
             };
-            let (out, change) = self
-                .members
-                .entry(name.to_string())
-                .or_default()
-                .update(&p, timing, now);
+            let confirmation = match self.members.get_mut(name) {
+                Some(c) => c,
+                None => self.members.entry(name.to_string()).or_default(),
+            };
+            let (out, change) = confirmation.update(&p, timing, now);
             changes.extend(change);
             published.push(out);
-            seen.push(name.to_string());
+            seen.insert(name);
         }
-        self.members.retain(|n, _| seen.contains(n));
+        self.members.retain(|n, _| seen.contains(n.as_str()));
         let group = evaluate_service_group(
             group_name,
             &published,

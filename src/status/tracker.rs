@@ -134,16 +134,20 @@ impl ZoneTracker {
                 _ => merge(p),
             })
             .collect();
-        self.servers
-            .retain(|name, _| proposed.iter().any(|p| &p.name == name));
+        // `proposed` is ordered by name (the zone state's server map is).
+        self.servers.retain(|name, _| {
+            proposed
+                .binary_search_by(|p| p.name.as_str().cmp(name))
+                .is_ok()
+        });
         let servers: Vec<ComponentStatus> = proposed
             .iter()
             .map(|p| {
-                let (published, change) = self
-                    .servers
-                    .entry(p.name.clone())
-                    .or_default()
-                    .update(p, timing, now);
+                let confirmation = match self.servers.get_mut(&p.name) {
+                    Some(c) => c,
+                    None => self.servers.entry(p.name.clone()).or_default(),
+                };
+                let (published, change) = confirmation.update(p, timing, now);
                 changes.extend(change);
                 published
             })

@@ -104,7 +104,9 @@ pub fn build_query_with_id(
             .insert(EdnsOption::NSID(NSIDPayload::new(Vec::<u8>::new())?));
     }
     msg.set_edns(edns);
-    let bytes = msg.to_vec()?;
+    let mut bytes = msg.to_vec()?;
+    // The encoder reserves 512 bytes; a query is about 40 and is kept per target.
+    bytes.shrink_to_fit();
     Ok(SoaQuery { id, zone, bytes })
 }
 

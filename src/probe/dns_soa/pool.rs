@@ -8,8 +8,12 @@
 //! other source and still reports an ICMP port unreachable as `ECONNREFUSED`.
 //!
 //! The sockets are not in the poller. While any query is pending, one reaper task
-//! drains the sockets that have pending queries every [`REAP_EVERY`], so answers that
-//! arrive together cost one wake-up of the probe thread, not one each. The response time
+//! drains the sockets that have pending queries every [`REAP_EVERY`] (or, for a pool made
+//! with [`UdpPool::aligned`], on the scheduler's tick grid: the reaper then wakes with
+//! the probes that start in that slot, so a slot costs the probe thread one wake-up, not
+//! two), so answers that arrive together cost one wake-up of the probe thread, not one
+//! each. A query whose deadline passes drains its socket once more before it gives up,
+//! so an answer that arrived in time is never a timeout for waiting on the reaper. The response time
 //! does not depend on when the answer is read: the kernel stamps each datagram on
 //! arrival (`SO_TIMESTAMPNS`) and the RTT is that stamp minus the wall clock read just
 //! before `send` (falling back to the monotonic clock at read time if the wall clock
@@ -71,6 +75,9 @@ pub struct UdpPool {
     state: Mutex<PoolState>,
     /// Wakes the reaper when a query is registered.
     wake: Notify,
+    /// The reaper's cadence: `(epoch, every)` drains at `epoch + k × every`; None: every
+    /// [`REAP_EVERY`] from when it last drained.
+    grid: Option<(tokio::time::Instant, Duration)>,
 }
 
 #[derive(Debug, Default)]
@@ -92,12 +99,23 @@ struct Conn {
 
 #[derive(Debug, Default)]
 struct ConnState {
-    pending: HashMap<u16, Arc<Inbox>>,
+    pending: HashMap<u16, Waiting>,
+    /// Pending queries no datagram with their ID was routed to yet (or whose last one was
+    /// not their answer): while none is left, a drain reads nothing (no system call to
+    /// learn that the socket is empty).
+    unmatched: usize,
     /// IDs whose query ended (answered or abandoned), newest last.
     expired: VecDeque<u16>,
     /// The same IDs as a bit set (fast membership).
     expired_set: IdSet,
     last_used: Option<Instant>,
+}
+
+/// A pending query's inbox, and whether a datagram with its ID was routed to it.
+#[derive(Debug)]
+struct Waiting {
+    inbox: Arc<Inbox>,
+    matched: bool,
 }
 
 /// When a datagram arrived: the kernel's stamp (wall clock) if any, and when it was read.
@@ -137,6 +155,11 @@ impl Inbox {
         self.notify.notify_one();
     }
 
+    /// The next delivery if one is queued (does not wait).
+    pub(super) fn try_next(&self) -> Option<Delivery> {
+        lock(&self.queue).pop_front()
+    }
+
     /// The next delivery (waits for one).
     pub(super) async fn next(&self) -> Delivery {
         loop {
@@ -157,6 +180,27 @@ pub(super) struct Registration {
 }
 
 impl Registration {
+    /// The datagram routed to this query by its ID was not its answer (the query goes on
+    /// waiting): its socket is drained again for it.
+    pub(super) fn rearm(&self) {
+        let mut st = lock(&self.conn.state);
+        let st = &mut *st;
+        if let Some(w) = st.pending.get_mut(&self.id) {
+            if w.matched {
+                w.matched = false;
+                st.unmatched += 1;
+            }
+        }
+    }
+
+    /// Reads what is queued on the query's socket now, without waiting for the reaper
+    /// (the query's deadline passed: an answer that arrived in time still counts).
+    pub(super) fn drain_now(&self) {
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        self.conn.drain(&mut buf, &mut cmsg);
+    }
+
     /// Sends `bytes` on the query's socket.
     pub(super) async fn send(&self, bytes: &[u8]) -> io::Result<()> {
         // A UDP send only blocks while the socket buffer is full: retry briefly.
@@ -176,7 +220,9 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut st = lock(&self.conn.state);
-        st.pending.remove(&self.id);
+        if st.pending.remove(&self.id).is_some_and(|w| !w.matched) {
+            st.unmatched -= 1;
+        }
         if st.expired.len() >= EXPIRED_KEEP {
             if let Some(old) = st.expired.pop_front() {
                 st.expired_set.remove(old);
@@ -192,9 +238,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UdpPool {
-    /// An empty pool.
+    /// An empty pool, drained every [`REAP_EVERY`] while queries are pending.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty pool drained at `epoch + k × every` while queries are pending: on the
+    /// scheduler's tick grid, so that the reaper wakes together with the probes of a slot.
+    /// The RTT does not depend on the cadence (kernel arrival stamps).
+    pub fn aligned(epoch: tokio::time::Instant, every: Duration) -> Self {
+        UdpPool {
+            grid: Some((epoch, every.max(REAP_EVERY))),
+            ..Self::default()
+        }
+    }
+
+    /// When the reaper drains next, after `now`.
+    fn next_reap(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        match self.grid {
+            Some((epoch, every)) if now >= epoch => {
+                let k = (now - epoch).as_nanos() / every.as_nanos() + 1;
+                let nanos = u64::try_from(k * every.as_nanos()).unwrap_or(u64::MAX);
+                epoch + Duration::from_nanos(nanos)
+            }
+            Some((epoch, _)) => epoch,
+            None => now + REAP_EVERY,
+        }
     }
 
     /// Number of open sockets (for tests and diagnostics).
@@ -296,7 +365,15 @@ impl Conn {
         loop {
             let id = rand::random::<u16>();
             if !st.pending.contains_key(&id) && !st.expired_set.contains(id) {
-                st.pending.insert(id, inbox.clone());
+                let inbox = inbox.clone();
+                st.pending.insert(
+                    id,
+                    Waiting {
+                        inbox,
+                        matched: false,
+                    },
+                );
+                st.unmatched += 1;
                 return id;
             }
         }
@@ -304,7 +381,17 @@ impl Conn {
 
     /// Reads what is queued on the socket and routes it (see [`Conn::deliver`]).
     fn drain(&self, buf: &mut [u8], cmsg: &mut [u8]) {
+        self.drain_if(buf, cmsg, true);
+    }
+
+    /// Like [`Conn::drain`]; with `all` false it stops as soon as every pending query has
+    /// had a datagram with its ID (the reaper: what else is queued waits for a query that
+    /// needs it, or its deadline's drain).
+    fn drain_if(&self, buf: &mut [u8], cmsg: &mut [u8], all: bool) {
         for _ in 0..DRAIN_MAX {
+            if !all && lock(&self.state).unmatched == 0 {
+                return;
+            }
             match recv(&self.sock, buf, cmsg) {
                 Ok((n, stamp)) => self.deliver(buf.get(..n).unwrap_or_default(), stamp),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -317,27 +404,32 @@ impl Conn {
     /// Routes one datagram: to its ID's query, else dropped as a late answer to an
     /// ended query, else to every pending query as a stray.
     fn deliver(&self, bytes: &[u8], stamp: Stamp) {
-        let st = lock(&self.state);
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
         let id = match bytes {
             [a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
             _ => None,
         };
-        if let Some(inbox) = id.and_then(|id| st.pending.get(&id)) {
-            inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
+        if let Some(w) = id.and_then(|id| st.pending.get_mut(&id)) {
+            if !w.matched {
+                w.matched = true;
+                st.unmatched -= 1;
+            }
+            w.inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
             return;
         }
         if id.is_some_and(|id| st.expired_set.contains(id)) {
             return;
         }
-        for inbox in st.pending.values() {
-            inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
+        for w in st.pending.values() {
+            w.inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
         }
     }
 
     fn fail_all(&self, err: io::Error) {
         let err = Arc::new(err);
-        for inbox in lock(&self.state).pending.values() {
-            inbox.push(Delivery::Error(err.clone()));
+        for w in lock(&self.state).pending.values() {
+            w.inbox.push(Delivery::Error(err.clone()));
         }
     }
 }
@@ -378,7 +470,8 @@ pub(super) fn rtt(sent_wall: SystemTime, sent_mono: Instant, stamp: Stamp) -> Du
     }
 }
 
-/// The reaper: while queries are pending, drains their sockets every [`REAP_EVERY`].
+/// The reaper: while queries are pending, drains their sockets every [`REAP_EVERY`] (or on
+/// the pool's grid).
 async fn reap(pool: Arc<UdpPool>) {
     let mut buf = vec![0u8; RECV_BUF];
     let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
@@ -388,9 +481,9 @@ async fn reap(pool: Arc<UdpPool>) {
             pool.wake.notified().await;
             continue;
         }
-        tokio::time::sleep(REAP_EVERY).await;
+        tokio::time::sleep_until(pool.next_reap(tokio::time::Instant::now())).await;
         for conn in pool.active() {
-            conn.drain(&mut buf, &mut cmsg);
+            conn.drain_if(&mut buf, &mut cmsg, false);
         }
         // Let the answered queries finish first, so an idle pool is seen as idle.
         tokio::task::yield_now().await;

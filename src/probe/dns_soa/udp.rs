@@ -116,6 +116,8 @@ fn judge(
 ///
 /// A message ID free on that socket is chosen and written into `query`. The RTT runs from
 /// just before `send` to the kernel's arrival stamp of the datagram (see the pool's doc).
+/// At the deadline the socket is drained once more: a datagram that arrived within
+/// `timeout` but was not read yet (the reaper drains in batches) still counts.
 pub(super) async fn exchange_pooled(
     query: &mut SoaQuery,
     pool: &Arc<UdpPool>,
@@ -125,22 +127,6 @@ pub(super) async fn exchange_pooled(
     timeout: std::time::Duration,
 ) -> UdpResult {
     let mut last_stray: Option<Failure> = None;
-    let fut = run_pooled(query, pool, addr, source, &mut last_stray);
-    match tokio::time::timeout_at(deadline, fut).await {
-        Ok(result) => result,
-        Err(_) => UdpResult::Done(Err(
-            last_stray.unwrap_or_else(|| timeout_failure(timeout, "udp"))
-        )),
-    }
-}
-
-async fn run_pooled(
-    query: &mut SoaQuery,
-    pool: &Arc<UdpPool>,
-    addr: SocketAddr,
-    source: Option<IpAddr>,
-    last_stray: &mut Option<Failure>,
-) -> UdpResult {
     let inbox = Arc::new(Inbox::default());
     let reg = match pool.register(source, addr, &inbox) {
         Ok(r) => r,
@@ -149,6 +135,37 @@ async fn run_pooled(
     query.set_id(reg.id);
     let sent_wall = std::time::SystemTime::now();
     let sent = Instant::now();
+    let fut = run_pooled(query, &reg, &inbox, (sent_wall, sent), &mut last_stray);
+    if let Ok(result) = tokio::time::timeout_at(deadline, fut).await {
+        return result;
+    }
+    reg.drain_now();
+    while let Some(delivery) = inbox.try_next() {
+        match delivery {
+            Delivery::Datagram(bytes, stamp) => {
+                let rtt = pool::rtt(sent_wall, sent, stamp);
+                if rtt > timeout {
+                    continue; // arrived after the deadline
+                }
+                if let Some(result) = judge(query, &bytes, rtt, &mut last_stray) {
+                    return result;
+                }
+            }
+            Delivery::Error(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
+        }
+    }
+    UdpResult::Done(Err(
+        last_stray.unwrap_or_else(|| timeout_failure(timeout, "udp"))
+    ))
+}
+
+async fn run_pooled(
+    query: &SoaQuery,
+    reg: &pool::Registration,
+    inbox: &Inbox,
+    (sent_wall, sent): (std::time::SystemTime, Instant),
+    last_stray: &mut Option<Failure>,
+) -> UdpResult {
     if let Err(e) = reg.send(&query.bytes).await {
         return UdpResult::Done(Err(network_failure("udp send", &e)));
     }
@@ -161,6 +178,7 @@ async fn run_pooled(
         if let Some(result) = judge(query, &bytes, rtt, last_stray) {
             return result;
         }
+        reg.rearm();
     }
 }
 

@@ -1,0 +1,165 @@
+//! Steady-state heap of the zone state at scale, by structure (bytes per target).
+//!
+//! `bench/run.sh` measures a daemon that has run for a minute; the per-server evidence
+//! window (`stats_window`, 10 min) and the response-time history (24 h of minutes) only
+//! reach their size later. This example drives the pure state core with an injected
+//! clock through 24 h of probes in the bench's shape (zones of 50 nameservers, one UDP
+//! target each; default thresholds) and counts the live heap bytes after each phase:
+//!
+//! ```text
+//! cargo run --release --example state_mem -- [TARGETS]     (default 10000)
+//! ```
+//!
+//! Phases: targets registered; 23 h 50 min at one probe a minute per target (fills the
+//! history, not the window); the last 10 min at one probe a second (fills the window).
+//! Per-structure figures are measured by rebuilding one structure alone.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use nsprobe::config::Thresholds;
+use nsprobe::probe::{Answer, Outcome, Transport};
+use nsprobe::state::{Observation, ResponseHistory, SampleWindow, TargetKey, ZoneState};
+
+/// Counts live heap bytes (requested sizes) on top of the system allocator.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+const T0: u64 = 1_782_290_340_000; // a whole minute
+const SEC: u64 = 1000;
+const MIN: u64 = 60 * SEC;
+const PER_ZONE: usize = 50;
+
+fn answer(i: u64) -> Outcome {
+    Ok(Answer {
+        serial: 2026010101,
+        rtt: Duration::from_nanos(60_000 + (i * 7919) % 40_000),
+        nsid: None,
+        rrsig_expiration: None,
+        size: 90,
+        truncated: false,
+    })
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("TARGETS: a whole number"))
+        .unwrap_or(10_000);
+    let zones_n = n.div_ceil(PER_ZONE);
+    let per_target = |bytes: usize| bytes as f64 / n as f64;
+
+    let h0 = live();
+    let mut zones: Vec<(ZoneState, Vec<TargetKey>)> = (0..zones_n)
+        .map(|z| {
+            let keys: Vec<TargetKey> = (0..PER_ZONE)
+                .map(|i| {
+                    let addr: SocketAddr = format!("127.0.0.1:{}", 26000 + i).parse().unwrap();
+                    TargetKey::new(&format!("ns{i}"), addr, Transport::Udp)
+                })
+                .collect();
+            let mut st = ZoneState::new(&format!("z{z}.bench.test."), Thresholds::default());
+            st.sync_targets(&keys);
+            (st, keys)
+        })
+        .collect();
+    let h1 = live();
+    println!("targets {n} (zones of {PER_ZONE} servers, one UDP target each), bytes per target:");
+    println!(
+        "  registered, no probe yet        {:8.0}",
+        per_target(h1 - h0)
+    );
+
+    let mut i = 0u64;
+    let mut feed = |zones: &mut Vec<(ZoneState, Vec<TargetKey>)>, at: u64| {
+        for (st, keys) in zones.iter_mut() {
+            for k in keys.iter() {
+                i += 1;
+                st.observe(Observation {
+                    key: k.clone(),
+                    at: at + (i % 997),
+                    outcome: answer(i),
+                });
+            }
+        }
+    };
+    let end = T0 + 24 * 60 * MIN;
+    let mut t = T0;
+    while t < end - 10 * MIN {
+        feed(&mut zones, t);
+        t += MIN;
+    }
+    let h2 = live();
+    println!(
+        "  + 23 h 50 min at 1/min          {:8.0}",
+        per_target(h2 - h0)
+    );
+    while t < end {
+        feed(&mut zones, t);
+        t += SEC;
+    }
+    let h3 = live();
+    println!(
+        "  + last 10 min at 1/s (= 24 h)   {:8.0}",
+        per_target(h3 - h0)
+    );
+
+    // One structure alone, in the same steady state.
+    let b = live();
+    let mut w = SampleWindow::new();
+    let span = Thresholds::default().stats_window.as_millis() as u64;
+    for s in 0..3600u64 {
+        w.push(T0 + s * SEC, Some(Duration::from_micros(61)), span);
+    }
+    println!(
+        "  of which evidence window (server, {} samples)  {:8}",
+        w.len(),
+        live() - b
+    );
+    let b = live();
+    let mut h = ResponseHistory::default();
+    for m in 0..2000u64 {
+        h.record(T0 + m * MIN, Some(Duration::from_micros(61)));
+    }
+    println!(
+        "  of which response history (server, 24 h)        {:8}",
+        live() - b
+    );
+    drop((w, h));
+    println!(
+        "total {:.1} MiB for {n} targets",
+        (h3 - h0) as f64 / 1024.0 / 1024.0
+    );
+    drop(zones);
+}
