@@ -23,7 +23,9 @@ pub use families::{
     STORE_WRITE_BUCKETS,
 };
 pub use render::{render, render_into, CHUNK};
-pub use scrapes::{accepts_gzip, gzip, MetricsBody, Rendered, Scrapes, REUSE, STREAM_ABOVE};
+pub use scrapes::{
+    accepts_gzip, gzip, render_gzip, MetricsBody, Rendered, Scrapes, REUSE, STREAM_ABOVE,
+};
 pub use snapshot::{
     AddressSnapshot, CheckSnapshot, ComponentSnapshot, GroupSnapshot, Snapshot, TargetSnapshot,
     ZoneSnapshot,

@@ -4,6 +4,7 @@
 //! evaluates statuses and copies plain numbers (no strings formatted, no text
 //! written). Rendering the text from the copy happens after the lock is released.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -148,7 +149,19 @@ impl Snapshot {
     /// Copy what `/metrics` needs from `inner` at `now` (call with the lock held; cheap).
     pub fn take(inner: &Inner, now: UnixMs) -> Snapshot {
         let mut zones = Vec::with_capacity(inner.zones.len());
-        for (entry, zs) in inner.statuses(now) {
+        for entry in inner.zones.values() {
+            // The published statuses, borrowed (as `Inner::statuses` gives them, without
+            // cloning every reason string under the lock); a preview before the first tick.
+            let zs = match entry.tracker.current() {
+                Some(published) => Cow::Borrowed(published),
+                None => Cow::Owned(entry.tracker.preview(
+                    &entry.state,
+                    &entry.config.component,
+                    &entry.maintenance,
+                    &inner.vantage_verdict,
+                    now,
+                )),
+            };
             let st = &entry.state;
             let zone = st.zone().to_string();
             let group = zs.group.name.as_str();
@@ -167,15 +180,22 @@ impl Snapshot {
                     maintenance: entry.in_maintenance(&s.name, now),
                 });
             }
+            // The zone's entries of the address book (keyed by (zone, nameserver), in
+            // order), found by one range scan instead of a lookup with a cloned key each.
+            let book: Vec<(&str, usize)> = inner
+                .addresses
+                .range((zone.clone(), String::new())..)
+                .take_while(|((z, _), _)| *z == zone)
+                .map(|((_, ns), a)| (ns.as_str(), a.addrs.len()))
+                .collect();
             let server_addresses = entry
                 .config
                 .nameservers
                 .iter()
                 .map(|ns| {
-                    let n = inner
-                        .addresses
-                        .get(&(zone.clone(), ns.name.clone()))
-                        .map_or(0, |a| a.addrs.len());
+                    let n = book
+                        .binary_search_by(|(name, _)| (*name).cmp(ns.name.as_str()))
+                        .map_or(0, |i| book[i].1);
                     (ns.name.clone(), n)
                 })
                 .collect();
