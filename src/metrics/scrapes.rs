@@ -254,6 +254,7 @@ fn stream(snap: Arc<(Snapshot, DaemonSnapshot)>) -> MetricsBody {
     let spawned = std::thread::Builder::new()
         .name("nsprobe-metrics".into())
         .spawn(move || {
+            crate::priority::lower_reader_thread();
             let (s, d) = &*snap;
             let t = Instant::now();
             let (mut open, mut bytes) = (true, 0usize);
