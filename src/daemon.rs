@@ -582,7 +582,8 @@ impl Daemon {
                 })
                 .flatten();
             let mut merge = |p: ComponentStatus| {
-                let server = st.server(&p.name);
+                let due = log.due(&group, &p.name, p.status, now);
+                let server = due.then(|| st.server(&p.name)).flatten();
                 let seen = Seen {
                     group: &group,
                     component: &p.name,
@@ -599,7 +600,7 @@ impl Daemon {
                             .and_then(|a| a.serial)
                     }),
                 };
-                if let Some(r) = log.note(&vantage, seen, now) {
+                if let Some(r) = due.then(|| log.note(&vantage, seen, now)).flatten() {
                     if hub {
                         series.ingest(r);
                     }
@@ -640,9 +641,10 @@ impl Daemon {
             let group = g.config.name.clone();
             let components = &g.components;
             let mut merge = |p: ComponentStatus| {
-                let state = components
-                    .iter()
-                    .find(|c| c.config.name == p.name)
+                let due = log.due(&group, &p.name, p.status, now);
+                let state = due
+                    .then(|| components.iter().find(|c| c.config.name == p.name))
+                    .flatten()
                     .map(|c| &c.state);
                 let seen = Seen {
                     group: &group,
@@ -657,7 +659,7 @@ impl Daemon {
                         .map(|d| d.as_secs_f64() * 1000.0),
                     serial: None,
                 };
-                if let Some(r) = log.note(&vantage, seen, now) {
+                if let Some(r) = due.then(|| log.note(&vantage, seen, now)).flatten() {
                     if hub {
                         series.ingest(r);
                     }
