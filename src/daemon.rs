@@ -182,11 +182,13 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     };
     // The single writer runs on its own thread (a current-thread runtime): a flood of
     // HTTP requests on the main runtime cannot delay report application, so the
-    // probes' report channel never backs up into the probe tasks.
+    // probes' report channel never backs up into the probe tasks. Like the probe
+    // runtime it creates, it runs at the probing threads' priority (see `priority`).
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("nsprobe-state".into())
         .spawn(move || {
+            crate::priority::raise_probing_thread();
             let res = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -582,7 +584,8 @@ impl Daemon {
                 })
                 .flatten();
             let mut merge = |p: ComponentStatus| {
-                let server = st.server(&p.name);
+                let due = log.due(&group, &p.name, p.status, now);
+                let server = due.then(|| st.server(&p.name)).flatten();
                 let seen = Seen {
                     group: &group,
                     component: &p.name,
@@ -599,7 +602,7 @@ impl Daemon {
                             .and_then(|a| a.serial)
                     }),
                 };
-                if let Some(r) = log.note(&vantage, seen, now) {
+                if let Some(r) = due.then(|| log.note(&vantage, seen, now)).flatten() {
                     if hub {
                         series.ingest(r);
                     }
@@ -640,9 +643,10 @@ impl Daemon {
             let group = g.config.name.clone();
             let components = &g.components;
             let mut merge = |p: ComponentStatus| {
-                let state = components
-                    .iter()
-                    .find(|c| c.config.name == p.name)
+                let due = log.due(&group, &p.name, p.status, now);
+                let state = due
+                    .then(|| components.iter().find(|c| c.config.name == p.name))
+                    .flatten()
                     .map(|c| &c.state);
                 let seen = Seen {
                     group: &group,
@@ -657,7 +661,7 @@ impl Daemon {
                         .map(|d| d.as_secs_f64() * 1000.0),
                     serial: None,
                 };
-                if let Some(r) = log.note(&vantage, seen, now) {
+                if let Some(r) = due.then(|| log.note(&vantage, seen, now)).flatten() {
                     if hub {
                         series.ingest(r);
                     }

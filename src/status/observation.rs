@@ -142,6 +142,15 @@ impl ObservationLog {
         self.heartbeat_ms = ms.max(1);
     }
 
+    /// True when [`ObservationLog::note`] would write a record for this component's
+    /// `status` at `now` (so a caller can skip gathering the record's figures otherwise).
+    pub fn due(&self, group: &str, component: &str, status: Status, now: UnixMs) -> bool {
+        match self.last.get(group).and_then(|c| c.get(component)) {
+            Some((last, at)) => *last != status || now.saturating_sub(*at) >= self.heartbeat_ms,
+            None => true,
+        }
+    }
+
     /// Records what `vantage` sees of a component at `now` when its status changed or the
     /// last record of it is a heartbeat old; returns the record written, if any.
     pub fn note(
@@ -445,5 +454,33 @@ mod tests {
         views.ingest(old);
         assert_eq!(views.of("DNS (.dk)", "a"), vec![&new]);
         assert_eq!(views.vantages(), vec![("fra-1", Some(20))]);
+    }
+
+    /// `due` says exactly when `note` writes, over a seeded sequence of statuses and times.
+    #[test]
+    fn due_says_when_note_writes() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut log = ObservationLog::with_capacity(100, 0);
+        log.set_heartbeat(5_000);
+        let statuses = [
+            Status::Operational,
+            Status::DegradedPerformance,
+            Status::MajorOutage,
+        ];
+        let names = ["a", "b", "c"];
+        let mut now = 1_000;
+        let mut written = 0;
+        for _ in 0..2_000 {
+            now += rng.random_range(0..1_000u64);
+            let name = names[rng.random_range(0..names.len())];
+            let status = statuses[rng.random_range(0..statuses.len())];
+            let due = log.due("DNS (.dk)", name, status, now);
+            let wrote = log.note("here", seen(name, status), now).is_some();
+            assert_eq!(due, wrote, "{name} {status:?} at {now}");
+            written += usize::from(wrote);
+        }
+        assert!(written > 0 && written < 2_000, "{written}");
     }
 }

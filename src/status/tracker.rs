@@ -134,19 +134,31 @@ impl ZoneTracker {
                 _ => merge(p),
             })
             .collect();
-        // `proposed` is ordered by name (the zone state's server map is).
-        self.servers.retain(|name, _| {
-            proposed
-                .binary_search_by(|p| p.name.as_str().cmp(name))
-                .is_ok()
-        });
-        let servers: Vec<ComponentStatus> = proposed
-            .iter()
-            .map(|p| {
-                let confirmation = match self.servers.get_mut(&p.name) {
-                    Some(c) => c,
-                    None => self.servers.entry(p.name.clone()).or_default(),
-                };
+        // `proposed` is ordered by name (the zone state's server map is): once the
+        // confirmations are keyed by exactly those names, they pair up in order.
+        let same_names = self.servers.len() == proposed.len()
+            && self
+                .servers
+                .keys()
+                .zip(&proposed)
+                .all(|(k, p)| *k == p.name);
+        if !same_names {
+            self.servers.retain(|name, _| {
+                proposed
+                    .binary_search_by(|p| p.name.as_str().cmp(name))
+                    .is_ok()
+            });
+            for p in &proposed {
+                if !self.servers.contains_key(&p.name) {
+                    self.servers.insert(p.name.clone(), Confirmation::default());
+                }
+            }
+        }
+        let servers: Vec<ComponentStatus> = self
+            .servers
+            .values_mut()
+            .zip(&proposed)
+            .map(|(confirmation, p)| {
                 let (published, change) = confirmation.update(p, timing, now);
                 changes.extend(change);
                 published
