@@ -182,11 +182,13 @@ pub async fn start(opts: RunOptions) -> anyhow::Result<Running> {
     };
     // The single writer runs on its own thread (a current-thread runtime): a flood of
     // HTTP requests on the main runtime cannot delay report application, so the
-    // probes' report channel never backs up into the probe tasks.
+    // probes' report channel never backs up into the probe tasks. Like the probe
+    // runtime it creates, it runs at the probing threads' priority (see `priority`).
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("nsprobe-state".into())
         .spawn(move || {
+            crate::priority::raise_probing_thread();
             let res = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

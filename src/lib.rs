@@ -18,6 +18,7 @@ pub mod model;
 pub mod page;
 pub mod peer;
 pub mod persist;
+pub mod priority;
 pub mod probe;
 pub mod resolve;
 pub mod scheduler;

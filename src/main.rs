@@ -138,7 +138,7 @@ fn main() -> ExitCode {
         Command::Run { config, web_config } => {
             limit_malloc_arenas();
             init_logging(cli.log_format, "info");
-            match runtime().and_then(|rt| {
+            match serving_runtime().and_then(|rt| {
                 rt.block_on(daemon::run(RunOptions {
                     config_path: config,
                     listen: None,
@@ -155,7 +155,7 @@ fn main() -> ExitCode {
         Command::Demo { listen } => {
             // The demo's own DNS servers log every query at info: keep them quiet.
             init_logging(cli.log_format, "info,hickory_server=warn");
-            match runtime().and_then(|rt| rt.block_on(demo(listen))) {
+            match serving_runtime().and_then(|rt| rt.block_on(demo(listen))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("nsprobe demo: {e:#}");
@@ -265,6 +265,19 @@ async fn demo(listen: std::net::SocketAddr) -> anyhow::Result<()> {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The runtime of `run` and `demo`: it serves HTTP (and its blocking pool reads the
+/// store for pages), so its threads (`nsprobe-http`) run at the readers' priority,
+/// below the probe runtime and the state loop, which the main thread starts at the
+/// process's own (see `nsprobe::priority`).
+fn serving_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("nsprobe-http")
+        .on_thread_start(nsprobe::priority::lower_reader_thread)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

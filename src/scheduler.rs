@@ -124,14 +124,23 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler sending its reports to `reports`.
     pub fn new(reports: mpsc::Sender<Report>) -> Self {
+        // tokio's timer counts whole milliseconds from the moment its runtime is built and
+        // rounds every deadline up to the next one: with the epoch taken after the build,
+        // every tick (epoch + whole milliseconds) fell just after a timer tick and fired up
+        // to 1 ms late. Taken just before, ticks fall on (or a few µs before) timer ticks.
+        let epoch = Instant::now();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(PROBE_WORKERS)
             .thread_name("nsprobe-probe")
+            // Probing runs above the readers, and above the process where allowed
+            // (see `priority`).
+            .on_thread_start(|| {
+                crate::priority::raise_probing_thread();
+            })
             .enable_all()
             .build()
             .map_err(|e| tracing::warn!(error = %e, "no dedicated probe runtime; probing on the main one"))
             .ok();
-        let epoch = Instant::now();
         Scheduler {
             reports,
             running: HashMap::new(),
@@ -268,7 +277,9 @@ async fn run_target(
                 observation: Observation {
                     key: key.clone(),
                     at,
-                    outcome: prober.probe().await,
+                    // Boxed too (about 2 KB, with the TCP retry): allocated for the
+                    // probe's duration only, not held in every idle target's task.
+                    outcome: Box::pin(prober.probe()).await,
                 },
             },
             (

@@ -254,6 +254,7 @@ fn stream(snap: Arc<(Snapshot, DaemonSnapshot)>) -> MetricsBody {
     let spawned = std::thread::Builder::new()
         .name("nsprobe-metrics".into())
         .spawn(move || {
+            crate::priority::lower_reader_thread();
             let (s, d) = &*snap;
             let t = Instant::now();
             let (mut open, mut bytes) = (true, 0usize);
@@ -294,12 +295,14 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// Runs `f` on a thread of its own (`nsprobe-metrics`), not on an async worker nor the
 /// runtime's blocking pool: a backlog there (store reads of a flood of page requests)
 /// must not hold up a scrape. One job runs at a time (see [`Scrapes`]), so these
-/// threads are few.
+/// threads are few. They serve readers, so they run at the readers' priority
+/// ([`crate::priority`]), below the probes.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("nsprobe-metrics".into())
         .spawn(move || {
+            crate::priority::lower_reader_thread();
             let _ = tx.send(f());
         });
     match spawned {
@@ -395,6 +398,19 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn renders_run_at_the_readers_priority() {
+        use crate::priority::{current_nice, process_nice, reader_nice};
+        let (name, nice) = blocking(|| {
+            let name = std::thread::current().name().map(str::to_string);
+            (name, current_nice().unwrap())
+        })
+        .await;
+        assert_eq!(name.as_deref(), Some("nsprobe-metrics"));
+        assert_eq!(nice, reader_nice(process_nice().unwrap()));
+    }
 
     #[test]
     fn accept_encoding() {
