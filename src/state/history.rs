@@ -5,13 +5,13 @@
 //! for a later minute arrives, the open minute is summarised (probes, failures,
 //! min/median/p95/max of successful response times) and its samples dropped.
 //! Memory per server is therefore bounded by `HISTORY_MINUTES` small summaries
-//! plus one minute of samples.
+//! (packed, about 10 bytes each: `minutes.rs`) plus one minute of samples.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::minutes::Minutes;
 use crate::UnixMs;
 
 /// Length of one history bucket in milliseconds.
@@ -20,18 +20,18 @@ pub const MINUTE_MS: u64 = 60_000;
 /// Number of closed minutes kept per server (24 hours).
 pub const HISTORY_MINUTES: usize = 1440;
 
-/// One summarised minute, stored compactly (response times in microseconds).
+/// One summarised minute (response times in microseconds); stored packed ([`Minutes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bucket {
-    /// Minutes since the epoch (32 bits last until the year 10000; 28 bytes a bucket).
-    minute: u32,
-    probes: u32,
-    failures: u32,
+pub(super) struct Bucket {
+    /// Minutes since the epoch (32 bits last until the year 10000).
+    pub(super) minute: u32,
+    pub(super) probes: u32,
+    pub(super) failures: u32,
     /// Min/median/p95/max of successful response times (µs); meaningless when no success.
-    min_us: u32,
-    median_us: u32,
-    p95_us: u32,
-    max_us: u32,
+    pub(super) min_us: u32,
+    pub(super) median_us: u32,
+    pub(super) p95_us: u32,
+    pub(super) max_us: u32,
 }
 
 impl Bucket {
@@ -122,7 +122,7 @@ pub struct MinutePoint {
 /// A server's bounded per-minute response-time history.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseHistory {
-    closed: VecDeque<Bucket>,
+    closed: Minutes,
     open: Option<OpenMinute>,
 }
 
@@ -139,14 +139,7 @@ impl ResponseHistory {
         };
         if needs_new {
             if let Some(open) = self.open.take() {
-                if self.closed.len() == self.closed.capacity() {
-                    // Grow as a Vec does but never past the 24 h ring (evict keeps at most
-                    // HISTORY_MINUTES + 1 for a moment): 40 KB a server, not 64.
-                    let len = self.closed.len();
-                    let want = (len * 2).clamp(16, HISTORY_MINUTES + 1).max(len + 1);
-                    self.closed.reserve_exact(want - len);
-                }
-                self.closed.push_back(open.summary());
+                self.closed.push(&open.summary());
             }
             self.open = Some(OpenMinute::new(minute));
             self.evict(minute);
@@ -167,8 +160,8 @@ impl ResponseHistory {
     /// keeps at most [`HISTORY_MINUTES`] of them.
     fn evict(&mut self, minute: u64) {
         let horizon = minute.saturating_sub(HISTORY_MINUTES as u64);
-        while let Some(front) = self.closed.front() {
-            if u64::from(front.minute) < horizon || self.closed.len() > HISTORY_MINUTES {
+        while let Some(front) = self.closed.first_minute() {
+            if front < horizon || self.closed.len() > HISTORY_MINUTES {
                 self.closed.pop_front();
             } else {
                 break;
@@ -196,7 +189,7 @@ impl ResponseHistory {
             .closed
             .iter()
             .filter(|b| in_range(u64::from(b.minute)))
-            .map(Bucket::point)
+            .map(|b| b.point())
             .collect();
         if let Some(open) = &self.open {
             if in_range(open.minute) {
@@ -310,11 +303,6 @@ mod tests {
             h.record(T0 + m * MINUTE_MS + 1, ms(m % 50 + 1));
         }
         assert!(h.closed_minutes() <= HISTORY_MINUTES);
-        assert!(
-            h.closed.capacity() <= HISTORY_MINUTES + 1,
-            "{}",
-            h.closed.capacity()
-        );
         let now = T0 + 2999 * MINUTE_MS;
         let pts = h.points(now, 100_000);
         assert_eq!(pts.len(), HISTORY_MINUTES);

@@ -18,6 +18,7 @@
 
 mod event;
 mod history;
+mod minutes;
 mod persisted;
 mod server;
 mod service;
