@@ -200,8 +200,10 @@ impl Snapshot {
                 })
                 .collect();
             let mut servers = Vec::with_capacity(st.servers().len());
-            let mut targets = Vec::new();
-            let mut addresses = Vec::new();
+            let mut targets =
+                Vec::with_capacity(st.servers().values().map(|s| s.targets.len()).sum());
+            let mut addresses =
+                Vec::with_capacity(st.servers().values().map(|s| s.addresses.len()).sum());
             for (i, (name, ss)) in st.servers().iter().enumerate() {
                 servers.push(name.clone());
                 for (addr, a) in &ss.addresses {
