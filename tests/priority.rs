@@ -47,7 +47,9 @@ fn get(addr: &str, path: &str) -> String {
 
 #[tokio::test]
 async fn probing_threads_run_above_the_process_readers_below() {
-    const PROCESS_NICE: i32 = 3;
+    // `nice -n 3` adds to the nice value this test runs at (CI may run it niced).
+    let own = rustix::process::getpriority_process(None).expect("getpriority");
+    let process_nice: i32 = own + 3;
     let server = LabServer::start("dk.", 2026112601).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("nsprobe.toml");
@@ -64,7 +66,7 @@ async fn probing_threads_run_above_the_process_readers_below() {
     .unwrap();
     let log_path = dir.path().join("stderr.log");
     let mut child = Command::new("nice")
-        .args(["-n", &PROCESS_NICE.to_string()])
+        .args(["-n", "3"])
         .arg(env!("CARGO_BIN_EXE_nsprobe"))
         .args(["run", "-c"])
         .arg(&config)
@@ -113,20 +115,20 @@ async fn probing_threads_run_above_the_process_readers_below() {
             .map(|(_, nice)| *nice)
             .collect()
     };
-    let reader = reader_nice(PROCESS_NICE);
-    assert_eq!(reader, PROCESS_NICE + READER_NICE);
+    let reader = reader_nice(process_nice);
+    assert_eq!(reader, process_nice + READER_NICE);
     // The main thread has the binary's name.
-    assert_eq!(nice_of("nsprobe"), [PROCESS_NICE], "{threads:?}");
+    assert_eq!(nice_of("nsprobe"), [process_nice], "{threads:?}");
     // The daemon runs as this test does: may it raise a thread's priority?
-    let probing = probing_nice(PROCESS_NICE);
-    assert_eq!(probing, PROCESS_NICE - PROBE_RAISE);
+    let probing = probing_nice(process_nice);
+    assert_eq!(probing, process_nice - PROBE_RAISE);
     let may_raise = std::thread::spawn(move || {
         let tid = rustix::thread::gettid();
         rustix::process::setpriority_process(Some(tid), probing).is_ok()
     })
     .join()
     .unwrap();
-    let probing = if may_raise { probing } else { PROCESS_NICE };
+    let probing = if may_raise { probing } else { process_nice };
     assert_eq!(nice_of("nsprobe-state"), [probing], "{threads:?}");
     let probe = nice_of("nsprobe-probe");
     assert!(!probe.is_empty(), "no probe thread: {threads:?}");
