@@ -63,12 +63,18 @@ def main():
             f.write("local paths = {" + ", ".join(f'"{x}"' for x in paths) + "}\n"
                     "local i = 0\nrequest = function()\n  i = i + 1\n"
                     "  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n")
+        ts0 = time.time()
         pr0, sl0 = B.scrape()
         c0, t0 = B.cpu_s(p.pid), time.time()
         wrk = subprocess.run(["wrk", "-t2", f"-c{CONNS}", f"-d{DURATION}s", "--timeout", "10s",
                               "--latency", "-s", lua, base], capture_output=True, text=True)
         c1, t1 = B.cpu_s(p.pid), time.time()
         pr1, sl1 = B.scrape()
+        # Probe counters are applied by the state thread: scrape once more after a pause,
+        # so probes skipped by the schedule and reports applied late can be told apart.
+        time.sleep(3)
+        pr2, _ = B.scrape()
+        ts2 = time.time()
         B.say(f"## wrk -t2 -c{CONNS} -d{DURATION}s over {', '.join(paths)}")
         for line in wrk.stdout.splitlines():
             B.say("    " + line)
@@ -77,6 +83,8 @@ def main():
         s50, b50 = B.hist_quantile(sl0, sl1, .5)
         s99, b99 = B.hist_quantile(sl0, sl1, .99)
         B.say(f"probes during the window: {pr1 - pr0:.0f} ({(pr1 - pr0) / (t1 - t0):.0f}/s, {n} targets)")
+        B.say(f"probes from the scrape before wrk to one 3 s after it: {pr2 - pr0:.0f} "
+              f"in {ts2 - ts0:.1f} s ({(pr2 - pr0) / (ts2 - ts0):.0f}/s)")
         B.say(f"slip p50 {s50 * 1e3:.2f} ms (bucket ≤ {b50 * 1e3:g}), p99 {s99 * 1e3:.2f} ms (bucket ≤ {b99 * 1e3:g})")
         B.say(f"nsprobe CPU {100 * (c1 - c0) / (t1 - t0):.0f} % of a core during wrk; VmHWM {B.vm(p.pid, 'VmHWM'):.1f} MiB")
 
