@@ -10,7 +10,7 @@
 //! The sockets are not in the poller. While any query is pending, one reaper task
 //! drains the sockets that have pending queries every [`REAP_EVERY`] (or, for a pool made
 //! with [`UdpPool::aligned`], on the scheduler's tick grid: the reaper then wakes with
-//! the probes that start in that slot, so a slot costs the probe thread one wake-up, not
+//! the probes that start in that slot and drains after they ran, so a slot costs the probe thread one wake-up, not
 //! two), so answers that arrive together cost one wake-up of the probe thread, not one
 //! each. A query whose deadline passes drains its socket once more before it gives up,
 //! so an answer that arrived in time is never a timeout for waiting on the reaper. The response time
@@ -482,6 +482,11 @@ async fn reap(pool: Arc<UdpPool>) {
             continue;
         }
         tokio::time::sleep_until(pool.next_reap(tokio::time::Instant::now())).await;
+        if pool.grid.is_some() {
+            // On the grid, the slot's probe ticks fire with this timer: let them run (and
+            // send) first, so the drain and the completions it wakes never delay them.
+            tokio::task::yield_now().await;
+        }
         for conn in pool.active() {
             conn.drain_if(&mut buf, &mut cmsg, false);
         }
