@@ -52,18 +52,7 @@ async fn probing_threads_run_above_the_process_readers_below() {
     let process_nice: i32 = own + 3;
     let server = LabServer::start("dk.", 2026112601).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("nsprobe.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\n[state]\npath = \"{}\"\n\
-             [[zone]]\nname = \"dk.\"\ninterval = \"1s\"\ntimeout = \"300ms\"\n\
-             [[zone.nameservers]]\nname = \"ns1.lab\"\naddresses = [\"{}\"]\n",
-            dir.path().join("state.json").display(),
-            server.addr()
-        ),
-    )
-    .unwrap();
+    let config = common::one_server_config(dir.path(), server.addr());
     let log_path = dir.path().join("stderr.log");
     let mut child = Command::new("nice")
         .args(["-n", "3"])
