@@ -131,6 +131,31 @@ def wait_dns(port, timeout=10):
 
 # ---------------------------------------------------------------- servers
 
+def wait_nsprobe_ready(limit=60):
+    """Polls nsprobe's /readyz (the first probe round done) for at most `limit` seconds."""
+    t = time.time()
+    while time.time() - t < limit:
+        try:
+            if get(f"http://127.0.0.1:{NS_PORT}/readyz", 1)[0]:
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def stop(p, timeout=10, pid=None):
+    """SIGTERM to `pid` (default: the process itself), then wait; SIGKILL if it lingers."""
+    try:
+        os.kill(pid or p.pid, signal.SIGTERM)
+    except OSError:
+        pass
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def start_knot(tmp):
     d = os.path.join(tmp, "knot")
     os.makedirs(d)
@@ -356,13 +381,7 @@ def time_endpoint(path, n=20, gzip=False):
 def nsprobe_scale(tmp, n_targets):
     conf, n = write_config(tmp, n_targets)
     p = start([NSPROBE, "run", "--config", conf], env={**os.environ, "RUST_LOG": "warn"})
-    t = time.time()
-    while time.time() - t < 30:
-        try:
-            if get(f"http://127.0.0.1:{NS_PORT}/readyz", 1)[0]:
-                break
-        except OSError:
-            time.sleep(0.2)
+    wait_nsprobe_ready(30)
     time.sleep(3)  # past the first round
     pr0, sl0 = scrape()
     c0, t0 = cpu_s(p.pid), time.time()
@@ -384,12 +403,7 @@ def nsprobe_scale(tmp, n_targets):
         "metrics_gzip": metz,
         "status": st,
     }
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+    stop(p)
     return r
 
 

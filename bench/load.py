@@ -44,13 +44,7 @@ def main():
         conf, n = B.write_config(tmp, 1000)
         p = B.start([B.NSPROBE, "run", "--config", conf], env={**os.environ, "RUST_LOG": "warn"})
         base = f"http://127.0.0.1:{B.NS_PORT}"
-        t = time.time()
-        while time.time() - t < 30:
-            try:
-                if B.get(f"{base}/readyz", 1)[0]:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        B.wait_nsprobe_ready(30)
         time.sleep(3)
         paths = ["/metrics", "/api/v2/summary.json", "/"]
         try:

@@ -20,13 +20,7 @@ def run(binary, targets, n, tmp, tag):
     p = subprocess.Popen([binary, "run", "--config", conf], stdout=subprocess.DEVNULL, stderr=log,
                          env={**os.environ, "RUST_LOG": "warn,nsprobe::api=debug"})
     B.procs.append(p)
-    t = time.time()
-    while time.time() - t < 60:
-        try:
-            if B.get(f"http://127.0.0.1:{B.NS_PORT}/readyz", 1)[0]:
-                break
-        except OSError:
-            time.sleep(0.2)
+    B.wait_nsprobe_ready(60)
     time.sleep(4)
     load = open("/proc/loadavg").read().split()[0]
     ident = B.time_endpoint("/metrics", n=n)

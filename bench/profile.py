@@ -41,13 +41,7 @@ def main():
         B.wait_ready_line(fast, "fast responder")
         conf, n = B.write_config(tmp, N)
         p = B.start([B.NSPROBE, "run", "--config", conf], env={**os.environ, "RUST_LOG": "warn"})
-        t = time.time()
-        while time.time() - t < 60:
-            try:
-                if B.get(f"http://127.0.0.1:{B.NS_PORT}/readyz", 1)[0]:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        B.wait_nsprobe_ready(60)
         time.sleep(3)
         data = os.path.join(tmp, "perf.data")
         stop, times = threading.Event(), []

@@ -68,13 +68,7 @@ def run(tmp, n_targets):
     p = bench.start(WRAP + [bench.NSPROBE, "run", "--config", conf],
                     env={**os.environ, "RUST_LOG": "warn"})
     pid = child_pid(p.pid)
-    t = time.time()
-    while time.time() - t < 120:
-        try:
-            if bench.get(f"http://127.0.0.1:{bench.NS_PORT}/readyz", 1)[0]:
-                break
-        except OSError:
-            time.sleep(0.2)
+    bench.wait_nsprobe_ready(120)
     c0, t0 = bench.cpu_s(pid), time.time()
     time.sleep(SETTLE)
     c1, t1 = bench.cpu_s(pid), time.time()
@@ -89,15 +83,7 @@ def run(tmp, n_targets):
     r["hwm_ident"] = bench.vm(pid, "VmHWM")
     r["gzip_bytes"], r["ident_bytes"] = gz[-1], ident[-1]
     p.send_signal(signal.SIGTERM if not WRAP else signal.SIGINT)
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        pass
-    try:
-        p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+    bench.stop(p, timeout=60, pid=pid)
     return r
 
 

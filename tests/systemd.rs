@@ -15,18 +15,7 @@ use common::LabServer;
 async fn ready_after_first_round_then_watchdog_pings_then_stopping() {
     let server = LabServer::start("dk.", 2026112601).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("nsprobe.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\n[state]\npath = \"{}\"\n\
-             [[zone]]\nname = \"dk.\"\ninterval = \"1s\"\ntimeout = \"300ms\"\n\
-             [[zone.nameservers]]\nname = \"ns1.lab\"\naddresses = [\"{}\"]\n",
-            dir.path().join("state.json").display(),
-            server.addr()
-        ),
-    )
-    .unwrap();
+    let config = common::one_server_config(dir.path(), server.addr());
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))

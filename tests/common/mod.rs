@@ -670,3 +670,22 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Writes `nsprobe.toml` into `dir`: one zone `dk.` with one nameserver `ns1.lab` at
+/// `server` (1 s interval, 300 ms timeout), the HTTP listener on an ephemeral loopback
+/// port and the state file in `dir`. Returns the config's path.
+pub fn one_server_config(dir: &std::path::Path, server: SocketAddr) -> std::path::PathBuf {
+    let config = dir.join("nsprobe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\n[state]\npath = \"{}\"\n\
+             [[zone]]\nname = \"dk.\"\ninterval = \"1s\"\ntimeout = \"300ms\"\n\
+             [[zone.nameservers]]\nname = \"ns1.lab\"\naddresses = [\"{}\"]\n",
+            dir.join("state.json").display(),
+            server
+        ),
+    )
+    .expect("write the config");
+    config
+}
