@@ -5,6 +5,7 @@
 //! [`ComponentId`] — (group, name) — everywhere: a nameserver listed in two zones
 //! is two components, one per zone group.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -377,19 +378,23 @@ impl Inner {
     pub fn statuses(&self, now: UnixMs) -> Vec<(&ZoneEntry, ZoneStatus)> {
         self.zones
             .values()
-            .map(|z| {
-                let s = z.tracker.current().cloned().unwrap_or_else(|| {
-                    z.tracker.preview(
-                        &z.state,
-                        &z.config.component,
-                        &z.maintenance,
-                        &self.vantage_verdict,
-                        now,
-                    )
-                });
-                (z, s)
-            })
+            .map(|z| (z, self.zone_status(z, now).into_owned()))
             .collect()
+    }
+
+    /// One zone's published statuses, borrowed (no reason string cloned); before the
+    /// first status tick, what its tracker would publish at `now`.
+    pub fn zone_status<'a>(&self, z: &'a ZoneEntry, now: UnixMs) -> Cow<'a, ZoneStatus> {
+        match z.tracker.current() {
+            Some(published) => Cow::Borrowed(published),
+            None => Cow::Owned(z.tracker.preview(
+                &z.state,
+                &z.config.component,
+                &z.maintenance,
+                &self.vantage_verdict,
+                now,
+            )),
+        }
     }
 }
 

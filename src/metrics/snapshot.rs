@@ -4,7 +4,6 @@
 //! evaluates statuses and copies plain numbers (no strings formatted, no text
 //! written). Rendering the text from the copy happens after the lock is released.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -150,18 +149,8 @@ impl Snapshot {
     pub fn take(inner: &Inner, now: UnixMs) -> Snapshot {
         let mut zones = Vec::with_capacity(inner.zones.len());
         for entry in inner.zones.values() {
-            // The published statuses, borrowed (as `Inner::statuses` gives them, without
-            // cloning every reason string under the lock); a preview before the first tick.
-            let zs = match entry.tracker.current() {
-                Some(published) => Cow::Borrowed(published),
-                None => Cow::Owned(entry.tracker.preview(
-                    &entry.state,
-                    &entry.config.component,
-                    &entry.maintenance,
-                    &inner.vantage_verdict,
-                    now,
-                )),
-            };
+            // Borrowed: no reason string is cloned under the lock.
+            let zs = inner.zone_status(entry, now);
             let st = &entry.state;
             let zone = st.zone().to_string();
             let group = zs.group.name.as_str();
