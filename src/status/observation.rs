@@ -160,18 +160,15 @@ impl ObservationLog {
         now: UnixMs,
     ) -> Option<&ObservationRecord> {
         // Looked up by reference: most calls (every component, every status tick) end here.
+        if !self.due(seen.group, seen.component, seen.status, now) {
+            return None;
+        }
         let last = match self.last.get_mut(seen.group) {
             Some(components) => components,
             None => self.last.entry(seen.group.to_string()).or_default(),
         };
         match last.get_mut(seen.component) {
-            Some((status, at)) => {
-                if *status == seen.status && now.saturating_sub(*at) < self.heartbeat_ms {
-                    return None;
-                }
-                *status = seen.status;
-                *at = now;
-            }
+            Some(entry) => *entry = (seen.status, now),
             None => {
                 last.insert(seen.component.to_string(), (seen.status, now));
             }
