@@ -390,38 +390,10 @@ fn main() {
         for chunk in first_week.chunks(members.len()) {
             let t = Instant::now();
             if per_row {
-                for (i, r) in chunk {
-                    c.prepare_cached(sql)
-                        .unwrap()
-                        .execute(rusqlite::params![
-                            *i as i64 + 1,
-                            r.minute as i64,
-                            r.probes,
-                            r.failures,
-                            r.min_us,
-                            r.median_us,
-                            r.p95_us,
-                            r.max_us
-                        ])
-                        .unwrap();
-                }
+                insert_minutes(&c, sql, chunk);
             } else {
                 let tx = c.transaction().unwrap();
-                for (i, r) in chunk {
-                    tx.prepare_cached(sql)
-                        .unwrap()
-                        .execute(rusqlite::params![
-                            *i as i64 + 1,
-                            r.minute as i64,
-                            r.probes,
-                            r.failures,
-                            r.min_us,
-                            r.median_us,
-                            r.p95_us,
-                            r.max_us
-                        ])
-                        .unwrap();
-                }
+                insert_minutes(&tx, sql, chunk);
                 tx.commit().unwrap();
             }
             lat.push(t.elapsed().as_micros() as u64);
@@ -444,6 +416,26 @@ fn main() {
 }
 
 /// The outages, stalls, maintenance windows and restarts of `days` days (deterministic).
+/// The baselines' minute rows, one `INSERT` each, on `c` (a connection, or a transaction
+/// through its `Deref`).
+fn insert_minutes(c: &rusqlite::Connection, sql: &str, rows: &[(usize, MinuteRecord)]) {
+    for (i, r) in rows {
+        c.prepare_cached(sql)
+            .unwrap()
+            .execute(rusqlite::params![
+                *i as i64 + 1,
+                r.minute as i64,
+                r.probes,
+                r.failures,
+                r.min_us,
+                r.median_us,
+                r.p95_us,
+                r.max_us
+            ])
+            .unwrap();
+    }
+}
+
 fn plan(members: &[Member], days: u64, rng: &mut StdRng) -> Vec<Episode> {
     let mut out = Vec::new();
     let end = START + days * DAY;
