@@ -17,6 +17,17 @@ async fn pooled(pool: &Arc<UdpPool>, s: ProbeSpec) -> Outcome {
 
 #[tokio::test]
 async fn every_mode_is_classified_as_with_a_fresh_socket() {
+    every_mode_classified(Arc::new(UdpPool::new())).await;
+}
+
+/// The same with the pool the daemon runs: read on the scheduler's 10 ms tick grid.
+#[tokio::test]
+async fn every_mode_is_classified_on_the_tick_grid_too() {
+    let epoch = tokio::time::Instant::now();
+    every_mode_classified(Arc::new(UdpPool::aligned(epoch, Duration::from_millis(10)))).await;
+}
+
+async fn every_mode_classified(pool: Arc<UdpPool>) {
     let cases = [
         (Mode::Refused, FailureKind::Refused),
         (Mode::Servfail, FailureKind::Servfail),
@@ -32,7 +43,6 @@ async fn every_mode_is_classified_as_with_a_fresh_socket() {
         (Mode::TruncateAlways, FailureKind::TruncatedTcp),
     ];
     let lab = lab().await;
-    let pool = Arc::new(UdpPool::new());
     for (mode, kind) in cases {
         lab.set_mode(mode);
         let started = Instant::now();
