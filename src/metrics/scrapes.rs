@@ -2,8 +2,8 @@
 //! encoding.
 //!
 //! A scrape joins the current job — one snapshot and its renders — while the job's
-//! snapshot or a render is still in flight, or for [`REUSE`] (20 ms, the daemon's
-//! report batch) after it started; otherwise it starts a new job. Each job is rendered
+//! snapshot or a render is still in flight, or for [`REUSE`] (20 ms) after it
+//! started; otherwise it starts a new job. Each job is rendered
 //! at most once as text and once as gzip, and every response shares that body
 //! (`Bytes`). So at most one snapshot and render run at a time, a thousand concurrent
 //! scrapes cost one copy under the lock, one render and one body in memory, and
@@ -40,8 +40,8 @@ use crate::model::Shared;
 const GZIP_LEVEL: u32 = 1;
 
 /// A scrape arriving within this long after a snapshot was taken shares it: the daemon
-/// applies probe reports in 20 ms batches, so a snapshot this young is as fresh as a
-/// new one would be.
+/// applies probe reports in batches 100 ms apart, so a snapshot this young is mostly
+/// as fresh as a new one would be.
 pub const REUSE: Duration = Duration::from_millis(20);
 
 /// Identity bodies estimated larger than this are streamed, not held whole (see the module

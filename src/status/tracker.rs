@@ -420,13 +420,13 @@ mod tests {
     /// The recovery bound of README (Status rules, Bounds) is an upper bound: its worst
     /// case step by step, interval 1 s, timeout 500 ms, defaults otherwise. The probe sent
     /// 1 ms before the network is back went into the outage and fails; the next two succeed,
-    /// each answer taking 499 ms; the second report waits 20 ms for the loop (batch wait);
-    /// the status tick due 249 ms later is the first to see `operational` and fires 20 ms
-    /// late (behind another batch wait), so `clear_after` counts from there; the tick due
-    /// `clear_after` later is on time, 20 ms short, and the next one, again 20 ms late,
-    /// publishes. recover_after × interval + timeout + clear_after + 2 ticks + 2 × 20 ms
-    /// = 123.04 s holds; the bound without the response time and the batch waits
-    /// (122.5 s) does not.
+    /// each answer taking 499 ms; the second report waits 20 ms for the loop (busy with
+    /// other work); the status tick due 249 ms later is the first to see `operational`
+    /// and fires 20 ms late (behind other work again), so `clear_after` counts from
+    /// there; the tick due `clear_after` later is on time, 20 ms short, and the next one,
+    /// again 20 ms late, publishes. recover_after × interval + timeout + clear_after +
+    /// 2 ticks + 2 × 20 ms = 123.04 s holds; the bound without the response time and the
+    /// loop's delays (122.5 s) does not.
     #[test]
     fn recovery_worst_case_is_within_the_documented_bound() {
         const BATCH_WAIT: u64 = 20;
