@@ -177,10 +177,11 @@ impl Confirmation {
     }
 
     /// Feeds the proposal of `now`; returns what is published (with `since` and
-    /// `last_known` filled in) and the change, if the published status changed.
+    /// `last_known` filled in) and the change, if the published status changed. The
+    /// proposal's strings become the published one's when they are what is published.
     pub fn update(
         &mut self,
-        proposed: &ComponentStatus,
+        proposed: ComponentStatus,
         timing: Timing,
         now: UnixMs,
     ) -> (ComponentStatus, Option<Change>) {
@@ -190,7 +191,7 @@ impl Confirmation {
                 (Status::Unknown, Some((shown, since))) if now < until => {
                     self.restored = Some(Some(until));
                     let published = ComponentStatus {
-                        name: proposed.name.clone(),
+                        name: proposed.name,
                         status: shown,
                         reason: format!(
                             "{} (restored after a restart; not observed since: {})",
@@ -214,10 +215,11 @@ impl Confirmation {
                     // Leaving maintenance publishes the proposal at once.
                     self.known = None;
                 }
-                (proposed.status, proposed.reason.clone())
+                (proposed.status, None)
             }
             Some(level) => self.observe(level, &proposed.reason, timing, now),
         };
+        let reason = reason.unwrap_or(proposed.reason);
         let previous = self.shown.map(|(s, _)| s);
         let change = if previous != Some(status) {
             self.shown = Some((status, now));
@@ -232,7 +234,7 @@ impl Confirmation {
             None
         };
         let published = ComponentStatus {
-            name: proposed.name.clone(),
+            name: proposed.name,
             status,
             reason,
             since: self.shown.map(|(_, t)| t),
@@ -242,13 +244,14 @@ impl Confirmation {
     }
 
     /// An observed proposal of severity `level`: updates the runs and the confirmed level.
+    /// Returns the status to publish and its reason (None: the proposal's `reason`).
     fn observe(
         &mut self,
         level: usize,
         reason: &str,
         timing: Timing,
         now: UnixMs,
-    ) -> (Status, String) {
+    ) -> (Status, Option<String>) {
         for l in 0..LEVELS {
             if level >= l {
                 self.at_least[l].get_or_insert(now);
@@ -261,13 +264,21 @@ impl Confirmation {
                 self.at_most[l] = None;
             }
         }
-        self.latest[level] = Some((now, reason.to_string()));
+        // Every tick proposes again, mostly with the same reason: the strings are
+        // overwritten in place, not reallocated.
+        match &mut self.latest[level] {
+            Some((at, r)) => {
+                *at = now;
+                set(r, reason);
+            }
+            slot => *slot = Some((now, reason.to_string())),
+        }
         let held = |since: Option<UnixMs>, d: Duration| {
             since.is_some_and(|t| now.saturating_sub(t) >= duration_ms(d))
         };
-        let Some((known, known_reason)) = self.known.clone() else {
+        let Some(known) = self.known.as_ref().map(|(l, _)| *l) else {
             self.known = Some((level, reason.to_string()));
-            return (Status::from_severity(level), reason.to_string());
+            return (Status::from_severity(level), None);
         };
         // Worse: the worst level held for confirm_after, unless an even worse one is about to
         // be (within a tenth of confirm_after): an outage building up over a few seconds
@@ -281,7 +292,7 @@ impl Confirmation {
                 .saturating_sub(timing.confirm_after / 10);
             let worse_soon = (l + 1..LEVELS).any(|h| held(self.at_least[h], soon));
             if worse_soon {
-                return self.pending(known, &known_reason, level, reason, timing, now);
+                return self.pending(known, level, reason, timing, now);
             }
             return self.confirm(l, self.at_least[l], reason);
         }
@@ -291,53 +302,68 @@ impl Confirmation {
             let soon = timing.clear_after.saturating_sub(timing.clear_after / 10);
             let better_soon = (0..l).any(|b| held(self.at_most[b], soon));
             if better_soon {
-                return self.pending(known, &known_reason, level, reason, timing, now);
+                return self.pending(known, level, reason, timing, now);
             }
             return self.confirm(l, self.at_most[l], reason);
         }
         if level == known {
-            self.known = Some((known, reason.to_string()));
-            return (Status::from_severity(known), reason.to_string());
+            if let Some((_, r)) = &mut self.known {
+                set(r, reason);
+            }
+            return (Status::from_severity(known), None);
         }
-        self.pending(known, &known_reason, level, reason, timing, now)
+        self.pending(known, level, reason, timing, now)
     }
 
     /// Confirms severity `l`, held in a run since `run`: published with the reason of the
     /// newest proposal of exactly `l` in that run (`current`, the newest proposal's reason,
     /// when there is none).
-    fn confirm(&mut self, l: usize, run: Option<UnixMs>, current: &str) -> (Status, String) {
+    fn confirm(
+        &mut self,
+        l: usize,
+        run: Option<UnixMs>,
+        current: &str,
+    ) -> (Status, Option<String>) {
         let reason = match (&self.latest[l], run) {
-            (Some((at, r)), Some(since)) if *at >= since => r.clone(),
-            _ => current.to_string(),
+            (Some((at, r)), Some(since)) if *at >= since => Some(r.clone()),
+            _ => None,
         };
-        self.known = Some((l, reason.clone()));
+        self.known = Some((l, reason.clone().unwrap_or_else(|| current.to_string())));
         (Status::from_severity(l), reason)
     }
 
-    /// The confirmed status is kept while a different proposal has not held long enough;
-    /// the reason says what is pending.
+    /// The confirmed status (`known`, with the reason it was confirmed with) is kept while
+    /// a different proposal has not held long enough; the reason says what is pending.
     fn pending(
         &self,
         known: usize,
-        known_reason: &str,
         level: usize,
         reason: &str,
         timing: Timing,
         now: UnixMs,
-    ) -> (Status, String) {
+    ) -> (Status, Option<String>) {
         let (verb, since, wait) = if level > known {
             ("confirmed", self.at_least[level], timing.confirm_after)
         } else {
             ("cleared", self.at_most[level], timing.clear_after)
         };
         let for_ms = since.map_or(0, |t| now.saturating_sub(t));
+        let known_reason = self.known.as_ref().map_or("", |(_, r)| r.as_str());
         let reason = format!(
             "{known_reason} (now {} for {}s, {verb} after {}s: {reason})",
             Status::from_severity(level),
             for_ms / 1000,
             timing_secs(wait),
         );
-        (Status::from_severity(known), reason)
+        (Status::from_severity(known), Some(reason))
+    }
+}
+
+/// `r` = `to`, keeping `r`'s buffer (no allocation when it is large enough).
+fn set(r: &mut String, to: &str) {
+    if r != to {
+        r.clear();
+        r.push_str(to);
     }
 }
 
@@ -362,14 +388,14 @@ mod tests {
     /// Feeds `status` every second over `[from, to)`; returns the changes.
     fn feed(c: &mut Confirmation, status: Status, from: u64, to: u64) -> Vec<Change> {
         (from..to)
-            .filter_map(|s| c.update(&p(status), T, s * SEC).1)
+            .filter_map(|s| c.update(p(status), T, s * SEC).1)
             .collect()
     }
 
     #[test]
     fn first_observation_is_published_at_once() {
         let mut c = Confirmation::new();
-        let (out, change) = c.update(&p(Status::Operational), T, 0);
+        let (out, change) = c.update(p(Status::Operational), T, 0);
         assert_eq!(out.status, Status::Operational);
         assert_eq!(out.since, Some(0));
         assert_eq!(change.map(|c| c.from), Some(None));
@@ -381,7 +407,7 @@ mod tests {
         feed(&mut c, Status::Operational, 0, 10);
         // 29 s of major outage: nothing published.
         assert!(feed(&mut c, Status::MajorOutage, 10, 39).is_empty());
-        let (out, _) = c.update(&p(Status::MajorOutage), T, 38 * SEC);
+        let (out, _) = c.update(p(Status::MajorOutage), T, 38 * SEC);
         assert_eq!(out.status, Status::Operational);
         assert!(
             out.reason.contains("now major_outage for 28s"),
@@ -431,7 +457,7 @@ mod tests {
         );
         // Published with the reason of the level published, not the newest proposal's.
         assert_eq!(ch[0].reason, "because degraded_performance");
-        let (out, _) = c.update(&p(Status::MajorOutage), T, 36 * SEC);
+        let (out, _) = c.update(p(Status::MajorOutage), T, 36 * SEC);
         assert!(
             out.reason
                 .starts_with("because degraded_performance (now major_outage for 15s"),
@@ -476,7 +502,7 @@ mod tests {
         feed(&mut c, Status::Operational, 0, 5);
         let ch = feed(&mut c, Status::Unknown, 5, 6);
         assert_eq!(ch[0].to, Status::Unknown);
-        let (out, _) = c.update(&p(Status::Unknown), T, 7 * SEC);
+        let (out, _) = c.update(p(Status::Unknown), T, 7 * SEC);
         assert_eq!(out.last_known, Some(Status::Operational));
         // Back from unknown with an outage: confirmation resumes from the held status.
         assert_eq!(
@@ -516,7 +542,7 @@ mod tests {
 
         // After the restart: nothing observed yet (unknown) → the outage stays published.
         let mut r = Confirmation::restore(&saved);
-        let (out, change) = r.update(&p(Status::Unknown), T, 100 * SEC);
+        let (out, change) = r.update(p(Status::Unknown), T, 100 * SEC);
         assert_eq!(change, None);
         assert_eq!(out.status, Status::MajorOutage);
         assert_eq!(out.since, Some(40 * SEC));
@@ -538,12 +564,12 @@ mod tests {
         // The hold ends after RESTORE_HOLD of unknown: then unknown is published.
         let mut r = Confirmation::restore(&saved);
         let hold = duration_ms(RESTORE_HOLD);
-        assert_eq!(r.update(&p(Status::Unknown), T, 100 * SEC).1, None);
+        assert_eq!(r.update(p(Status::Unknown), T, 100 * SEC).1, None);
         assert_eq!(
-            r.update(&p(Status::Unknown), T, 100 * SEC + hold - 1).1,
+            r.update(p(Status::Unknown), T, 100 * SEC + hold - 1).1,
             None
         );
-        let (out, change) = r.update(&p(Status::Unknown), T, 100 * SEC + hold);
+        let (out, change) = r.update(p(Status::Unknown), T, 100 * SEC + hold);
         assert_eq!(out.status, Status::Unknown);
         assert_eq!(out.last_known, Some(Status::MajorOutage));
         assert_eq!(change.map(|c| c.from), Some(Some(Status::MajorOutage)));

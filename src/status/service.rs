@@ -321,7 +321,7 @@ impl ServiceTracker {
                 Some(c) => c,
                 None => self.members.entry(name.to_string()).or_default(),
             };
-            let (out, change) = confirmation.update(&p, timing, now);
+            let (out, change) = confirmation.update(p, timing, now);
             changes.extend(change);
             published.push(out);
             seen.insert(name);
@@ -338,7 +338,7 @@ impl ServiceTracker {
             confirm_after: Duration::ZERO,
             clear_after: Duration::ZERO,
         };
-        let (group, change) = self.group.update(&group, at_once, now);
+        let (group, change) = self.group.update(group, at_once, now);
         changes.extend(change);
         self.current = Some(GroupStatus {
             group,

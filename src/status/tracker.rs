@@ -157,7 +157,7 @@ impl ZoneTracker {
         let servers: Vec<ComponentStatus> = self
             .servers
             .values_mut()
-            .zip(&proposed)
+            .zip(proposed)
             .map(|(confirmation, p)| {
                 let (published, change) = confirmation.update(p, timing, now);
                 changes.extend(change);
@@ -177,7 +177,7 @@ impl ZoneTracker {
             confirm_after: Duration::ZERO,
             clear_after: Duration::ZERO,
         };
-        let (group, change) = self.group.update(&group, at_once, now);
+        let (group, change) = self.group.update(group, at_once, now);
         changes.extend(change);
         self.current = Some(ZoneStatus {
             group,
