@@ -453,6 +453,8 @@ impl Daemon {
         drop(pullers);
         scheduler.stop();
         // The final save is awaited: it must reach the disk before the process exits.
+        // Minutes closed since the last series tick go with it.
+        self.send_series();
         self.start_save();
         if let Some(store) = self.store.take() {
             let _ = tokio::task::spawn_blocking(move || store.close(SHUTDOWN_FLUSH)).await;
@@ -1028,7 +1030,11 @@ impl Daemon {
     }
 
     /// Send every closed minute of every component's response-time history not sent
-    /// yet to the store.
+    /// yet to the store, then a mark; release the minutes the writer has committed (the
+    /// charts read those from the store).
+    ///
+    /// Nothing is lost while the loop is late: a history keeps every minute the store
+    /// has not committed (up to 24 h), so the minutes since `last_minute` are all there.
     fn send_series(&mut self) {
         let now = now_ms();
         let current = now / MINUTE_MS;
@@ -1037,39 +1043,43 @@ impl Daemon {
         }
         let from = self.last_minute;
         let Some(store) = &self.store else { return };
-        let minutes = (current.saturating_sub(from) as usize).clamp(1, 60) + 1;
-        let inner = self.shared.lock();
+        let written = store.written_before();
         let mut records = Vec::new();
-        for z in inner.zones.values() {
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        for z in inner.zones.values_mut() {
             for (name, s) in z.state.servers() {
-                for p in s.history.points(now, minutes) {
-                    let m = p.start / MINUTE_MS;
-                    if m >= from && m < current && p.probes > 0 {
-                        records.push((
-                            (z.config.component.clone(), name.clone()),
-                            MinuteRecord::from_point(&p),
-                        ));
+                for p in s.history.points_between(from, current) {
+                    if p.probes == 0 {
+                        continue;
                     }
+                    records.push((
+                        (z.config.component.clone(), name.clone()),
+                        MinuteRecord::from_point(&p),
+                    ));
                 }
             }
+            z.state.release_history(written);
         }
-        for g in &inner.groups {
-            for c in &g.components {
-                for p in c.state.history.points(now, minutes) {
-                    let m = p.start / MINUTE_MS;
-                    if m >= from && m < current && p.probes > 0 {
-                        records.push((
-                            (g.config.name.clone(), c.config.name.clone()),
-                            MinuteRecord::from_point(&p),
-                        ));
+        for g in &mut inner.groups {
+            for c in &mut g.components {
+                for p in c.state.history.points_between(from, current) {
+                    if p.probes == 0 {
+                        continue;
                     }
+                    records.push((
+                        (g.config.name.clone(), c.config.name.clone()),
+                        MinuteRecord::from_point(&p),
+                    ));
                 }
+                c.state.history.release(written);
             }
         }
-        drop(inner);
+        drop(guard);
         for (component, record) in records {
             store.send(Write::Minute { component, record });
         }
+        store.send(Write::SeriesMark(current));
         self.last_minute = current;
     }
 }

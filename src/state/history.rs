@@ -1,11 +1,14 @@
-//! Per-server response-time history for status-page graphs.
+//! Per-server response-time history for status-page graphs: the recent tail.
 //!
-//! A bounded ring of per-minute summaries covering [`HISTORY_MINUTES`] minutes (24 h).
 //! Raw response times are kept only for the current (open) minute; when a probe
 //! for a later minute arrives, the open minute is summarised (probes, failures,
 //! min/median/p95/max of successful response times) and its samples dropped.
-//! Memory per server is therefore bounded by `HISTORY_MINUTES` small summaries
-//! (packed, about 10 bytes each: `minutes.rs`) plus one minute of samples.
+//! Closed minutes stay here until the store has them ([`ResponseHistory::release`]:
+//! the daemon sends every closed minute to the store and releases those the writer
+//! has committed), so in a running daemon the tail is a minute or two long; the
+//! 24-hour charts join the store's minute rows with this tail ([`merge_minutes`]).
+//! When nothing releases them (no store, or a disk refusing writes) they are kept
+//! up to [`HISTORY_MINUTES`] (24 h; packed, about 10 bytes each: `minutes.rs`).
 
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use crate::UnixMs;
 /// Length of one history bucket in milliseconds.
 pub const MINUTE_MS: u64 = 60_000;
 
-/// Number of closed minutes kept per server (24 hours).
+/// Most closed minutes kept per server (24 hours), when the store does not take them.
 pub const HISTORY_MINUTES: usize = 1440;
 
 /// One summarised minute (response times in microseconds); stored packed ([`Minutes`]).
@@ -119,7 +122,7 @@ pub struct MinutePoint {
     pub max_ms: Option<f64>,
 }
 
-/// A server's bounded per-minute response-time history.
+/// A server's per-minute response-time history: the minutes the store may not have yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseHistory {
     closed: Minutes,
@@ -174,6 +177,31 @@ impl ResponseHistory {
         self.closed.len()
     }
 
+    /// Drops the closed minutes before `minute` (minutes since the epoch): the store has
+    /// them. The open minute is kept.
+    pub fn release(&mut self, minute: u64) {
+        while self.closed.first_minute().is_some_and(|m| m < minute) {
+            self.closed.pop_front();
+        }
+    }
+
+    /// Points of the minutes in `[from, before)` (minutes since the epoch), oldest first,
+    /// the open minute included (as of now) if in range: what the daemon sends to the
+    /// store once `before` has begun.
+    pub fn points_between(&self, from: u64, before: u64) -> Vec<MinutePoint> {
+        let in_range = |m: u64| m >= from && m < before;
+        let mut points: Vec<MinutePoint> = self
+            .closed
+            .iter()
+            .filter(|b| in_range(u64::from(b.minute)))
+            .map(|b| b.point())
+            .collect();
+        if let Some(open) = self.open.as_ref().filter(|o| in_range(o.minute)) {
+            points.push(open.summary().point());
+        }
+        points
+    }
+
     /// Points for the `minutes` minutes ending with the minute containing `now` (inclusive),
     /// oldest first. Minutes without any probe are omitted. The open minute is included,
     /// summarised as of now. `minutes` is capped at [`HISTORY_MINUTES`].
@@ -198,6 +226,39 @@ impl ResponseHistory {
         }
         points
     }
+}
+
+/// The first minute (ms since the epoch) of the `minutes` minutes ending with the minute
+/// containing `now`, as [`ResponseHistory::points`] counts them (`minutes` capped at
+/// [`HISTORY_MINUTES`]): the start of the store query that joins a history's tail.
+pub fn window_start(now: UnixMs, minutes: usize) -> UnixMs {
+    let minutes = minutes.clamp(1, HISTORY_MINUTES) as u64;
+    ((now / MINUTE_MS + 1).saturating_sub(minutes)) * MINUTE_MS
+}
+
+/// Joins minute points read from the store with a history's tail ([`ResponseHistory::points`]
+/// over the same window), both oldest first: every minute once, oldest first; a minute
+/// in both is taken from the tail (the open minute, or one the store may hold an earlier
+/// summary of).
+pub fn merge_minutes(stored: Vec<MinutePoint>, tail: Vec<MinutePoint>) -> Vec<MinutePoint> {
+    let Some(tail_first) = tail.first().map(|p| p.start) else {
+        return stored;
+    };
+    let mut out: Vec<MinutePoint> = Vec::with_capacity(stored.len() + tail.len());
+    let mut tail = tail.into_iter().peekable();
+    for p in stored {
+        if p.start >= tail_first {
+            while let Some(t) = tail.next_if(|t| t.start <= p.start) {
+                out.push(t);
+            }
+            if out.last().is_some_and(|t| t.start == p.start) {
+                continue;
+            }
+        }
+        out.push(p);
+    }
+    out.extend(tail);
+    out
 }
 
 /// Median of a sorted slice (mean of the two middle values for an even length).

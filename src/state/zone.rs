@@ -286,8 +286,10 @@ impl ZoneState {
         })
     }
 
-    /// Per-minute response times of `server` for the `minutes` minutes up to `now`, oldest
-    /// first; minutes without probes are omitted. None for an unknown server.
+    /// Per-minute response times of `server` for the `minutes` minutes up to `now` that
+    /// its history still holds (the tail the store may not have yet: see
+    /// [`super::ResponseHistory`]), oldest first; minutes without probes are omitted. None
+    /// for an unknown server.
     pub fn response_times(
         &self,
         server: &str,
@@ -295,6 +297,14 @@ impl ZoneState {
         minutes: usize,
     ) -> Option<Vec<MinutePoint>> {
         Some(self.servers.get(server)?.history.points(now, minutes))
+    }
+
+    /// Releases every server's closed history minutes before `minute` (minutes since the
+    /// epoch): the store has them.
+    pub fn release_history(&mut self, minute: u64) {
+        for s in self.servers.values_mut() {
+            s.history.release(minute);
+        }
     }
 
     /// Applies one probe result and returns what it caused. Observations for targets not

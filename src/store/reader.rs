@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{schema, ComponentKey, Opened, Resolution, SeriesPoint, StoreError};
 use crate::incidents::Incident;
+use crate::state::{merge_minutes, window_start, MinutePoint, MINUTE_MS};
 use crate::status::Status;
 use crate::uptime::{self, Uptime, DAY_MS};
 use crate::UnixMs;
@@ -164,6 +165,48 @@ impl StoreReader {
                 }
             }
         })
+    }
+
+    /// The minute rows of component (group, name) starting in `[from, to)`, oldest
+    /// first, as the in-memory history gives them (see [`crate::state::merge_minutes`]).
+    pub fn minutes(
+        &self,
+        group: &str,
+        name: &str,
+        from: UnixMs,
+        to: UnixMs,
+    ) -> Result<Vec<MinutePoint>, StoreError> {
+        let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        Ok(self
+            .series(group, name, Resolution::Minute, from, to)?
+            .into_iter()
+            .map(|p| MinutePoint {
+                start: p.start,
+                probes: n(p.probes),
+                failures: n(p.failures),
+                min_ms: p.min_ms,
+                median_ms: p.typical_ms,
+                p95_ms: p.p95_ms,
+                max_ms: p.max_ms,
+            })
+            .collect())
+    }
+
+    /// The `minutes` minutes (at most a day) ending with the minute containing `now` of
+    /// component (group, name): the stored rows joined with `tail`, the points its
+    /// in-memory history holds over the same window ([`crate::state::merge_minutes`]).
+    pub fn joined_minutes(
+        &self,
+        group: &str,
+        name: &str,
+        tail: Vec<MinutePoint>,
+        now: UnixMs,
+        minutes: usize,
+    ) -> Result<Vec<MinutePoint>, StoreError> {
+        let from = window_start(now, minutes);
+        let to = (now / MINUTE_MS + 1) * MINUTE_MS;
+        let stored = self.minutes(group, name, from, to)?;
+        Ok(merge_minutes(stored, tail))
     }
 
     /// Incidents created or resolved at or after `since`, newest first, at most `limit`.

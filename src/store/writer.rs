@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,17 @@ pub(super) struct Writer {
     /// When rows were last pruned, on `clock`.
     last_maintain: Option<UnixMs>,
     clock: Clock,
+    /// Published [`super::Store::written_before`].
+    written_before: Arc<AtomicU64>,
+    /// The newest committed [`Write::SeriesMark`].
+    mark: u64,
+    /// Minutes (since the epoch) of minute records dropped at [`MAX_PENDING`], oldest
+    /// first, each once; those older than a day are forgotten.
+    dropped: VecDeque<u64>,
 }
+
+/// Minutes a dropped minute holds [`super::Store::written_before`] back (the 24-hour charts).
+const DROPPED_HOLD_MINUTES: u64 = 1440;
 
 impl Writer {
     pub(super) fn new(
@@ -42,6 +53,7 @@ impl Writer {
         conn: Option<Connection>,
         metrics: Arc<DaemonMetrics>,
         clock: Clock,
+        written_before: Arc<AtomicU64>,
     ) -> Writer {
         let failing = conn.is_none();
         Writer {
@@ -54,6 +66,9 @@ impl Writer {
             last_attempt: failing.then(Instant::now),
             last_maintain: None,
             clock,
+            written_before,
+            mark: 0,
+            dropped: VecDeque::new(),
         }
     }
 
@@ -106,7 +121,12 @@ impl Writer {
         match m {
             Msg::Write(w) => {
                 if self.pending.len() >= MAX_PENDING {
-                    self.pending.pop_front();
+                    if let Some(Write::Minute { record, .. }) = self.pending.pop_front() {
+                        let minute = record.minute / 60_000;
+                        if self.dropped.back() != Some(&minute) {
+                            self.dropped.push_back(minute);
+                        }
+                    }
                     self.metrics.store_error("dropped");
                 }
                 self.pending.push_back(w);
@@ -136,7 +156,12 @@ impl Writer {
             match self.write_batch(n) {
                 Ok(()) => {
                     self.metrics.observe_store_write(started.elapsed());
-                    self.pending.drain(..n);
+                    for w in self.pending.drain(..n) {
+                        if let Write::SeriesMark(m) = w {
+                            self.mark = self.mark.max(m);
+                        }
+                    }
+                    self.publish_mark();
                     if self.failing {
                         self.failing = false;
                         info!(path = %self.settings.path.display(), "store writable again; caught up");
@@ -155,6 +180,17 @@ impl Writer {
             }
         }
         self.metrics.set_store_pending(self.pending.len());
+    }
+
+    /// Publishes how far the series minutes are readable: the newest committed mark,
+    /// held back to the oldest minute dropped in the last day.
+    fn publish_mark(&mut self) {
+        let horizon = ((self.clock)() / 60_000).saturating_sub(DROPPED_HOLD_MINUTES);
+        while self.dropped.front().is_some_and(|m| *m < horizon) {
+            self.dropped.pop_front();
+        }
+        let before = self.dropped.front().map_or(self.mark, |m| self.mark.min(*m));
+        self.written_before.fetch_max(before, Ordering::Release);
     }
 
     fn write_batch(&mut self, n: usize) -> Result<(), StoreError> {
@@ -300,6 +336,7 @@ fn write_one(
             )?
             .execute(params![path])?;
         }
+        Write::SeriesMark(_) => {}
         Write::Incident(inc) => {
             let body = serde_json::to_string(inc.as_ref())
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
