@@ -35,7 +35,7 @@ use crate::status::{
     self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, SavedTracker, Seen,
     ServiceTracker, Status, VantageSeries, VantageViews, ZoneTracker,
 };
-use crate::store::{MinuteRecord, Store, Write};
+use crate::store::{series, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
 use crate::{duration_ms, now_ms, UnixMs};
 
@@ -1031,10 +1031,7 @@ impl Daemon {
 
     /// Send every closed minute of every component's response-time history not sent
     /// yet to the store, then a mark; release the minutes the writer has committed (the
-    /// charts read those from the store).
-    ///
-    /// Nothing is lost while the loop is late: a history keeps every minute the store
-    /// has not committed (up to 24 h), so the minutes since `last_minute` are all there.
+    /// charts read those from the store). See [`crate::store::series`].
     fn send_series(&mut self) {
         let now = now_ms();
         let current = now / MINUTE_MS;
@@ -1044,40 +1041,27 @@ impl Daemon {
         let from = self.last_minute;
         let Some(store) = &self.store else { return };
         let written = store.written_before();
-        let mut records = Vec::new();
-        let mut guard = self.shared.lock();
-        let inner = &mut *guard;
-        for z in inner.zones.values_mut() {
-            for (name, s) in z.state.servers() {
-                for p in s.history.points_between(from, current) {
-                    if p.probes == 0 {
-                        continue;
-                    }
-                    records.push((
-                        (z.config.component.clone(), name.clone()),
-                        MinuteRecord::from_point(&p),
-                    ));
+        let mut writes = Vec::new();
+        {
+            let mut guard = self.shared.lock();
+            let inner = &mut *guard;
+            for z in inner.zones.values_mut() {
+                let zone = &z.config.component;
+                for (name, h) in z.state.histories_mut() {
+                    let key = (zone.clone(), name.clone());
+                    series::take_minutes(h, &key, from, current, written, &mut writes);
                 }
             }
-            z.state.release_history(written);
-        }
-        for g in &mut inner.groups {
-            for c in &mut g.components {
-                for p in c.state.history.points_between(from, current) {
-                    if p.probes == 0 {
-                        continue;
-                    }
-                    records.push((
-                        (g.config.name.clone(), c.config.name.clone()),
-                        MinuteRecord::from_point(&p),
-                    ));
+            for g in &mut inner.groups {
+                for c in &mut g.components {
+                    let key = (g.config.name.clone(), c.config.name.clone());
+                    let h = &mut c.state.history;
+                    series::take_minutes(h, &key, from, current, written, &mut writes);
                 }
-                c.state.history.release(written);
             }
         }
-        drop(guard);
-        for (component, record) in records {
-            store.send(Write::Minute { component, record });
+        for w in writes {
+            store.send(w);
         }
         store.send(Write::SeriesMark(current));
         self.last_minute = current;

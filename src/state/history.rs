@@ -376,6 +376,85 @@ mod tests {
     }
 
     #[test]
+    fn release_keeps_the_open_minute_and_later_closed_ones() {
+        let mut h = ResponseHistory::default();
+        for m in 0..5u64 {
+            h.record(T0 + m * MINUTE_MS, ms(m + 1));
+        }
+        let m0 = T0 / MINUTE_MS;
+        assert_eq!(h.closed_minutes(), 4);
+        h.release(m0 + 2);
+        assert_eq!(h.closed_minutes(), 2);
+        let starts: Vec<u64> = h
+            .points(T0 + 4 * MINUTE_MS, 60)
+            .iter()
+            .map(|p| p.start)
+            .collect();
+        assert_eq!(starts, [2, 3, 4].map(|k| T0 + k * MINUTE_MS));
+        // Releasing past the open minute drops every closed one, never the open one.
+        h.release(m0 + 100);
+        assert_eq!(h.closed_minutes(), 0);
+        assert_eq!(h.points(T0 + 4 * MINUTE_MS, 60).len(), 1);
+        // points_between: closed and open minutes of the half-open range.
+        h.record(T0 + 5 * MINUTE_MS, ms(9));
+        let b = h.points_between(m0 + 4, m0 + 5);
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].start, b[0].max_ms), (T0 + 4 * MINUTE_MS, Some(5.0)));
+        let open = h.points_between(m0 + 5, m0 + 6);
+        assert_eq!(
+            (open[0].start, open[0].max_ms),
+            (T0 + 5 * MINUTE_MS, Some(9.0))
+        );
+        assert!(h.points_between(m0 + 6, m0 + 9).is_empty());
+    }
+
+    #[test]
+    fn merge_takes_each_minute_once_and_the_tail_first() {
+        let p = |m: u64, probes: u32| MinutePoint {
+            start: T0 + m * MINUTE_MS,
+            probes,
+            failures: 0,
+            min_ms: None,
+            median_ms: None,
+            p95_ms: None,
+            max_ms: None,
+        };
+        let stored = vec![p(0, 1), p(1, 1), p(3, 1), p(4, 1)];
+        let tail = vec![p(3, 2), p(5, 2), p(6, 2)];
+        let got: Vec<(u64, u32)> = merge_minutes(stored.clone(), tail)
+            .iter()
+            .map(|q| ((q.start - T0) / MINUTE_MS, q.probes))
+            .collect();
+        assert_eq!(got, [(0, 1), (1, 1), (3, 2), (4, 1), (5, 2), (6, 2)]);
+        assert_eq!(merge_minutes(stored.clone(), Vec::new()), stored);
+        assert_eq!(merge_minutes(Vec::new(), stored.clone()), stored);
+        // A tail older than every stored minute goes first.
+        let got: Vec<u64> = merge_minutes(vec![p(4, 1)], vec![p(1, 2), p(2, 2)])
+            .iter()
+            .map(|q| (q.start - T0) / MINUTE_MS)
+            .collect();
+        assert_eq!(got, [1, 2, 4]);
+    }
+
+    #[test]
+    fn window_start_matches_points() {
+        let mut h = ResponseHistory::default();
+        for m in 0..100u64 {
+            h.record(T0 + m * MINUTE_MS, ms(1));
+        }
+        let now = T0 + 99 * MINUTE_MS + 30_000;
+        for minutes in [1usize, 7, 60, 100, 5000] {
+            let pts = h.points(now, minutes);
+            let first = window_start(now, minutes);
+            assert!(pts.iter().all(|p| p.start >= first));
+            assert_eq!(pts.len(), minutes.min(100), "{minutes}");
+            if minutes < 100 {
+                assert_eq!(pts[0].start, first);
+            }
+        }
+    }
+
+    #[test]
     fn late_sample_counts_in_open_minute() {
         let mut h = ResponseHistory::default();
         h.record(T0 + MINUTE_MS, ms(5));

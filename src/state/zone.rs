@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::event::Event;
-use super::history::MinutePoint;
+use super::history::{MinutePoint, ResponseHistory};
 use super::persisted::Pending;
 use super::server::{AddressState, ServerState};
 use super::target::Observation;
@@ -299,12 +299,10 @@ impl ZoneState {
         Some(self.servers.get(server)?.history.points(now, minutes))
     }
 
-    /// Releases every server's closed history minutes before `minute` (minutes since the
-    /// epoch): the store has them.
-    pub fn release_history(&mut self, minute: u64) {
-        for s in self.servers.values_mut() {
-            s.history.release(minute);
-        }
+    /// Every server's response-time history, by server name (to send its minutes to the
+    /// store and release them).
+    pub fn histories_mut(&mut self) -> impl Iterator<Item = (&String, &mut ResponseHistory)> {
+        self.servers.iter_mut().map(|(n, s)| (n, &mut s.history))
     }
 
     /// Applies one probe result and returns what it caused. Observations for targets not

@@ -18,11 +18,12 @@
 
 pub mod reader;
 pub mod schema;
+pub mod series;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! on failure keeps the records (bounded) and retries, reopening the file if needed.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,8 @@ pub(super) struct Writer {
     written_before: Arc<AtomicU64>,
     /// The newest committed [`Write::SeriesMark`].
     mark: u64,
+    /// Most records pending ([`MAX_PENDING`]; fewer in tests).
+    max_pending: usize,
     /// Minutes (since the epoch) of minute records dropped at [`MAX_PENDING`], oldest
     /// first, each once; those older than a day are forgotten.
     dropped: VecDeque<u64>,
@@ -68,6 +70,7 @@ impl Writer {
             clock,
             written_before,
             mark: 0,
+            max_pending: MAX_PENDING,
             dropped: VecDeque::new(),
         }
     }
@@ -120,7 +123,7 @@ impl Writer {
     fn take(&mut self, m: Msg, acks: &mut Vec<Sender<()>>) -> bool {
         match m {
             Msg::Write(w) => {
-                if self.pending.len() >= MAX_PENDING {
+                if self.pending.len() >= self.max_pending {
                     if let Some(Write::Minute { record, .. }) = self.pending.pop_front() {
                         let minute = record.minute / 60_000;
                         if self.dropped.back() != Some(&minute) {
@@ -189,7 +192,10 @@ impl Writer {
         while self.dropped.front().is_some_and(|m| *m < horizon) {
             self.dropped.pop_front();
         }
-        let before = self.dropped.front().map_or(self.mark, |m| self.mark.min(*m));
+        let before = self
+            .dropped
+            .front()
+            .map_or(self.mark, |m| self.mark.min(*m));
         self.written_before.fetch_max(before, Ordering::Release);
     }
 
@@ -347,4 +353,82 @@ fn write_one(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MinuteRecord;
+    use std::sync::atomic::AtomicU64;
+
+    fn minute(m: u64) -> Write {
+        Write::Minute {
+            component: ("g".into(), "c".into()),
+            record: MinuteRecord {
+                minute: m * 60_000,
+                probes: 1,
+                failures: 0,
+                min_us: Some(1),
+                median_us: Some(1),
+                p95_us: Some(1),
+                max_us: Some(1),
+            },
+        }
+    }
+
+    /// Minutes dropped while the disk refused writes hold `written_before` back for a
+    /// day (the daemon keeps them in memory for the 24-hour charts), then let it go.
+    #[test]
+    fn dropped_minutes_hold_the_mark_back_for_a_day() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("not-yet");
+        let settings = StoreConfig {
+            path: sub.join("nsprobe.db"),
+            retention: Duration::from_secs(90 * 86_400),
+            minute_retention: Duration::from_secs(7 * 86_400),
+        };
+        let now = Arc::new(AtomicU64::new(1000 * 60_000));
+        let clock = now.clone();
+        let written = Arc::new(AtomicU64::new(0));
+        let mut w = Writer::new(
+            settings,
+            None,
+            Arc::new(DaemonMetrics::new()),
+            Arc::new(move || clock.load(Ordering::Relaxed)),
+            written.clone(),
+        );
+        w.max_pending = 6;
+        let mut acks = Vec::new();
+        for m in [
+            minute(1000),
+            minute(1000),
+            Write::SeriesMark(1001),
+            minute(1001),
+            Write::SeriesMark(1002),
+            minute(1002),
+            Write::SeriesMark(1003),
+            minute(1003),
+        ] {
+            w.take(Msg::Write(m), &mut acks);
+        }
+        // The directory is missing: nothing is written, minute 1000 was dropped twice.
+        w.write_pending();
+        assert_eq!(written.load(Ordering::Relaxed), 0);
+        assert_eq!(w.dropped, [1000]);
+        std::fs::create_dir(&sub).expect("mkdir");
+        w.write_pending();
+        assert!(w.pending.is_empty());
+        assert_eq!(w.mark, 1003);
+        assert_eq!(
+            written.load(Ordering::Relaxed),
+            1000,
+            "held at the dropped minute"
+        );
+        // A day later the dropped minute is out of every chart: the mark goes on.
+        now.store(2441 * 60_000, Ordering::Relaxed);
+        w.take(Msg::Write(Write::SeriesMark(2441)), &mut acks);
+        w.write_pending();
+        assert_eq!(written.load(Ordering::Relaxed), 2441);
+        assert!(w.dropped.is_empty());
+    }
 }
