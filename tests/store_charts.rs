@@ -133,20 +133,20 @@ fn day_charts_from_store_and_tail_equal_the_in_memory_day_and_survive_a_restart(
         let minute = (now - T0) / MINUTE_MS;
         // a.nic.dk: every second, 1 % failures, an hour of outage (every probe fails).
         let r = rng.next();
-        let a_ok = !(300..360).contains(&minute) && r % 100 != 0;
+        let a_ok = !(300..360).contains(&minute) && !r.is_multiple_of(100);
         let rtt = Duration::from_micros(40 + (r >> 8) % 30_000);
         comps[0].record(now, a_ok.then_some(rtt));
         // Whois: every 5 s, silent for an hour (minutes without probes are omitted).
-        if s % 5 == 0 && !(700..760).contains(&minute) {
-            let ok = rng.next() % 20 != 0;
+        if s.is_multiple_of(5) && !(700..760).contains(&minute) {
+            let ok = !rng.next().is_multiple_of(20);
             comps[1].record(now, ok.then(|| Duration::from_millis(3 + s % 200)));
         }
         // The daemon's series tick (every 10 s).
-        if s % 10 == 0 {
+        if s.is_multiple_of(10) {
             let current = now / MINUTE_MS;
             if current > last_minute {
                 send_series(&store, &mut comps, last_minute, current);
-                if last_minute % 7 == 0 && current == last_minute + 1 {
+                if last_minute.is_multiple_of(7) && current == last_minute + 1 {
                     // The writer had caught up at the last tick (as it has in a daemon,
                     // ten seconds later): only the minute sent now is left.
                     let most = comps.iter().map(|c| c.tail.closed_minutes()).max();
@@ -154,10 +154,10 @@ fn day_charts_from_store_and_tail_equal_the_in_memory_day_and_survive_a_restart(
                 }
                 last_minute = current;
                 // Mostly the writer is left to run; every 7th minute it is waited for.
-                if current % 7 == 0 {
+                if current.is_multiple_of(7) {
                     assert!(store.flush(Duration::from_secs(10)), "flush");
                 }
-                if current % 53 == 0 || minute == 1441 {
+                if current.is_multiple_of(53) || minute == 1441 {
                     compared += assert_same(&store, &comps, now);
                 }
             }
