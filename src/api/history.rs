@@ -112,8 +112,7 @@ fn days_param(params: &HashMap<String, String>, allowed: &[&str]) -> Result<u32,
     super::count_param(params, "days", DEFAULT_DAYS, MAX_DAYS, allowed)
 }
 
-/// Runs a store query on a blocking thread; a failure is a 503.
-pub(super) async fn blocking<T: Send + 'static>(
+async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
