@@ -7,7 +7,7 @@
 //! thresholds) and counts the live heap bytes after each phase:
 //!
 //! ```text
-//! cargo run --release --example state_mem -- [TARGETS] [--no-store]   (default 10000)
+//! cargo run --release --example state_mem -- [TARGETS] [--no-store] [--read-cost]   (default 10000)
 //! ```
 //!
 //! Phases: targets registered; 23 h 50 min at one probe a minute per target (fills the
@@ -18,7 +18,9 @@
 //! stays. With `--no-store` nothing is released: every history keeps its 24 h of
 //! minutes, as when the store refuses writes for a day (and as every daemon did before
 //! the charts read the store). Per-structure figures are measured by rebuilding one
-//! structure alone.
+//! structure alone. `--read-cost` also times what the memory is traded for: reading a
+//! component's day of minutes back from a real store (`StoreReader::joined_minutes`,
+//! as the status page does per chart).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
@@ -206,4 +208,73 @@ fn main() {
         (h3 - h0) as f64 / 1024.0 / 1024.0
     );
     drop(zones);
+    if args.iter().any(|a| a == "--read-cost") {
+        read_cost();
+    }
+}
+
+/// Times `joined_minutes` over a full day of one component's minutes in a real store.
+fn read_cost() {
+    use nsprobe::config::StoreConfig;
+    use nsprobe::metrics::DaemonMetrics;
+    use nsprobe::store::{MinuteRecord, Store, Write};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = T0 + 1440 * MIN - 1;
+    let settings = StoreConfig {
+        path: dir.path().join("nsprobe.db"),
+        retention: Duration::from_secs(90 * 86_400),
+        minute_retention: Duration::from_secs(7 * 86_400),
+    };
+    let (store, _) = Store::open_with_clock(
+        &settings,
+        Arc::new(DaemonMetrics::new()),
+        Arc::new(move || now),
+    )
+    .expect("store");
+    let charts = 19;
+    for c in 0..charts {
+        for m in 0..1440u64 {
+            store.send(Write::Minute {
+                component: ("DNS (.dk)".into(), format!("ns{c}")),
+                record: MinuteRecord {
+                    minute: T0 + m * MIN,
+                    probes: 60,
+                    failures: 0,
+                    min_us: Some(55),
+                    median_us: Some(61 + (m % 7) as u32),
+                    p95_us: Some(90),
+                    max_us: Some(15_000),
+                },
+            });
+        }
+    }
+    assert!(store.flush(Duration::from_secs(60)), "flush");
+    let reader = store.reader();
+    // The whole day per chart (a daemon up for a day), then its last minute only (the
+    // fixed cost of a query: a daemon up for a minute).
+    for (what, minutes, rows) in [("a day of minutes", 1440, 1440), ("one minute", 1, 1)] {
+        let mut times = Vec::new();
+        for round in 0..50 {
+            let t = std::time::Instant::now();
+            for c in 0..charts {
+                let got = reader
+                    .joined_minutes("DNS (.dk)", &format!("ns{c}"), Vec::new(), now, minutes)
+                    .expect("read");
+                assert_eq!(got.len(), rows);
+            }
+            if round > 0 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "read-cost: {what} ({rows} rows) for {charts} charts (the .dk page): median {:.2} ms, max {:.2} ms over {} rounds ({:.1} µs per chart)",
+            times[times.len() / 2],
+            times[times.len() - 1],
+            times.len(),
+            times[times.len() / 2] * 1000.0 / charts as f64
+        );
+    }
+    store.close(Duration::from_secs(10));
 }
