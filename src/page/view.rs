@@ -208,9 +208,7 @@ impl PageView {
             }
         }
     }
-}
 
-impl PageView {
     /// [`PageView::join_day`] for chart `index` only (a badge).
     pub fn join_chart(&mut self, index: usize, minutes: Vec<MinutePoint>) {
         let Some(chart) = self.charts.get_mut(index) else {
