@@ -176,20 +176,28 @@ impl StoreReader {
         from: UnixMs,
         to: UnixMs,
     ) -> Result<Vec<MinutePoint>, StoreError> {
-        let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        Ok(self
-            .series(group, name, Resolution::Minute, from, to)?
-            .into_iter()
-            .map(|p| MinutePoint {
-                start: p.start,
-                probes: n(p.probes),
-                failures: n(p.failures),
-                min_ms: p.min_ms,
-                median_ms: p.typical_ms,
-                p95_ms: p.p95_ms,
-                max_ms: p.max_ms,
-            })
-            .collect())
+        let ms = |us: Option<i64>| us.map(|v| v as f64 / 1000.0);
+        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT m.minute, m.probes, m.failures, m.min_us, m.median_us, m.p95_us, m.max_us
+                 FROM component c JOIN series_minute m ON m.component = c.id
+                 WHERE c.grp = ?1 AND c.name = ?2 AND m.minute >= ?3 AND m.minute < ?4
+                 ORDER BY m.minute",
+            )?;
+            let rows = st.query_map(params![group, name, from as i64, to as i64], |r| {
+                Ok(MinutePoint {
+                    start: r.get::<_, i64>(0)? as u64,
+                    probes: n(r.get(1)?),
+                    failures: n(r.get(2)?),
+                    min_ms: ms(r.get(3)?),
+                    median_ms: ms(r.get(4)?),
+                    p95_ms: ms(r.get(5)?),
+                    max_ms: ms(r.get(6)?),
+                })
+            })?;
+            rows.collect()
+        })
     }
 
     /// The `minutes` minutes (at most a day) ending with the minute containing `now` of
