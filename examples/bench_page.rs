@@ -177,6 +177,7 @@ fn main() {
                         failures: u32::from(i % 50 == 0) * 60,
                     })
                     .collect(),
+                minutes: Vec::new(),
                 vantages: Vec::new(),
             })
             .collect(),

@@ -406,50 +406,100 @@ pub(crate) fn count_param(
 }
 
 async fn response_times(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<AppState>,
     Path((zone, server)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ResponseTimesView>, ApiError> {
     let minutes = minutes_param(&params)?;
     let now = now_ms();
-    let inner = shared.lock();
-    let entry = find_zone(&inner, &zone)?;
-    // Nameserver names are DNS names: match them case-insensitively.
-    let server = entry
-        .state
-        .servers()
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case(&server))
-        .cloned()
-        .unwrap_or(server);
-    let mut view = views::response_times_view(entry, &server, now, minutes).ok_or_else(|| {
-        ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}"))
-    })?;
-    view.vantages = views::vantage_series(&inner, &entry.config.component, &server, now, minutes);
+    let (mut view, key, tail) = {
+        let inner = state.shared.lock();
+        let entry = find_zone(&inner, &zone)?;
+        // Nameserver names are DNS names: match them case-insensitively.
+        let server = entry
+            .state
+            .servers()
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&server))
+            .cloned()
+            .unwrap_or(server);
+        let tail = entry
+            .state
+            .response_times(&server, now, minutes as usize)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("zone {zone:?} has no nameserver {server:?}"))
+            })?;
+        let mut view = views::response_times_view(entry, &server, minutes, Vec::new());
+        view.vantages =
+            views::vantage_series(&inner, &entry.config.component, &server, now, minutes);
+        (view, (entry.config.component.clone(), server), tail)
+    };
+    let points = joined_minutes(&state, key, tail, now, minutes).await;
+    view.points = views::point_views(points);
     Ok(Json(view))
 }
 
 /// Per-minute response times of a service component (group and component names as
 /// configured, any case; percent-encode spaces in the path).
 async fn service_response_times(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<AppState>,
     Path((group, component)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ServiceResponseTimesView>, ApiError> {
     let minutes = minutes_param(&params)?;
     let now = now_ms();
-    let inner = shared.lock();
-    let entry = inner
-        .groups
-        .iter()
-        .find(|g| g.config.name.eq_ignore_ascii_case(&group))
-        .ok_or_else(|| ApiError::not_found(format!("no such group: {group:?}")))?;
-    let mut view =
-        views::service_response_times_view(entry, &component, now, minutes).ok_or_else(|| {
+    let (mut view, key, tail) = {
+        let inner = state.shared.lock();
+        let entry = inner
+            .groups
+            .iter()
+            .find(|g| g.config.name.eq_ignore_ascii_case(&group))
+            .ok_or_else(|| ApiError::not_found(format!("no such group: {group:?}")))?;
+        let c = entry.component(&component).ok_or_else(|| {
             ApiError::not_found(format!("group {group:?} has no component {component:?}"))
         })?;
-    view.vantages = views::vantage_series(&inner, &view.group, &view.component, now, minutes);
+        let tail = c.state.history.points(now, minutes as usize);
+        let mut view =
+            views::service_response_times_view(entry, &c.config.name, minutes, Vec::new());
+        view.vantages = views::vantage_series(&inner, &view.group, &view.component, now, minutes);
+        let key = (view.group.clone(), view.component.clone());
+        (view, key, tail)
+    };
+    let points = joined_minutes(&state, key, tail, now, minutes).await;
+    view.points = views::point_views(points);
     Ok(Json(view))
+}
+
+/// The `minutes` minutes up to `now` of component `key`: the store's minute rows joined
+/// with `tail`, the in-memory history's points over the same window (read on a
+/// blocking thread); the tail alone without a store, or when it cannot be read (logged:
+/// a store never opened released nothing, so the tail is then the whole window).
+async fn joined_minutes(
+    state: &AppState,
+    key: crate::store::ComponentKey,
+    tail: Vec<crate::state::MinutePoint>,
+    now: UnixMs,
+    minutes: u32,
+) -> Vec<crate::state::MinutePoint> {
+    let Some(reader) = state.store.clone() else {
+        return tail;
+    };
+    let mine = tail.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        reader.joined_minutes(&key.0, &key.1, mine, now, minutes as usize)
+    })
+    .await;
+    match got {
+        Ok(Ok(points)) => points,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "response times: stored minutes unavailable; serving those in memory");
+            tail
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "response times: store query failed; serving the minutes in memory");
+            tail
+        }
+    }
 }
 
 /// Find a zone by name, with or without the trailing dot, case-insensitively.

@@ -35,7 +35,7 @@ use crate::status::{
     self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, SavedTracker, Seen,
     ServiceTracker, Status, VantageSeries, VantageViews, ZoneTracker,
 };
-use crate::store::{MinuteRecord, Store, Write};
+use crate::store::{series, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
 use crate::{duration_ms, now_ms, UnixMs};
 
@@ -481,6 +481,8 @@ impl Daemon {
         drop(pullers);
         scheduler.stop();
         // The final save is awaited: it must reach the disk before the process exits.
+        // Minutes closed since the last series tick go with it.
+        self.send_series();
         self.start_save();
         if let Some(store) = self.store.take() {
             let _ = tokio::task::spawn_blocking(move || store.close(SHUTDOWN_FLUSH)).await;
@@ -1056,7 +1058,8 @@ impl Daemon {
     }
 
     /// Send every closed minute of every component's response-time history not sent
-    /// yet to the store.
+    /// yet to the store, then a mark; release the minutes the writer has committed (the
+    /// charts read those from the store). See [`crate::store::series`].
     fn send_series(&mut self) {
         let now = now_ms();
         let current = now / MINUTE_MS;
@@ -1065,39 +1068,30 @@ impl Daemon {
         }
         let from = self.last_minute;
         let Some(store) = &self.store else { return };
-        let minutes = (current.saturating_sub(from) as usize).clamp(1, 60) + 1;
-        let inner = self.shared.lock();
-        let mut records = Vec::new();
-        for z in inner.zones.values() {
-            for (name, s) in z.state.servers() {
-                for p in s.history.points(now, minutes) {
-                    let m = p.start / MINUTE_MS;
-                    if m >= from && m < current && p.probes > 0 {
-                        records.push((
-                            (z.config.component.clone(), name.clone()),
-                            MinuteRecord::from_point(&p),
-                        ));
-                    }
+        let written = store.written_before();
+        let mut writes = Vec::new();
+        {
+            let mut guard = self.shared.lock();
+            let inner = &mut *guard;
+            for z in inner.zones.values_mut() {
+                let zone = &z.config.component;
+                for (name, h) in z.state.histories_mut() {
+                    let key = (zone.clone(), name.clone());
+                    series::take_minutes(h, &key, from, current, written, &mut writes);
+                }
+            }
+            for g in &mut inner.groups {
+                for c in &mut g.components {
+                    let key = (g.config.name.clone(), c.config.name.clone());
+                    let h = &mut c.state.history;
+                    series::take_minutes(h, &key, from, current, written, &mut writes);
                 }
             }
         }
-        for g in &inner.groups {
-            for c in &g.components {
-                for p in c.state.history.points(now, minutes) {
-                    let m = p.start / MINUTE_MS;
-                    if m >= from && m < current && p.probes > 0 {
-                        records.push((
-                            (g.config.name.clone(), c.config.name.clone()),
-                            MinuteRecord::from_point(&p),
-                        ));
-                    }
-                }
-            }
+        for w in writes {
+            store.send(w);
         }
-        drop(inner);
-        for (component, record) in records {
-            store.send(Write::Minute { component, record });
-        }
+        store.send(Write::SeriesMark(current));
         self.last_minute = current;
     }
 }

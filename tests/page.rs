@@ -269,7 +269,8 @@ const DAY: u64 = 86_400_000;
 
 /// Writes what the daemon would have written weeks ago: a.nic.dk answering in 7.5 ms three
 /// days ago and in 9.5 ms twenty days ago; l.nic.dk down for an hour three days ago, with
-/// its (resolved) incident.
+/// its (resolved) incident. And what a daemon stopped an hour ago wrote: a minute of
+/// b.nic.dk two hours ago, half its probes failed, the others answered in 31.5 ms.
 fn seed_history(path: &std::path::Path, now: u64) {
     use nsprobe::config::StoreConfig;
     use nsprobe::incidents::{AffectedComponent, Impact, Incident, IncidentStatus, IncidentUpdate};
@@ -300,6 +301,18 @@ fn seed_history(path: &std::path::Path, now: u64) {
             },
         });
     }
+    store.send(Write::Minute {
+        component: ("DNS (.dk)".into(), "b.nic.dk".into()),
+        record: MinuteRecord {
+            minute: (now - 2 * 3_600_000) / 60_000 * 60_000,
+            probes: 60,
+            failures: 30,
+            min_us: Some(31_000),
+            median_us: Some(31_500),
+            p95_us: Some(32_000),
+            max_us: Some(33_000),
+        },
+    });
     let (down, up) = (
         today - 3 * DAY + 6 * 3_600_000,
         today - 3 * DAY + 7 * 3_600_000,
@@ -419,8 +432,49 @@ async fn stored_history_charts_incidents_and_bars() {
     let (code, inc) = http(addr, "GET", "/incidents/seeded0incid").await;
     assert_eq!(code, 200);
     assert!(inc.contains("Seeded: l.nic.dk was not reachable") && inc.contains("Resolved"));
-    // 24 hours: from memory, the stored days are not in it.
+    // 24 hours: the store's minutes of the last day (written before this daemon started)
+    // joined with those in memory; the stored days before are not in it.
     assert!(!draws(figure(&page, "a.nic.dk"), 7.5));
+    assert!(
+        draws(figure(&page, "b.nic.dk"), 31.5),
+        "the minute of 2 h ago"
+    );
+    let (code, rt) = http(
+        addr,
+        "GET",
+        "/api/v1/zones/dk/servers/b.nic.dk/response-times?minutes=1440",
+    )
+    .await;
+    assert_eq!(code, 200, "{rt}");
+    let rt: serde_json::Value = serde_json::from_str(&rt).unwrap();
+    let points = rt["points"].as_array().unwrap();
+    let stored = &points[0];
+    assert_eq!(
+        (stored["probes"].as_u64(), stored["failures"].as_u64()),
+        (Some(60), Some(30)),
+        "{rt}"
+    );
+    assert_eq!(stored["median_ms"].as_f64(), Some(31.5), "{rt}");
+    assert!(points.len() >= 2, "and the minutes in memory: {rt}");
+    let (_, rt) = http(
+        addr,
+        "GET",
+        "/api/v1/zones/dk/servers/b.nic.dk/response-times?minutes=60",
+    )
+    .await;
+    assert!(!rt.contains("31.5"), "outside the last hour: {rt}");
+    let (_, badge) = http(addr, "GET", "/badge/b.nic.dk/uptime.json").await;
+    let badge: serde_json::Value = serde_json::from_str(&badge).unwrap();
+    let up: f64 = badge["message"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert!(
+        up < 100.0 && up > 40.0,
+        "the stored failures count: {badge}"
+    );
     // 7 days: hourly points from the store (three days ago), not twenty days ago.
     let (code, week) = http(addr, "GET", "/?range=7d").await;
     assert_eq!(code, 200);

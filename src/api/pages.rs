@@ -3,7 +3,6 @@
 //!
 //! Each copies a [`PageView`] under the lock and renders after releasing it.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
@@ -15,6 +14,7 @@ use super::{ApiError, AppState};
 use crate::model::Shared;
 use crate::now_ms;
 use crate::page::range::ChartRange;
+use crate::page::view::CHART_MINUTES;
 use crate::page::{self, badge, incidents as page_incidents, status_words, timeline, PageView};
 use crate::store::Resolution;
 
@@ -55,7 +55,30 @@ pub async fn status_page(State(state): State<AppState>, Query(q): Query<PageQuer
         let ids = v.component_ids();
         let now = v.now;
         let chart_ids: Vec<_> = v.charts.iter().map(|c| c.id.clone()).collect();
+        let tails: Vec<_> = v
+            .charts
+            .iter_mut()
+            .map(|c| std::mem::take(&mut c.minutes))
+            .collect();
         let got = tokio::task::spawn_blocking(move || {
+            // The 24 hours (charts and uptime): the store's minutes joined with the tails.
+            let mut failed = false;
+            let days: Vec<_> = chart_ids
+                .iter()
+                .zip(tails)
+                .map(|(id, tail)| {
+                    if failed {
+                        return tail;
+                    }
+                    reader
+                        .joined_minutes(&id.group, &id.name, tail.clone(), now, CHART_MINUTES)
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(component = %id, error = %e, "status page: stored minutes unavailable");
+                            failed = true;
+                            tail
+                        })
+                })
+                .collect();
             let series = range.from_store().then(|| {
                 let from = now.saturating_sub(range.span_ms());
                 let from = from - from % range.step_ms();
@@ -91,13 +114,14 @@ pub async fn status_page(State(state): State<AppState>, Query(q): Query<PageQuer
                     }
                 }
             }
-            (out, stored, series)
+            (out, stored, series, days)
         })
         .await;
         if got.is_err() {
             v.range = ChartRange::Day;
         }
-        if let Ok((u, stored, series)) = got {
+        if let Ok((u, stored, series, days)) = got {
+            v.join_day(days);
             if let Some(series) = series {
                 for (c, points) in v.charts.iter_mut().zip(series) {
                     c.points = points;
@@ -196,7 +220,7 @@ fn parse_badge(rest: &str) -> Option<(&str, BadgeKind)> {
 }
 
 /// `GET /badge/{component}.svg|.json`, `GET /badge/{component}/uptime.svg|.json`.
-pub async fn badge(State(shared): State<Arc<Shared>>, Path(rest): Path<String>) -> Response {
+pub async fn badge(State(state): State<AppState>, Path(rest): Path<String>) -> Response {
     let Some((spec, kind)) = parse_badge(&rest) else {
         return ApiError::not_found(
             "badge URLs: /badge/{component}.svg, /badge/{component}.json, \
@@ -204,12 +228,35 @@ pub async fn badge(State(shared): State<Arc<Shared>>, Path(rest): Path<String>) 
         )
         .into_response();
     };
-    let v = view(&shared);
+    let mut v = view(&state.shared);
     let Some(c) = v.find(spec) else {
         return ApiError::not_found(format!(
             "no component {spec:?} (give its id from /api/v2/components.json, its name, or group/name)"
         ))
         .into_response();
+    };
+    let id = c.id.clone();
+    let uptime = matches!(kind, BadgeKind::UptimeSvg | BadgeKind::UptimeJson);
+    if let (true, Some(reader)) = (uptime, state.store.clone()) {
+        // The 24-hour uptime: the store's minutes joined with the in-memory tail.
+        if let Some(i) = v.charts.iter().position(|ch| ch.id == id) {
+            let tail = std::mem::take(&mut v.charts[i].minutes);
+            let (now, cid) = (v.now, id.clone());
+            let joined = tokio::task::spawn_blocking(move || {
+                reader.joined_minutes(&cid.group, &cid.name, tail, now, CHART_MINUTES)
+            })
+            .await;
+            match joined {
+                Ok(Ok(minutes)) => v.join_chart(i, minutes),
+                Ok(Err(e)) => {
+                    tracing::warn!(component = %id, error = %e, "badge: stored minutes unavailable")
+                }
+                Err(e) => tracing::warn!(component = %id, error = %e, "badge: store query failed"),
+            }
+        }
+    }
+    let Some(c) = v.find(spec) else {
+        return ApiError::not_found(format!("no component {spec:?}")).into_response();
     };
     let label = c.id.name.as_str();
     let (label, message, color) = match kind {

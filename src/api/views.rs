@@ -598,21 +598,21 @@ fn zone_view(entry: &ZoneEntry, zs: &status::ZoneStatus, now: UnixMs) -> ZoneVie
     }
 }
 
-/// The response-time series of one server; None when the zone has no such server.
+/// The response-time series of one server from its per-minute `points` (the store's
+/// minutes joined with the history's tail).
 pub fn response_times_view(
     entry: &ZoneEntry,
     server: &str,
-    now: UnixMs,
     minutes: u32,
-) -> Option<ResponseTimesView> {
-    let points = entry.state.response_times(server, now, minutes as usize)?;
-    Some(ResponseTimesView {
+    points: Vec<MinutePoint>,
+) -> ResponseTimesView {
+    ResponseTimesView {
         zone: entry.state.zone().to_string(),
         server: server.to_string(),
         minutes,
         points: point_views(points),
         vantages: Vec::new(),
-    })
+    }
 }
 
 /// `GET /api/v1/groups/{group}/components/{component}/response-times`.
@@ -632,24 +632,24 @@ pub struct ServiceResponseTimesView {
     pub vantages: Vec<VantageSeriesView>,
 }
 
-/// The response-time series of one service component; None when the group has no such component.
+/// The response-time series of one service component from its per-minute `points`.
 pub fn service_response_times_view(
     group: &GroupEntry,
     component: &str,
-    now: UnixMs,
     minutes: u32,
-) -> Option<ServiceResponseTimesView> {
-    let entry = group.component(component)?;
-    Some(ServiceResponseTimesView {
+    points: Vec<MinutePoint>,
+) -> ServiceResponseTimesView {
+    ServiceResponseTimesView {
         group: group.config.name.clone(),
-        component: entry.config.name.clone(),
+        component: component.to_string(),
         minutes,
-        points: point_views(entry.state.history.points(now, minutes as usize)),
+        points: point_views(points),
         vantages: Vec::new(),
-    })
+    }
 }
 
-fn point_views(points: Vec<MinutePoint>) -> Vec<PointView> {
+/// Minute points as the API shows them.
+pub fn point_views(points: Vec<MinutePoint>) -> Vec<PointView> {
     points
         .into_iter()
         .map(|p| PointView {

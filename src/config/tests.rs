@@ -897,3 +897,19 @@ fn maintenance_names_service_components_like_nameservers() {
     assert!(c.maintenance[0].covers("Registry", "EPP"));
     assert!(!c.maintenance[0].covers("Other", "EPP"));
 }
+
+#[test]
+fn store_minute_retention_covers_the_day_charts() {
+    let c = ok(&format!("{MINIMAL}\n[store]\nminute_retention = \"1d\"\n"));
+    assert_eq!(c.store.minute_retention, Duration::from_secs(86_400));
+    let e = err(&format!("{MINIMAL}\n[store]\nminute_retention = \"12h\"\n"));
+    assert!(e.contains("t.toml:9:"), "{e}");
+    assert!(
+        e.contains("minute_retention (and retention) must be at least 1d"),
+        "{e}"
+    );
+    // A short retention shortens the minutes too: named at retention.
+    let e = err(&format!("{MINIMAL}\n[store]\nretention = \"6h\"\n"));
+    assert!(e.contains("t.toml:9:"), "{e}");
+    assert!(e.contains("at least 1d"), "{e}");
+}

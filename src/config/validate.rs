@@ -449,10 +449,19 @@ impl Cx<'_> {
                 ));
             }
         }
+        // The 24-hour response-time charts read the store's minute rows.
+        let minute_retention = minute_retention.min(retention);
+        // Both default to more; one of them was written shorter.
+        if let Some(v) = (minute_retention < day)
+            .then(|| raw.minute_retention.as_ref().or(raw.retention.as_ref()))
+            .flatten()
+        {
+            return Err(self.at(v, format!("{ctx}minute_retention (and retention) must be at least 1d: the 24-hour response-time charts are read from the store's minutes; write \"1d\" or more, like \"7d\"")));
+        }
         Ok(StoreConfig {
             path,
             retention,
-            minute_retention: minute_retention.min(retention),
+            minute_retention,
         })
     }
 

@@ -143,6 +143,9 @@ pub struct ChartSeries {
     /// Points, oldest first, one per [`CHART_STEP`] minutes (per the range's step when
     /// the handler filled them from the store).
     pub points: Vec<ChartPoint>,
+    /// The minutes of the last 24 hours the in-memory history holds (its tail: the
+    /// handler joins them with the store's minute rows, [`PageView::join_day`]).
+    pub minutes: Vec<MinutePoint>,
     /// On a hub, 24-hour range: every other vantage's line (the points above are this
     /// vantage's own), by vantage name; empty otherwise.
     pub vantages: Vec<VantageLine>,
@@ -187,6 +190,41 @@ impl PageView {
     }
 }
 
+impl PageView {
+    /// Replaces each chart's 24-hour points and its component's 24-hour uptime with
+    /// those of `days` (one per chart, in chart order): the store's minute rows joined
+    /// with the chart's [`ChartSeries::minutes`].
+    pub fn join_day(&mut self, days: Vec<Vec<MinutePoint>>) {
+        // One lookup per member: a page may have thousands of charts.
+        let mut ups = HashMap::new();
+        for (chart, minutes) in self.charts.iter_mut().zip(days) {
+            ups.insert(chart.id.clone(), uptime(&minutes));
+            chart.points = aggregate(&minutes, CHART_STEP);
+            chart.minutes = minutes;
+        }
+        for c in self.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
+            if let Some(up) = ups.get(&c.id) {
+                c.uptime_24h = *up;
+            }
+        }
+    }
+
+    /// [`PageView::join_day`] for chart `index` only (a badge).
+    pub fn join_chart(&mut self, index: usize, minutes: Vec<MinutePoint>) {
+        let Some(chart) = self.charts.get_mut(index) else {
+            return;
+        };
+        let up = uptime(&minutes);
+        for c in self.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
+            if c.id == chart.id {
+                c.uptime_24h = up;
+            }
+        }
+        chart.points = aggregate(&minutes, CHART_STEP);
+        chart.minutes = minutes;
+    }
+}
+
 /// The groups, charts and banner facts of a page being built.
 struct Parts {
     groups: Vec<GroupView>,
@@ -219,6 +257,7 @@ impl Parts {
                 vantages: lines(inner, &id, now),
                 id,
                 points: aggregate(&minutes, CHART_STEP),
+                minutes,
             });
         }
         if banner_rank(group.status) > banner_rank(self.overall) {

@@ -1,11 +1,14 @@
-//! Per-server response-time history for status-page graphs.
+//! Per-server response-time history for status-page graphs: the recent tail.
 //!
-//! A bounded ring of per-minute summaries covering [`HISTORY_MINUTES`] minutes (24 h).
 //! Raw response times are kept only for the current (open) minute; when a probe
 //! for a later minute arrives, the open minute is summarised (probes, failures,
 //! min/median/p95/max of successful response times) and its samples dropped.
-//! Memory per server is therefore bounded by `HISTORY_MINUTES` small summaries
-//! (packed, about 10 bytes each: `minutes.rs`) plus one minute of samples.
+//! Closed minutes stay here until the store has them ([`ResponseHistory::release`]:
+//! the daemon sends every closed minute to the store and releases those the writer
+//! has committed), so in a running daemon the tail is a minute or two long; the
+//! 24-hour charts join the store's minute rows with this tail ([`merge_minutes`]).
+//! When nothing releases them (no store, or a disk refusing writes) they are kept
+//! up to [`HISTORY_MINUTES`] (24 h; packed, about 10 bytes each: `minutes.rs`).
 
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use crate::UnixMs;
 /// Length of one history bucket in milliseconds.
 pub const MINUTE_MS: u64 = 60_000;
 
-/// Number of closed minutes kept per server (24 hours).
+/// Most closed minutes kept per server (24 hours), when the store does not take them.
 pub const HISTORY_MINUTES: usize = 1440;
 
 /// One summarised minute (response times in microseconds); stored packed ([`Minutes`]).
@@ -119,7 +122,7 @@ pub struct MinutePoint {
     pub max_ms: Option<f64>,
 }
 
-/// A server's bounded per-minute response-time history.
+/// A server's per-minute response-time history: the minutes the store may not have yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseHistory {
     closed: Minutes,
@@ -174,6 +177,31 @@ impl ResponseHistory {
         self.closed.len()
     }
 
+    /// Drops the closed minutes before `minute` (minutes since the epoch): the store has
+    /// them. The open minute is kept.
+    pub fn release(&mut self, minute: u64) {
+        while self.closed.first_minute().is_some_and(|m| m < minute) {
+            self.closed.pop_front();
+        }
+    }
+
+    /// Points of the minutes in `[from, before)` (minutes since the epoch), oldest first,
+    /// the open minute included (as of now) if in range: what the daemon sends to the
+    /// store once `before` has begun.
+    pub fn points_between(&self, from: u64, before: u64) -> Vec<MinutePoint> {
+        let in_range = |m: u64| m >= from && m < before;
+        let mut points: Vec<MinutePoint> = self
+            .closed
+            .iter()
+            .filter(|b| in_range(u64::from(b.minute)))
+            .map(|b| b.point())
+            .collect();
+        if let Some(open) = self.open.as_ref().filter(|o| in_range(o.minute)) {
+            points.push(open.summary().point());
+        }
+        points
+    }
+
     /// Points for the `minutes` minutes ending with the minute containing `now` (inclusive),
     /// oldest first. Minutes without any probe are omitted. The open minute is included,
     /// summarised as of now. `minutes` is capped at [`HISTORY_MINUTES`].
@@ -198,6 +226,39 @@ impl ResponseHistory {
         }
         points
     }
+}
+
+/// The first minute (ms since the epoch) of the `minutes` minutes ending with the minute
+/// containing `now`, as [`ResponseHistory::points`] counts them (`minutes` capped at
+/// [`HISTORY_MINUTES`]): the start of the store query that joins a history's tail.
+pub fn window_start(now: UnixMs, minutes: usize) -> UnixMs {
+    let minutes = minutes.clamp(1, HISTORY_MINUTES) as u64;
+    ((now / MINUTE_MS + 1).saturating_sub(minutes)) * MINUTE_MS
+}
+
+/// Joins minute points read from the store with a history's tail ([`ResponseHistory::points`]
+/// over the same window), both oldest first: every minute once, oldest first; a minute
+/// in both is taken from the tail (the open minute, or one the store may hold an earlier
+/// summary of).
+pub fn merge_minutes(stored: Vec<MinutePoint>, tail: Vec<MinutePoint>) -> Vec<MinutePoint> {
+    let Some(tail_first) = tail.first().map(|p| p.start) else {
+        return stored;
+    };
+    let mut out: Vec<MinutePoint> = Vec::with_capacity(stored.len() + tail.len());
+    let mut tail = tail.into_iter().peekable();
+    for p in stored {
+        if p.start >= tail_first {
+            while let Some(t) = tail.next_if(|t| t.start <= p.start) {
+                out.push(t);
+            }
+            if out.last().is_some_and(|t| t.start == p.start) {
+                continue;
+            }
+        }
+        out.push(p);
+    }
+    out.extend(tail);
+    out
 }
 
 /// Median of a sorted slice (mean of the two middle values for an even length).
@@ -312,6 +373,85 @@ mod tests {
         h.record(now + 2000 * MINUTE_MS, ms(1));
         assert_eq!(h.closed_minutes(), 0);
         assert_eq!(h.points(now + 2000 * MINUTE_MS, 1440).len(), 1);
+    }
+
+    #[test]
+    fn release_keeps_the_open_minute_and_later_closed_ones() {
+        let mut h = ResponseHistory::default();
+        for m in 0..5u64 {
+            h.record(T0 + m * MINUTE_MS, ms(m + 1));
+        }
+        let m0 = T0 / MINUTE_MS;
+        assert_eq!(h.closed_minutes(), 4);
+        h.release(m0 + 2);
+        assert_eq!(h.closed_minutes(), 2);
+        let starts: Vec<u64> = h
+            .points(T0 + 4 * MINUTE_MS, 60)
+            .iter()
+            .map(|p| p.start)
+            .collect();
+        assert_eq!(starts, [2, 3, 4].map(|k| T0 + k * MINUTE_MS));
+        // Releasing past the open minute drops every closed one, never the open one.
+        h.release(m0 + 100);
+        assert_eq!(h.closed_minutes(), 0);
+        assert_eq!(h.points(T0 + 4 * MINUTE_MS, 60).len(), 1);
+        // points_between: closed and open minutes of the half-open range.
+        h.record(T0 + 5 * MINUTE_MS, ms(9));
+        let b = h.points_between(m0 + 4, m0 + 5);
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].start, b[0].max_ms), (T0 + 4 * MINUTE_MS, Some(5.0)));
+        let open = h.points_between(m0 + 5, m0 + 6);
+        assert_eq!(
+            (open[0].start, open[0].max_ms),
+            (T0 + 5 * MINUTE_MS, Some(9.0))
+        );
+        assert!(h.points_between(m0 + 6, m0 + 9).is_empty());
+    }
+
+    #[test]
+    fn merge_takes_each_minute_once_and_the_tail_first() {
+        let p = |m: u64, probes: u32| MinutePoint {
+            start: T0 + m * MINUTE_MS,
+            probes,
+            failures: 0,
+            min_ms: None,
+            median_ms: None,
+            p95_ms: None,
+            max_ms: None,
+        };
+        let stored = vec![p(0, 1), p(1, 1), p(3, 1), p(4, 1)];
+        let tail = vec![p(3, 2), p(5, 2), p(6, 2)];
+        let got: Vec<(u64, u32)> = merge_minutes(stored.clone(), tail)
+            .iter()
+            .map(|q| ((q.start - T0) / MINUTE_MS, q.probes))
+            .collect();
+        assert_eq!(got, [(0, 1), (1, 1), (3, 2), (4, 1), (5, 2), (6, 2)]);
+        assert_eq!(merge_minutes(stored.clone(), Vec::new()), stored);
+        assert_eq!(merge_minutes(Vec::new(), stored.clone()), stored);
+        // A tail older than every stored minute goes first.
+        let got: Vec<u64> = merge_minutes(vec![p(4, 1)], vec![p(1, 2), p(2, 2)])
+            .iter()
+            .map(|q| (q.start - T0) / MINUTE_MS)
+            .collect();
+        assert_eq!(got, [1, 2, 4]);
+    }
+
+    #[test]
+    fn window_start_matches_points() {
+        let mut h = ResponseHistory::default();
+        for m in 0..100u64 {
+            h.record(T0 + m * MINUTE_MS, ms(1));
+        }
+        let now = T0 + 99 * MINUTE_MS + 30_000;
+        for minutes in [1usize, 7, 60, 100, 5000] {
+            let pts = h.points(now, minutes);
+            let first = window_start(now, minutes);
+            assert!(pts.iter().all(|p| p.start >= first));
+            assert_eq!(pts.len(), minutes.min(100), "{minutes}");
+            if minutes < 100 {
+                assert_eq!(pts[0].start, first);
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The closed minutes of a [`ResponseHistory`](super::ResponseHistory), packed.
 //!
-//! 24 h of per-minute summaries is 1,440 of them per server (and per service component):
-//! at 28 bytes each, 40 KB a server, 400 MB at 10,000 servers. Stored instead as
+//! Normally a minute or two (the store has the rest), but while the store refuses
+//! writes up to 24 h: 1,440 per server (and per service component), at 28 bytes each
+//! 40 KB a server, 400 MB at 10,000 servers. Stored instead as
 //! LEB128 varints, oldest first — the minute as the step from the previous one, probes,
 //! failures, then min, median − min, p95 − median, max − p95 in µs — a minute of a server
 //! answering in under 16 ms with no failure takes 7 to 10 bytes, one of a far server a
@@ -54,7 +55,8 @@ impl Minutes {
         };
         if self.bytes.capacity() - self.bytes.len() < MAX_RECORD {
             // Grow by a quarter, not double.
-            let more = (self.bytes.len() / 4).max(4 * MAX_RECORD);
+            // At least two records: the usual tail (`history.rs`) never grows past it.
+            let more = (self.bytes.len() / 4).max(2 * MAX_RECORD);
             self.bytes.reserve_exact(more);
         }
         put(&mut self.bytes, step);
@@ -77,7 +79,7 @@ impl Minutes {
         self.len -= 1;
         if self.len == 0 {
             self.bytes.clear();
-            self.bytes.shrink_to(4 * MAX_RECORD);
+            self.bytes.shrink_to(2 * MAX_RECORD);
         } else {
             let mut j = 0;
             self.first += get(&self.bytes, &mut j);

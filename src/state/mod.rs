@@ -31,7 +31,8 @@ mod zone;
 
 pub use event::Event;
 pub use history::{
-    MinutePoint, ResponseHistory, RttHistogram, HISTORY_MINUTES, MINUTE_MS, RTT_BUCKETS,
+    merge_minutes, window_start, MinutePoint, ResponseHistory, RttHistogram, HISTORY_MINUTES,
+    MINUTE_MS, RTT_BUCKETS,
 };
 pub use persisted::{PersistedAddress, PersistedServer, PersistedZone};
 pub use server::{AddressState, ServerState};

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::event::Event;
-use super::history::MinutePoint;
+use super::history::{MinutePoint, ResponseHistory};
 use super::persisted::Pending;
 use super::server::{AddressState, ServerState};
 use super::target::Observation;
@@ -286,8 +286,10 @@ impl ZoneState {
         })
     }
 
-    /// Per-minute response times of `server` for the `minutes` minutes up to `now`, oldest
-    /// first; minutes without probes are omitted. None for an unknown server.
+    /// Per-minute response times of `server` for the `minutes` minutes up to `now` that
+    /// its history still holds (the tail the store may not have yet: see
+    /// [`super::ResponseHistory`]), oldest first; minutes without probes are omitted. None
+    /// for an unknown server.
     pub fn response_times(
         &self,
         server: &str,
@@ -295,6 +297,12 @@ impl ZoneState {
         minutes: usize,
     ) -> Option<Vec<MinutePoint>> {
         Some(self.servers.get(server)?.history.points(now, minutes))
+    }
+
+    /// Every server's response-time history, by server name (to send its minutes to the
+    /// store and release them).
+    pub fn histories_mut(&mut self) -> impl Iterator<Item = (&String, &mut ResponseHistory)> {
+        self.servers.iter_mut().map(|(n, s)| (n, &mut s.history))
     }
 
     /// Applies one probe result and returns what it caused. Observations for targets not

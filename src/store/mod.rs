@@ -18,9 +18,11 @@
 
 pub mod reader;
 pub mod schema;
+pub mod series;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -176,6 +178,9 @@ pub enum Write {
     Incident(Box<Incident>),
     /// Mark a legacy JSON state file as imported (its path), so it is imported once.
     Imported(String),
+    /// Every [`Write::Minute`] sent so far is for a minute before this one (minutes since
+    /// the epoch): once this mark is committed, [`Store::written_before`] reaches it.
+    SeriesMark(u64),
 }
 
 /// What the store held at start.
@@ -246,6 +251,7 @@ pub struct Store {
     tx: mpsc::Sender<Msg>,
     thread: Option<JoinHandle<()>>,
     reader: StoreReader,
+    written_before: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -291,7 +297,14 @@ impl Store {
             }
         };
         let (tx, rx) = mpsc::channel();
-        let w = writer::Writer::new(settings.clone(), conn, metrics, clock);
+        let written_before = Arc::new(AtomicU64::new(0));
+        let w = writer::Writer::new(
+            settings.clone(),
+            conn,
+            metrics,
+            clock,
+            written_before.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("nsprobe-store".into())
             .spawn(move || w.run(rx))
@@ -304,6 +317,7 @@ impl Store {
                 tx,
                 thread: Some(thread),
                 reader: StoreReader::new(&settings.path),
+                written_before,
             },
             opened,
         ))
@@ -312,6 +326,15 @@ impl Store {
     /// Queues a record for the writer; never blocks.
     pub fn send(&self, w: Write) {
         let _ = self.tx.send(Msg::Write(w));
+    }
+
+    /// The minute (minutes since the epoch) before which every series minute sent so far
+    /// can be read back from the file: the newest committed [`Write::SeriesMark`], held
+    /// back to the oldest minute the writer had to drop ([`MAX_PENDING`]) in the last 24
+    /// hours, so that the daemon keeps such minutes in memory for the 24-hour charts.
+    /// 0 before the first mark is written.
+    pub fn written_before(&self) -> u64 {
+        self.written_before.load(Ordering::Acquire)
     }
 
     /// A reader on the same file (cheap to clone).

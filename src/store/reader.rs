@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{schema, ComponentKey, Opened, Resolution, SeriesPoint, StoreError};
 use crate::incidents::Incident;
+use crate::state::{merge_minutes, window_start, MinutePoint, MINUTE_MS};
 use crate::status::Status;
 use crate::uptime::{self, Uptime, DAY_MS};
 use crate::UnixMs;
@@ -164,6 +165,56 @@ impl StoreReader {
                 }
             }
         })
+    }
+
+    /// The minute rows of component (group, name) starting in `[from, to)`, oldest
+    /// first, as the in-memory history gives them (see [`crate::state::merge_minutes`]).
+    pub fn minutes(
+        &self,
+        group: &str,
+        name: &str,
+        from: UnixMs,
+        to: UnixMs,
+    ) -> Result<Vec<MinutePoint>, StoreError> {
+        let ms = |us: Option<i64>| us.map(|v| v as f64 / 1000.0);
+        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT m.minute, m.probes, m.failures, m.min_us, m.median_us, m.p95_us, m.max_us
+                 FROM component c JOIN series_minute m ON m.component = c.id
+                 WHERE c.grp = ?1 AND c.name = ?2 AND m.minute >= ?3 AND m.minute < ?4
+                 ORDER BY m.minute",
+            )?;
+            let rows = st.query_map(params![group, name, from as i64, to as i64], |r| {
+                Ok(MinutePoint {
+                    start: r.get::<_, i64>(0)? as u64,
+                    probes: n(r.get(1)?),
+                    failures: n(r.get(2)?),
+                    min_ms: ms(r.get(3)?),
+                    median_ms: ms(r.get(4)?),
+                    p95_ms: ms(r.get(5)?),
+                    max_ms: ms(r.get(6)?),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The `minutes` minutes (at most a day) ending with the minute containing `now` of
+    /// component (group, name): the stored rows joined with `tail`, the points its
+    /// in-memory history holds over the same window ([`crate::state::merge_minutes`]).
+    pub fn joined_minutes(
+        &self,
+        group: &str,
+        name: &str,
+        tail: Vec<MinutePoint>,
+        now: UnixMs,
+        minutes: usize,
+    ) -> Result<Vec<MinutePoint>, StoreError> {
+        let from = window_start(now, minutes);
+        let to = (now / MINUTE_MS + 1) * MINUTE_MS;
+        let stored = self.minutes(group, name, from, to)?;
+        Ok(merge_minutes(stored, tail))
     }
 
     /// Incidents created or resolved at or after `since`, newest first, at most `limit`.

@@ -2,6 +2,7 @@
 //! on failure keeps the records (bounded) and retries, reopening the file if needed.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +35,19 @@ pub(super) struct Writer {
     /// When rows were last pruned, on `clock`.
     last_maintain: Option<UnixMs>,
     clock: Clock,
+    /// Published [`super::Store::written_before`].
+    written_before: Arc<AtomicU64>,
+    /// The newest committed [`Write::SeriesMark`].
+    mark: u64,
+    /// Most records pending ([`MAX_PENDING`]; fewer in tests).
+    max_pending: usize,
+    /// Minutes (since the epoch) of minute records dropped at [`MAX_PENDING`], oldest
+    /// first, each once; those older than a day are forgotten.
+    dropped: VecDeque<u64>,
 }
+
+/// Minutes a dropped minute holds [`super::Store::written_before`] back (the 24-hour charts).
+const DROPPED_HOLD_MINUTES: u64 = 1440;
 
 impl Writer {
     pub(super) fn new(
@@ -42,6 +55,7 @@ impl Writer {
         conn: Option<Connection>,
         metrics: Arc<DaemonMetrics>,
         clock: Clock,
+        written_before: Arc<AtomicU64>,
     ) -> Writer {
         let failing = conn.is_none();
         Writer {
@@ -54,6 +68,10 @@ impl Writer {
             last_attempt: failing.then(Instant::now),
             last_maintain: None,
             clock,
+            written_before,
+            mark: 0,
+            max_pending: MAX_PENDING,
+            dropped: VecDeque::new(),
         }
     }
 
@@ -105,8 +123,13 @@ impl Writer {
     fn take(&mut self, m: Msg, acks: &mut Vec<Sender<()>>) -> bool {
         match m {
             Msg::Write(w) => {
-                if self.pending.len() >= MAX_PENDING {
-                    self.pending.pop_front();
+                if self.pending.len() >= self.max_pending {
+                    if let Some(Write::Minute { record, .. }) = self.pending.pop_front() {
+                        let minute = record.minute / 60_000;
+                        if self.dropped.back() != Some(&minute) {
+                            self.dropped.push_back(minute);
+                        }
+                    }
                     self.metrics.store_error("dropped");
                 }
                 self.pending.push_back(w);
@@ -136,7 +159,12 @@ impl Writer {
             match self.write_batch(n) {
                 Ok(()) => {
                     self.metrics.observe_store_write(started.elapsed());
-                    self.pending.drain(..n);
+                    for w in self.pending.drain(..n) {
+                        if let Write::SeriesMark(m) = w {
+                            self.mark = self.mark.max(m);
+                        }
+                    }
+                    self.publish_mark();
                     if self.failing {
                         self.failing = false;
                         info!(path = %self.settings.path.display(), "store writable again; caught up");
@@ -155,6 +183,20 @@ impl Writer {
             }
         }
         self.metrics.set_store_pending(self.pending.len());
+    }
+
+    /// Publishes how far the series minutes are readable: the newest committed mark,
+    /// held back to the oldest minute dropped in the last day.
+    fn publish_mark(&mut self) {
+        let horizon = ((self.clock)() / 60_000).saturating_sub(DROPPED_HOLD_MINUTES);
+        while self.dropped.front().is_some_and(|m| *m < horizon) {
+            self.dropped.pop_front();
+        }
+        let before = self
+            .dropped
+            .front()
+            .map_or(self.mark, |m| self.mark.min(*m));
+        self.written_before.fetch_max(before, Ordering::Release);
     }
 
     fn write_batch(&mut self, n: usize) -> Result<(), StoreError> {
@@ -300,6 +342,7 @@ fn write_one(
             )?
             .execute(params![path])?;
         }
+        Write::SeriesMark(_) => {}
         Write::Incident(inc) => {
             let body = serde_json::to_string(inc.as_ref())
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -310,4 +353,82 @@ fn write_one(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MinuteRecord;
+    use std::sync::atomic::AtomicU64;
+
+    fn minute(m: u64) -> Write {
+        Write::Minute {
+            component: ("g".into(), "c".into()),
+            record: MinuteRecord {
+                minute: m * 60_000,
+                probes: 1,
+                failures: 0,
+                min_us: Some(1),
+                median_us: Some(1),
+                p95_us: Some(1),
+                max_us: Some(1),
+            },
+        }
+    }
+
+    /// Minutes dropped while the disk refused writes hold `written_before` back for a
+    /// day (the daemon keeps them in memory for the 24-hour charts), then let it go.
+    #[test]
+    fn dropped_minutes_hold_the_mark_back_for_a_day() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("not-yet");
+        let settings = StoreConfig {
+            path: sub.join("nsprobe.db"),
+            retention: Duration::from_secs(90 * 86_400),
+            minute_retention: Duration::from_secs(7 * 86_400),
+        };
+        let now = Arc::new(AtomicU64::new(1000 * 60_000));
+        let clock = now.clone();
+        let written = Arc::new(AtomicU64::new(0));
+        let mut w = Writer::new(
+            settings,
+            None,
+            Arc::new(DaemonMetrics::new()),
+            Arc::new(move || clock.load(Ordering::Relaxed)),
+            written.clone(),
+        );
+        w.max_pending = 6;
+        let mut acks = Vec::new();
+        for m in [
+            minute(1000),
+            minute(1000),
+            Write::SeriesMark(1001),
+            minute(1001),
+            Write::SeriesMark(1002),
+            minute(1002),
+            Write::SeriesMark(1003),
+            minute(1003),
+        ] {
+            w.take(Msg::Write(m), &mut acks);
+        }
+        // The directory is missing: nothing is written, minute 1000 was dropped twice.
+        w.write_pending();
+        assert_eq!(written.load(Ordering::Relaxed), 0);
+        assert_eq!(w.dropped, [1000]);
+        std::fs::create_dir(&sub).expect("mkdir");
+        w.write_pending();
+        assert!(w.pending.is_empty());
+        assert_eq!(w.mark, 1003);
+        assert_eq!(
+            written.load(Ordering::Relaxed),
+            1000,
+            "held at the dropped minute"
+        );
+        // A day later the dropped minute is out of every chart: the mark goes on.
+        now.store(2441 * 60_000, Ordering::Relaxed);
+        w.take(Msg::Write(Write::SeriesMark(2441)), &mut acks);
+        w.write_pending();
+        assert_eq!(written.load(Ordering::Relaxed), 2441);
+        assert!(w.dropped.is_empty());
+    }
 }

@@ -139,6 +139,14 @@ wait_for "nsprobe_store_errors_total rises" 15 metric_above nsprobe_store_errors
 wait_for "ns1.lab major_outage (probing goes on)" 15 server_is ns1.lab major_outage
 check "probes advance while the store is read-only" probes_advance
 check "the API serves while the store is read-only" curl -fsS -o /dev/null "http://$HTTP/api/v2/summary.json"
+# The 24-hour charts join the store's minutes with those in memory; a store that cannot
+# be read leaves the minutes in memory (none was released: none was written).
+minutes_served() {
+  curl -fsS "http://$HTTP/api/v1/zones/dk/servers/ns1.lab/response-times?minutes=5" |
+    jq -e '.points | length >= 1 and (map(.failures) | add) >= 1' >/dev/null
+}
+check "response times served from memory while the store is read-only" minutes_served
+check "the status page draws while the store is read-only" curl -fsS -o /dev/null "http://$HTTP/"
 wait_for "records wait in memory (nsprobe_store_pending_records > 0)" 15 metric_above nsprobe_store_pending_records 0
 ERR_RO=$(metric_sum nsprobe_store_errors_total)
 mount -o remount,bind,rw "$WORK/ro"
@@ -171,6 +179,7 @@ wait_for "nsprobe_store_errors_total rises on the full disk" 20 metric_above nsp
 check "logged: store write failed, keeping records in memory" log_has "store write failed; keeping records in memory and retrying"
 check "probes advance with a full disk" probes_advance
 check "the API serves with a full disk" curl -fsS -o /dev/null "http://$HTTP/api/v2/incidents.json"
+check "response times served with a full disk" minutes_served
 # Not asserted: that ns2.lab's rows are missing here. SQLite reuses WAL frames after a
 # checkpoint, so a small commit can still land on a full disk (CI saw it); what is
 # asserted is the failure counted above and the catch-up below.
