@@ -13,7 +13,8 @@ apart; the median of the rounds is the figure, and the spread is printed with it
     flock /tmp/nsprobe-systest.lock bench/ratio.sh [TARGETS ...]   (default: 1000 10000)
 
 RATIO_ROUNDS (default 5), RATIO_WINDOW seconds (default 15), RATIO_BB_PROBES (default
-3000). Only loopback addresses are used.
+3000); NSPROBE_BIN=path measures another nsprobe binary (an A/B of two builds). Only
+loopback addresses are used.
 """
 
 import os
@@ -43,10 +44,11 @@ def nsprobe_window(p):
 
 def main():
     scales = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    B.N_BB_COST = BB_PROBES
+    B.NSPROBE = os.environ.get("NSPROBE_BIN", B.NSPROBE)
     for b in (B.NSPROBE, B.RESPONDER):
         if not os.path.exists(b):
             sys.exit(f"missing {b}: run bench/ratio.sh (it builds it)")
-    B.N_BB_COST = BB_PROBES
     tmp = tempfile.mkdtemp(prefix="nsprobe-ratio-")
     try:
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
@@ -54,6 +56,7 @@ def main():
         B.say(f"# nsprobe vs blackbox_exporter, interleaved rounds, "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
         B.say(f"# machine: nproc={os.cpu_count()} kernel={os.uname().release} cpu={cpu}")
+        B.say(f"# nsprobe binary {B.NSPROBE}")
         B.say(f"# {ROUNDS} rounds of: blackbox {BB_PROBES} /probe requests (4 keep-alive "
               f"clients), then nsprobe CPU over {WINDOW:.0f} s")
         fast = B.start([B.RESPONDER, "--port", str(B.FAST_PORT), "--count", str(B.FAST_COUNT)])

@@ -23,6 +23,7 @@ use axum::extract::FromRef;
 use crate::metrics::{DaemonMetrics, Scrapes};
 use crate::model::{Inner, Shared, ZoneEntry};
 use crate::status::Status;
+use crate::store::day_cache::DayCache;
 use crate::store::StoreReader;
 use crate::{now_ms, UnixMs};
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub store: Option<StoreReader>,
     /// `/metrics` renders in flight (concurrent scrapes share one).
     pub scrapes: Arc<Scrapes>,
+    /// The store's rows of the page's 24-hour charts, kept between renders.
+    pub day_cache: DayCache,
 }
 
 impl FromRef<AppState> for Arc<Shared> {
@@ -141,6 +144,7 @@ pub fn router(
             metrics,
             store,
             scrapes: Arc::new(Scrapes::new()),
+            day_cache: DayCache::new(),
         })
 }
 

@@ -12,6 +12,7 @@ use nsprobe::config::StoreConfig;
 use nsprobe::metrics::DaemonMetrics;
 use nsprobe::page::view::aggregate;
 use nsprobe::state::{ResponseHistory, MINUTE_MS};
+use nsprobe::store::day_cache::DayCache;
 use nsprobe::store::series::take_minutes;
 use nsprobe::store::{ComponentKey, Store, Write};
 
@@ -126,6 +127,8 @@ fn day_charts_from_store_and_tail_equal_the_in_memory_day_and_survive_a_restart(
     let mut last_minute = T0 / MINUTE_MS;
     let mut compared = 0;
     let mut max_tail = 0;
+    let day_cache = DayCache::new();
+    let (mut cache_calls, mut cache_compared) = (0, 0);
     let end_s = 25 * 3600 + 1234;
     for s in 0..end_s {
         let now = T0 + s * 1000 + rng.next() % 900;
@@ -143,6 +146,27 @@ fn day_charts_from_store_and_tail_equal_the_in_memory_day_and_survive_a_restart(
         }
         // The daemon's series tick (every 10 s).
         if s.is_multiple_of(10) {
+            // The page's day, from the rows an earlier render read while still valid:
+            // every tick of a minute in 13 (the tails release a minute at one of them).
+            if minute.is_multiple_of(13) {
+                let keys: Vec<_> = comps.iter().map(|c| c.key.clone()).collect();
+                let tails = comps.iter().map(|c| c.tail.points(now, 1440)).collect();
+                let got = day_cache
+                    .joined(&store.reader(), &keys, tails, now, 1440)
+                    .expect("read the store");
+                for (c, got) in comps.iter().zip(got) {
+                    let want = c.full.points(now, 1440);
+                    assert_eq!(
+                        got,
+                        want,
+                        "{:?} cached day at +{} s",
+                        c.key,
+                        (now - T0) / 1000
+                    );
+                    cache_compared += got.len();
+                }
+                cache_calls += 1;
+            }
             let current = now / MINUTE_MS;
             if current > last_minute {
                 send_series(&store, &mut comps, last_minute, current);
@@ -166,6 +190,16 @@ fn day_charts_from_store_and_tail_equal_the_in_memory_day_and_survive_a_restart(
     let now = clock.load(Ordering::Relaxed);
     compared += assert_same(&store, &comps, now);
     assert!(compared > 50_000, "compared {compared} points");
+    // Most calls were served from an earlier read, and every one equalled the day.
+    assert!(
+        cache_compared > 100_000,
+        "compared {cache_compared} cached points"
+    );
+    let reads = day_cache.reads();
+    assert!(
+        reads * 2 < cache_calls && reads * 8 > cache_calls,
+        "{reads} store reads for {cache_calls} calls"
+    );
     // The whole day was in memory before; now the minute just sent (released at the
     // next tick once its mark is committed), more only while the writer lags.
     assert_eq!(comps[0].full.closed_minutes(), 1440);

@@ -60,25 +60,20 @@ pub async fn status_page(State(state): State<AppState>, Query(q): Query<PageQuer
             .iter_mut()
             .map(|c| std::mem::take(&mut c.minutes))
             .collect();
+        let day_cache = state.day_cache.clone();
         let got = tokio::task::spawn_blocking(move || {
-            // The 24 hours (charts and uptime): the store's minutes joined with the tails.
-            let mut failed = false;
-            let days: Vec<_> = chart_ids
+            // The 24 hours (charts and uptime): the store's minutes joined with the tails
+            // (the rows read for an earlier render while they are still valid).
+            let components: Vec<_> = chart_ids
                 .iter()
-                .zip(tails)
-                .map(|(id, tail)| {
-                    if failed {
-                        return tail;
-                    }
-                    reader
-                        .joined_minutes(&id.group, &id.name, tail.clone(), now, CHART_MINUTES)
-                        .unwrap_or_else(|e| {
-                            tracing::warn!(component = %id, error = %e, "status page: stored minutes unavailable");
-                            failed = true;
-                            tail
-                        })
-                })
+                .map(|id| (id.group.to_string(), id.name.to_string()))
                 .collect();
+            let days = day_cache
+                .joined(&reader, &components, tails.clone(), now, CHART_MINUTES)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "status page: stored minutes unavailable");
+                    tails
+                });
             let series = range.from_store().then(|| {
                 let from = now.saturating_sub(range.span_ms());
                 let from = from - from % range.step_ms();

@@ -16,6 +16,7 @@
 //! which day figures are computed), status changes and resolved incidents for
 //! `retention` (default 90 days).
 
+pub mod day_cache;
 pub mod reader;
 pub mod schema;
 pub mod series;
