@@ -131,6 +131,14 @@ def wait_dns(port, timeout=10):
 
 # ---------------------------------------------------------------- servers
 
+def write_results():
+    """Everything said so far to the file named by $BENCH_RESULTS, if set."""
+    res = os.environ.get("BENCH_RESULTS")
+    if res:
+        with open(res, "w") as f:
+            f.write("\n".join(out_lines) + "\n")
+
+
 def wait_nsprobe_ready(limit=60):
     """Polls nsprobe's /readyz (the first probe round done) for at most `limit` seconds."""
     t = time.time()
@@ -465,10 +473,7 @@ def main():
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
-    res = os.environ.get("BENCH_RESULTS")
-    if res:
-        with open(res, "w") as f:
-            f.write("\n".join(out_lines) + "\n")
+    write_results()
 
 
 if __name__ == "__main__":

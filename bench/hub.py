@@ -221,10 +221,7 @@ def main():
         B.say(f"{r['n']:>5} {r['up']:>3.0f} {r['pulls']:>8.2f} {r['recs']:>9.1f} {r['kib']:>7.1f} "
               f"{r['cpu_pct']:>9.2f} {r['rss']:>9.1f} {r['hwm']:>9.1f} {per_cpu:>9} {per_rss:>9}")
     B.say("(CPU/peer: % of a core per peer above N = 0; RSS/peer: MiB per peer above N = 0)")
-    out = os.environ.get("BENCH_RESULTS")
-    if out:
-        with open(out, "w") as f:
-            f.write("\n".join(B.out_lines) + "\n")
+    B.write_results()
 
 
 if __name__ == "__main__":

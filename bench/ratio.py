@@ -92,10 +92,7 @@ def main():
     finally:
         B.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
-    res = os.environ.get("BENCH_RESULTS")
-    if res:
-        with open(res, "w") as f:
-            f.write("\n".join(B.out_lines) + "\n")
+    B.write_results()
 
 
 if __name__ == "__main__":

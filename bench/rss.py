@@ -109,6 +109,7 @@ def main():
     finally:
         bench.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
+    bench.write_results()
 
 
 if __name__ == "__main__":

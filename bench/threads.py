@@ -8,7 +8,8 @@ wake-up pattern does.
 
     flock /tmp/nsprobe-systest.lock python3 bench/threads.py [TARGETS] [SECONDS] [NSPROBE]
 
-Defaults: 1000 targets, 15 s, target/release/nsprobe. Loopback only.
+Defaults: 1000 targets, 15 s, target/release/nsprobe. BENCH_RESULTS=FILE keeps the
+output. Loopback only.
 """
 
 import os
@@ -70,6 +71,7 @@ def main():
     finally:
         B.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
+    B.write_results()
 
 
 if __name__ == "__main__":

@@ -29,10 +29,14 @@ async fn stalled_publication_is_flagged_stale_and_clears() {
     let addr = d.http_addr;
     lab.set_serial(2026062401);
     let mut published = tokio::time::Instant::now();
-    wait_until("first publication seen", Duration::from_secs(2), || async move {
-        let v = get_json(addr, "/api/v1/status").await.1;
-        zone(&v)["serial"] == 2026062401u32 && zone(&v)["stale"] == false
-    })
+    wait_until(
+        "first publication seen",
+        Duration::from_secs(2),
+        || async move {
+            let v = get_json(addr, "/api/v1/status").await.1;
+            zone(&v)["serial"] == 2026062401u32 && zone(&v)["stale"] == false
+        },
+    )
     .await;
     for i in 2..=4 {
         lab.set_serial(2026062400 + i);

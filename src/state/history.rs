@@ -211,20 +211,7 @@ impl ResponseHistory {
             return Vec::new();
         }
         let last = now / MINUTE_MS;
-        let first = (last + 1).saturating_sub(minutes);
-        let in_range = |m: u64| m >= first && m <= last;
-        let mut points: Vec<MinutePoint> = self
-            .closed
-            .iter()
-            .filter(|b| in_range(u64::from(b.minute)))
-            .map(|b| b.point())
-            .collect();
-        if let Some(open) = &self.open {
-            if in_range(open.minute) {
-                points.push(open.summary().point());
-            }
-        }
-        points
+        self.points_between((last + 1).saturating_sub(minutes), last + 1)
     }
 }
 
