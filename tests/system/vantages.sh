@@ -23,7 +23,8 @@
 #
 # Needs root (nftables), knot, knot-dnsutils, prometheus, nftables, curl, jq. Only loopback
 # addresses (127.0.21.x servers, 127.0.2.1-3 sources, 127.0.0.1 HTTP ports 19381-19383,
-# Prometheus 19380 (global) and 19391-19393 (per vantage)). About 1.5 minutes. Run under the shared lock:
+# Prometheus 19380 (global), 19390 (remote_write receiver) and 19391-19393 (per vantage)).
+# About 1.5 minutes. Run under the shared lock:
 #   flock /tmp/nsprobe-systest.lock bash tests/system/vantages.sh
 # Ends with "vantages: N passed, M failed"; exit status 1 if any check failed.
 set -euo pipefail
@@ -44,6 +45,8 @@ PORTS=(19381 19382 19383)
 PIDS=("" "" "")
 PUBLISHER_PID=""
 LOCAL_PROM_PIDS=("" "" "")
+RW_PROM_PID=""
+RW_PROM=127.0.0.1:19390
 L=5 # lab instance 5 is l.nic.dk
 L_ADDR=$LAB_NET.$L
 TOKEN=$(openssl rand -hex 24)
@@ -153,6 +156,24 @@ local_prom_start() {
   return 1
 }
 
+# README's remote_write recipe with Prometheus as the receiver (the protocol Thanos
+# Receive and Mimir take): it scrapes nothing, receives every vantage Prometheus's
+# samples with their `vantage` external label, and evaluates the same quorum rules.
+rw_prom_start() {
+  local d=$LAB_DIR/prom-rw n
+  prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/tsdb" \
+    --web.listen-address="$RW_PROM" --web.enable-remote-write-receiver >"$d/prometheus.log" 2>&1 &
+  RW_PROM_PID=$!
+  for ((n = 0; n < 100; n++)); do
+    curl -fsS -o /dev/null "http://$RW_PROM/-/ready" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "the remote_write receiver did not start: $(tail -n 3 "$d/prometheus.log")" >&2
+  return 1
+}
+# rw COMMAND...: COMMAND against the remote_write receiver instead of the global Prometheus.
+rw() { PROM_PORT=${RW_PROM##*:} "$@"; }
+
 start_vantage() {
   local i=$1
   "$NSPROBE" run -c "$LAB_DIR/${NAMES[i]}/nsprobe.toml" 2>"$LAB_DIR/${NAMES[i]}/nsprobe.log" &
@@ -169,6 +190,10 @@ cleanup() {
       wait "${LOCAL_PROM_PIDS[i]}" 2>/dev/null
     fi
   done
+  if [[ -n $RW_PROM_PID ]]; then
+    kill "$RW_PROM_PID" 2>/dev/null
+    wait "$RW_PROM_PID" 2>/dev/null
+  fi
   for i in 0 1 2; do
     if [[ -n ${PIDS[i]} ]] && kill -0 "${PIDS[i]}" 2>/dev/null; then
       kill -TERM "${PIDS[i]}"
@@ -241,8 +266,18 @@ scrape_configs:
   - job_name: nsprobe
     static_configs:
       - targets: ['$(http_of "$i")']
+remote_write:
+  - url: http://$RW_PROM/api/v1/write
+    queue_config: {batch_send_deadline: 1s}
 EOF
 done
+mkdir -p "$LAB_DIR/prom-rw"
+cat >"$LAB_DIR/prom-rw/prometheus.yml" <<EOF
+global:
+  evaluation_interval: 1s
+rule_files:
+  - $LAB_DIR/alerts-vantages.yml
+EOF
 cat >"$LAB_DIR/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -273,6 +308,7 @@ PUBLISHER_PID=$!
 for i in 0 1 2; do
   wait_for "${NAMES[i]} ready (/readyz)" 20 curl -fsS -m 2 -o /dev/null "http://$(http_of "$i")/readyz"
 done
+rw_prom_start
 for i in 0 1 2; do local_prom_start "$i"; done
 prom_start "$LAB_DIR/prometheus.yml"
 trap cleanup EXIT # prom_start installs lab_cleanup alone
@@ -291,6 +327,8 @@ wait_for "Prometheus: 3 vantages scraped" 20 \
   bash -c "[[ \$(curl -fsS 'http://127.0.0.1:$PROM_PORT/api/v1/query' --data-urlencode 'query=count(up{job=\"nsprobe\"} == 1)' | jq -r '.data.result[0].value[1]') == 3 ]]"
 wait_for "Prometheus: nsprobe:server_up:by_vantage has 3 vantages x 5 servers" 20 \
   bash -c "[[ \$(curl -fsS 'http://127.0.0.1:$PROM_PORT/api/v1/query' --data-urlencode 'query=count(nsprobe:server_up:by_vantage == 1)' | jq -r '.data.result[0].value[1]') == 15 ]]"
+wait_for "remote_write receiver: nsprobe:server_up:by_vantage has 3 vantages x 5 servers" 20 \
+  bash -c "[[ \$(curl -fsS 'http://$RW_PROM/api/v1/query' --data-urlencode 'query=count(nsprobe:server_up:by_vantage == 1)' | jq -r '.data.result[0].value[1]') == 15 ]]"
 
 echo "# 1. l.nic.dk unreachable from cph-1 only"
 T0=$(now)
@@ -307,6 +345,9 @@ ONE_PROM_SERIES=$WAITED
 wait_for "Prometheus: NsprobeNameserverDownSomeVantages firing for l.nic.dk (warning)" 40 \
   alert_is NsprobeNameserverDownSomeVantages/firing/l.nic.dk
 ONE_PROM_WARN=$WAITED
+wait_for "remote_write receiver: NsprobeNameserverDownSomeVantages firing for l.nic.dk" 20 \
+  rw alert_is NsprobeNameserverDownSomeVantages/firing/l.nic.dk
+check "remote_write receiver: no quorum page from 1 of 3" rw no_alert_named NsprobeNameserverDownQuorum
 hold "hub: degraded, zone not down, no quorum page (pending or firing)" 8 hub_and_prom_quiet
 check "the drop rule matched cph-1's packets only ($(dropped_for 0) dropped)" test "$(dropped_for 0)" -gt 0
 
@@ -325,6 +366,8 @@ check "hub: zone not stale (new serials every 3 s)" bash -c "curl -fsS http://$(
 wait_for "Prometheus: NsprobeNameserverDownQuorum firing for l.nic.dk" 60 \
   alert_is NsprobeNameserverDownQuorum/firing/l.nic.dk
 TWO_PROM_PAGE=$WAITED
+wait_for "remote_write receiver: NsprobeNameserverDownQuorum firing for l.nic.dk" 20 \
+  rw alert_is NsprobeNameserverDownQuorum/firing/l.nic.dk
 check "Prometheus: the quorum alert is severity page" \
   bash -c "curl -fsS http://127.0.0.1:$PROM_PORT/api/v1/alerts | jq -e '[.data.alerts[] | select(.labels.alertname == \"NsprobeNameserverDownQuorum\")] | length == 1 and .[0].labels.severity == \"page\" and .[0].labels.server == \"l.nic.dk\"' >/dev/null"
 
@@ -334,6 +377,7 @@ path_heal 0
 path_heal 1
 wait_for "hub: l.nic.dk operational again" 30 hub_is l.nic.dk operational
 wait_for "Prometheus: no quorum alert any more" 30 no_alert_named NsprobeNameserverDownQuorum
+wait_for "remote_write receiver: no quorum alert any more" 30 rw no_alert_named NsprobeNameserverDownQuorum
 
 echo "# 4. ams-1 killed"
 T0=$(now)
