@@ -139,6 +139,13 @@ def write_results():
             f.write("\n".join(out_lines) + "\n")
 
 
+def finish(tmp):
+    """The end of every bench script: stop what it started, remove `tmp`, keep the output."""
+    stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_results()
+
+
 def wait_nsprobe_ready(limit=60):
     """Polls nsprobe's /readyz (the first probe round done) for at most `limit` seconds."""
     t = time.time()

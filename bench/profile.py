@@ -6,7 +6,6 @@ as Prometheus does; prints the top symbols (self time). Run via bench/profile.sh
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,9 +62,7 @@ def main():
             if line.strip() and not line.startswith("#"):
                 B.say("    " + line.rstrip())
     finally:
-        B.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
-    B.write_results()
+        B.finish(tmp)
 
 
 if __name__ == "__main__":

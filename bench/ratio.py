@@ -18,7 +18,6 @@ loopback addresses are used.
 """
 
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -90,9 +89,7 @@ def main():
                   f"CPU s / 10k probes")
             B.stop(p)
     finally:
-        B.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
-    B.write_results()
+        B.finish(tmp)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import shutil
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -107,9 +106,7 @@ def main():
         load = open("/proc/loadavg").read().split()[:3]
         bench.say(f"# loadavg at end {' '.join(load)}")
     finally:
-        bench.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
-    bench.write_results()
+        bench.finish(tmp)
 
 
 if __name__ == "__main__":

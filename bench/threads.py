@@ -13,7 +13,6 @@ output. Loopback only.
 """
 
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -69,9 +68,7 @@ def main():
             if cpu >= 0.0001 or vol >= 0.5:
                 B.say(f"  {name:24} {1000 * cpu:7.2f} ms/s  woke {vol:7.1f}/s  preempted {invol:6.1f}/s")
     finally:
-        B.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
-    B.write_results()
+        B.finish(tmp)
 
 
 if __name__ == "__main__":
