@@ -2,27 +2,17 @@
 //! with stderr redirected to a file carries no ANSI escape codes, with or
 //! without `NO_COLOR`, and `--log-format json` stays one JSON object a line.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Runs `nsprobe run` for a moment with stderr to a file and returns what it wrote.
 fn run_daemon_stderr(extra_args: &[&str], env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("nsprobe.toml");
-    let state = dir.path().join("state.json");
     // A silent "nameserver": probes time out, which the daemon logs.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    std::fs::write(
-        &config,
-        format!(
-            "[http]\nlisten = \"127.0.0.1:0\"\n[state]\npath = \"{}\"\n\
-             [[zone]]\nname = \"dk.\"\ninterval = \"1s\"\ntimeout = \"200ms\"\n\
-             [[zone.nameservers]]\nname = \"ns1.dk.\"\naddresses = [\"127.0.0.1:{port}\"]\n",
-            state.display()
-        ),
-    )
-    .unwrap();
+    let config = common::one_server_config(dir.path(), silent.local_addr().unwrap());
     let log_path = dir.path().join("stderr.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsprobe"));
