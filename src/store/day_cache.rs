@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::reader::StoreReader;
 use super::StoreError;
-use crate::state::{merge_minutes, window_start, MinutePoint, MINUTE_MS};
+use crate::state::{merge_minutes, window_start, MinutePoint};
 use crate::UnixMs;
 
 /// The most minute rows kept (about 110 KB a chart with a full day; the .dk page's 19
@@ -78,12 +78,11 @@ impl DayCache {
         let rows = match cached {
             Some(rows) => rows,
             None => {
-                // Read from the start of the day at `now`; the rows before a later
-                // render's window are skipped then.
-                let to = (now / MINUTE_MS + 1) * MINUTE_MS;
+                // The window at `now`; the rows before a later render's window are
+                // skipped then.
                 let mut rows = Vec::with_capacity(components.len());
                 for (group, name) in components {
-                    rows.push(Arc::new(reader.minutes(group, name, from, to)?));
+                    rows.push(Arc::new(reader.window_minutes(group, name, now, minutes)?));
                 }
                 self.reads.fetch_add(1, Ordering::Relaxed);
                 let total: usize = rows.iter().map(|r| r.len()).sum();

@@ -211,10 +211,22 @@ impl StoreReader {
         now: UnixMs,
         minutes: usize,
     ) -> Result<Vec<MinutePoint>, StoreError> {
-        let from = window_start(now, minutes);
-        let to = (now / MINUTE_MS + 1) * MINUTE_MS;
-        let stored = self.minutes(group, name, from, to)?;
+        let stored = self.window_minutes(group, name, now, minutes)?;
         Ok(merge_minutes(stored, tail))
+    }
+
+    /// The stored rows of the `minutes` minutes (at most a day) ending with the minute
+    /// containing `now` of component (group, name): the store's side of
+    /// [`StoreReader::joined_minutes`].
+    pub fn window_minutes(
+        &self,
+        group: &str,
+        name: &str,
+        now: UnixMs,
+        minutes: usize,
+    ) -> Result<Vec<MinutePoint>, StoreError> {
+        let to = (now / MINUTE_MS + 1) * MINUTE_MS;
+        self.minutes(group, name, window_start(now, minutes), to)
     }
 
     /// Incidents created or resolved at or after `since`, newest first, at most `limit`.
