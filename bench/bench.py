@@ -383,6 +383,17 @@ def hist_quantile(b0, b1, q):
     return float("nan"), float("nan")
 
 
+def window(p, seconds):
+    """nsprobe `p` over `seconds`: probes (from /metrics), its CPU seconds, the elapsed
+    time, and the slip histogram at both ends."""
+    pr0, sl0 = scrape()
+    c0, t0 = cpu_s(p.pid), time.time()
+    time.sleep(seconds)
+    c1, t1 = cpu_s(p.pid), time.time()
+    pr1, sl1 = scrape()
+    return {"probes": pr1 - pr0, "cpu": c1 - c0, "elapsed": t1 - t0, "slip0": sl0, "slip1": sl1}
+
+
 def time_endpoint(path, n=20, gzip=False):
     ts, size = [], 0
     for _ in range(n):
@@ -398,22 +409,18 @@ def nsprobe_scale(tmp, n_targets):
     p = start([NSPROBE, "run", "--config", conf], env={**os.environ, "RUST_LOG": "warn"})
     wait_nsprobe_ready(30)
     time.sleep(3)  # past the first round
-    pr0, sl0 = scrape()
-    c0, t0 = cpu_s(p.pid), time.time()
-    time.sleep(WINDOW)
-    c1, t1 = cpu_s(p.pid), time.time()
-    pr1, sl1 = scrape()
+    w = window(p, WINDOW)
     met = time_endpoint("/metrics")
     metz = time_endpoint("/metrics", gzip=True)
     st = time_endpoint("/api/v1/status")
     r = {
         "targets": n,
-        "probes": pr1 - pr0,
-        "cpu": c1 - c0,
-        "elapsed": t1 - t0,
+        "probes": w["probes"],
+        "cpu": w["cpu"],
+        "elapsed": w["elapsed"],
         "rss": vm(p.pid, "VmHWM"),
-        "slip50": hist_quantile(sl0, sl1, .5),
-        "slip99": hist_quantile(sl0, sl1, .99),
+        "slip50": hist_quantile(w["slip0"], w["slip1"], .5),
+        "slip99": hist_quantile(w["slip0"], w["slip1"], .99),
         "metrics": met,
         "metrics_gzip": metz,
         "status": st,

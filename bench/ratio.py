@@ -31,16 +31,6 @@ WINDOW = float(os.environ.get("RATIO_WINDOW", "15"))
 BB_PROBES = int(os.environ.get("RATIO_BB_PROBES", "3000"))
 
 
-def nsprobe_window(p):
-    """nsprobe's probes and CPU seconds over one window (counters from /metrics)."""
-    pr0, _ = B.scrape()
-    c0, t0 = B.cpu_s(p.pid), time.time()
-    time.sleep(WINDOW)
-    c1, t1 = B.cpu_s(p.pid), time.time()
-    pr1, _ = B.scrape()
-    return pr1 - pr0, c1 - c0, t1 - t0
-
-
 def main():
     scales = [int(a) for a in sys.argv[1:]] or [1000, 10000]
     B.N_BB_COST = BB_PROBES
@@ -75,7 +65,8 @@ def main():
                 load = open("/proc/loadavg").read().split()[0]
                 c = B.blackbox_cost(bb)
                 bb10k = c["cpu"] / max(c["probes"], 1) * 10000
-                probes, cpu_s, el = nsprobe_window(p)
+                w = B.window(p, WINDOW)
+                probes, cpu_s, el = w["probes"], w["cpu"], w["elapsed"]
                 ns10k = cpu_s / max(probes, 1) * 10000
                 ratio = bb10k / ns10k if ns10k > 0 else float("inf")
                 bbs.append(bb10k)
