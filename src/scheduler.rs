@@ -153,6 +153,8 @@ pub struct Scheduler {
     /// Every target's ticks are `epoch + phase + k × interval`, so targets in the same
     /// grid slot wake together whenever they were started.
     epoch: Instant,
+    /// The tick grid's slot length for the current targets ([`grid_for`]).
+    grid: Duration,
 }
 
 impl Scheduler {
@@ -178,13 +180,35 @@ impl Scheduler {
             // drains its socket, and results reach the state at most one slot (10 ms) later.
             pool: Arc::new(UdpPool::aligned(epoch, TICK_GRID)),
             epoch,
+            grid: TICK_GRID,
         }
+    }
+
+    /// The tick grid's slot length now.
+    pub fn grid(&self) -> Duration {
+        self.grid
     }
 
     /// Make the running set equal to `targets`: start new ones, stop removed ones,
     /// restart those whose probe parameters changed, leave unchanged ones alone
     /// (their phase in the schedule is kept).
+    /// When the targets call for another grid ([`grid_for`]), every target restarts on it
+    /// (a phase on the old grid would wake the probe thread off the new one).
     pub fn sync(&mut self, targets: Vec<Target>) {
+        let grid = grid_for(&targets);
+        if grid != self.grid {
+            if !self.running.is_empty() {
+                tracing::info!(
+                    grid_ms = grid.as_millis() as u64,
+                    previous_ms = self.grid.as_millis() as u64,
+                    targets = targets.len(),
+                    "probe tick grid changed; restarting every target on it"
+                );
+            }
+            self.stop();
+            self.grid = grid;
+            self.pool.set_grid(grid);
+        }
         let mut wanted: HashMap<TargetId, Target> =
             targets.into_iter().map(|t| (t.id.clone(), t)).collect();
         self.running.retain(|id, running| match wanted.get(id) {
@@ -203,6 +227,7 @@ impl Scheduler {
                 self.reports.clone(),
                 self.pool.clone(),
                 self.epoch,
+                self.grid,
             );
             let task = match &self.runtime {
                 Some(rt) => rt.handle.spawn(fut),
@@ -239,14 +264,53 @@ impl Drop for Scheduler {
     }
 }
 
-/// Ticks are planned on this grid: targets whose phases fall in the same slot are
-/// probed on one timer wake-up (with 1,000 targets at 1 s, batches of ~[`TICK_GRID`] ms
-/// worth of targets instead of one wake-up per probe), still spread over the interval.
+/// Ticks are planned on a grid: targets whose phases fall in the same slot are probed on
+/// one timer wake-up of the probe thread (and their answers read on the next), still
+/// spread over the interval. This is the finest slot, and every slot is a multiple of it.
 pub const TICK_GRID: Duration = Duration::from_millis(10);
 
+/// The coarsest slot: answers are read (and reach the state) at most this much later.
+pub const TICK_GRID_MAX: Duration = Duration::from_millis(50);
+
+/// Probes a slot should hold on average before the grid gets coarser.
+///
+/// A wake-up of the probe thread costs as much CPU as several probes on a VM (30–60 µs);
+/// 1,000 targets at 1 s on the 10 ms grid woke it 112 times a second for 10 probes each,
+/// and the 50 ms grid cut the process's CPU per probe by about a fifth
+/// (bench/README.md, fourth cost round). A slot's probes go out as one burst, about 10 µs
+/// each: 50 of them are half a millisecond of schedule slip for the last, where 250
+/// (10,000 targets on a 25 ms grid) made the slip's p99 4.7 ms.
+const SLOT_PROBES: f64 = 50.0;
+
+/// The grid's slot length for `targets`: long enough for about [`SLOT_PROBES`] probes a
+/// slot at their combined rate, a multiple of [`TICK_GRID`] up to [`TICK_GRID_MAX`], and
+/// never more than a tenth of the shortest interval (a probe's answer waits for a slot).
+pub fn grid_for(targets: &[Target]) -> Duration {
+    let rate: f64 = targets
+        .iter()
+        .filter(|t| !t.interval.is_zero())
+        .map(|t| 1.0 / t.interval.as_secs_f64())
+        .sum();
+    let step = TICK_GRID.as_nanos() as u64;
+    let max = TICK_GRID_MAX.as_nanos() as u64;
+    let wanted = if rate > 0.0 {
+        ((SLOT_PROBES / rate) * 1e9).min(max as f64) as u64
+    } else {
+        max
+    };
+    let shortest = targets
+        .iter()
+        .map(|t| t.interval.as_nanos() as u64)
+        .filter(|&n| n > 0)
+        .min()
+        .unwrap_or(u64::MAX);
+    let nanos = wanted.min(shortest / 10).min(max);
+    Duration::from_nanos((nanos / step).max(1) * step)
+}
+
 /// Where in `[0, interval)` this target's ticks fall: a stable hash of its identity,
-/// rounded down to the [`TICK_GRID`] (not below one slot per interval).
-pub fn phase(id: &TargetId, interval: Duration) -> Duration {
+/// rounded down to the `grid` (not below one slot per interval).
+pub fn phase(id: &TargetId, interval: Duration, grid: Duration) -> Duration {
     let mut h = DefaultHasher::new();
     match id {
         TargetId::Dns { zone, key } => {
@@ -264,7 +328,7 @@ pub fn phase(id: &TargetId, interval: Duration) -> Duration {
         }
     }
     let nanos = interval.as_nanos().max(1) as u64;
-    let grid = (TICK_GRID.as_nanos() as u64).min(nanos);
+    let grid = (grid.as_nanos().max(1) as u64).min(nanos);
     let slots = nanos / grid;
     Duration::from_nanos((h.finish() % slots) * grid)
 }
@@ -285,13 +349,14 @@ async fn run_target(
     reports: mpsc::Sender<Report>,
     pool: Arc<UdpPool>,
     epoch: Instant,
+    grid: Duration,
 ) {
     // The DNS hot path: the query is encoded once, UDP goes over the pool's sockets.
     let mut prober = match &target.spec {
         CheckSpec::DnsSoa(spec) => Some(Prober::new(spec.clone(), pool)),
         _ => None,
     };
-    let phase = phase(&target.id, target.interval);
+    let phase = phase(&target.id, target.interval, grid);
     let start = first_tick(epoch, phase, target.interval, Instant::now());
     let mut ticker = tokio::time::interval_at(start, target.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -353,6 +418,50 @@ async fn run_target(
 mod tests {
     use super::*;
 
+    fn targets(n: usize, interval: Duration) -> Vec<Target> {
+        (0..n)
+            .map(|i| Target {
+                id: TargetId::Check {
+                    group: "g".into(),
+                    component: format!("c{i}").into(),
+                    key: CheckKey {
+                        kind: crate::probe::Kind::Tcp,
+                        target: format!("t{i}"),
+                    },
+                },
+                spec: CheckSpec::Tcp(crate::probe::tcp::TcpSpec::connect(
+                    "127.0.0.1:1".parse().unwrap(),
+                )),
+                interval,
+                timeout: interval / 2,
+                source: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_grid_holds_about_fifty_probes_a_slot_within_its_bounds() {
+        let s = Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        // 10,000 probes a second: 5 ms would do, the finest slot is 10 ms.
+        assert_eq!(grid_for(&targets(10_000, s)), ms(10));
+        assert_eq!(grid_for(&targets(5_000, s)), ms(10));
+        // 2,000 a second: 25 ms, rounded down to the 10 ms steps.
+        assert_eq!(grid_for(&targets(2_000, s)), ms(20));
+        // 1,000 a second (the benchmark): 50 ms, the coarsest.
+        assert_eq!(grid_for(&targets(1_000, s)), ms(50));
+        assert_eq!(grid_for(&targets(28, s)), ms(50));
+        assert_eq!(grid_for(&[]), ms(50));
+        // The rate counts, not the number of targets: 2,000 targets at 2 s are 1,000 a second.
+        assert_eq!(grid_for(&targets(2_000, 2 * s)), ms(50));
+        // Never more than a tenth of the shortest interval, never below the finest slot.
+        let mut mixed = targets(10, s);
+        mixed.extend(targets(1, ms(200)));
+        assert_eq!(grid_for(&mixed), ms(20));
+        assert_eq!(grid_for(&targets(3, ms(30))), ms(10));
+        assert_eq!(grid_for(&targets(3, ms(3))), ms(10));
+    }
+
     #[test]
     fn ticks_are_aligned_to_the_epoch() {
         let epoch = Instant::now();
@@ -381,11 +490,13 @@ mod tests {
                     target: format!("t{i}"),
                 },
             };
-            let p = phase(&id, Duration::from_secs(1));
-            assert!(p < Duration::from_secs(1));
-            assert_eq!(p.as_nanos() % TICK_GRID.as_nanos(), 0, "{p:?}");
-            // An interval shorter than the grid still spreads nothing past the interval.
-            assert!(phase(&id, Duration::from_millis(3)) < Duration::from_millis(3));
+            for grid in [TICK_GRID, TICK_GRID_MAX] {
+                let p = phase(&id, Duration::from_secs(1), grid);
+                assert!(p < Duration::from_secs(1));
+                assert_eq!(p.as_nanos() % grid.as_nanos(), 0, "{p:?}");
+                // An interval shorter than the grid still spreads nothing past the interval.
+                assert!(phase(&id, Duration::from_millis(3), grid) < Duration::from_millis(3));
+            }
         }
     }
 }

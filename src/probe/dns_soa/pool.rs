@@ -39,6 +39,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,9 +76,11 @@ pub struct UdpPool {
     state: Mutex<PoolState>,
     /// Wakes the reaper when a query is registered.
     wake: Notify,
-    /// The reaper's cadence: `(epoch, every)` drains at `epoch + k × every`; None: every
-    /// [`REAP_EVERY`] from when it last drained.
-    grid: Option<(tokio::time::Instant, Duration)>,
+    /// The reaper's cadence: drains at `epoch + k × every` (`every` in [`Self::every`]);
+    /// None: every [`REAP_EVERY`] from when it last drained.
+    epoch: Option<tokio::time::Instant>,
+    /// The grid's slot length in nanoseconds (see [`UdpPool::set_grid`]).
+    every: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -247,21 +250,31 @@ impl UdpPool {
     /// scheduler's tick grid, so that the reaper wakes together with the probes of a slot.
     /// The RTT does not depend on the cadence (kernel arrival stamps).
     pub fn aligned(epoch: tokio::time::Instant, every: Duration) -> Self {
-        UdpPool {
-            grid: Some((epoch, every.max(REAP_EVERY))),
+        let pool = UdpPool {
+            epoch: Some(epoch),
             ..Self::default()
-        }
+        };
+        pool.set_grid(every);
+        pool
+    }
+
+    /// Change the slot length of an aligned pool's grid (the scheduler's grid changed);
+    /// the reaper follows from its next drain. No effect on a pool made with [`Self::new`].
+    pub fn set_grid(&self, every: Duration) {
+        let nanos = u64::try_from(every.max(REAP_EVERY).as_nanos()).unwrap_or(u64::MAX);
+        self.every.store(nanos, Ordering::Relaxed);
     }
 
     /// When the reaper drains next, after `now`.
     fn next_reap(&self, now: tokio::time::Instant) -> tokio::time::Instant {
-        match self.grid {
-            Some((epoch, every)) if now >= epoch => {
+        let every = Duration::from_nanos(self.every.load(Ordering::Relaxed));
+        match self.epoch {
+            Some(epoch) if now >= epoch => {
                 let k = (now - epoch).as_nanos() / every.as_nanos() + 1;
                 let nanos = u64::try_from(k * every.as_nanos()).unwrap_or(u64::MAX);
                 epoch + Duration::from_nanos(nanos)
             }
-            Some((epoch, _)) => epoch,
+            Some(epoch) => epoch,
             None => now + REAP_EVERY,
         }
     }
@@ -482,7 +495,7 @@ async fn reap(pool: Arc<UdpPool>) {
             continue;
         }
         tokio::time::sleep_until(pool.next_reap(tokio::time::Instant::now())).await;
-        if pool.grid.is_some() {
+        if pool.epoch.is_some() {
             // On the grid, the slot's probe ticks fire with this timer: let them run (and
             // send) first, so the drain and the completions it wakes never delay them.
             tokio::task::yield_now().await;
