@@ -5,7 +5,9 @@
 //! with its own fixed-rate timer, so one slow or silent target never delays
 //! another and the schedule does not drift: ticks are planned at
 //! `phase + k × interval`, where the phase is derived from a hash of the target
-//! so that targets are spread over the interval (no thundering herd). A probe is
+//! so that targets are spread over the interval (no thundering herd), and each is moved
+//! to the next boundary of the tick grid ([`grid_for`]), so that targets due in the same
+//! slot share one wake-up of the probe thread. A probe is
 //! bounded by the zone's timeout, which config validation keeps below the
 //! interval; a tick missed anyway is skipped, not bunched.
 //!
@@ -26,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::probe::{self, CheckSpec, Prober, UdpPool};
 use crate::state::{CheckKey, CheckObservation, Observation, TargetKey};
@@ -177,7 +179,7 @@ impl Scheduler {
             // wake-up a slot instead of two (a drain 1 ms after the slot's sends). At 1,000
             // targets that halved the probe thread's wake-ups (224/s → 112/s); the RTT does not
             // depend on when an answer is read (kernel arrival stamps), a query's deadline still
-            // drains its socket, and results reach the state at most one slot (10 ms) later.
+            // drains its socket, and results reach the state at most one slot later.
             pool: Arc::new(UdpPool::aligned(epoch, TICK_GRID)),
             epoch,
             grid: TICK_GRID,
@@ -264,52 +266,57 @@ impl Drop for Scheduler {
     }
 }
 
-/// Ticks are planned on a grid: targets whose phases fall in the same slot are probed on
-/// one timer wake-up of the probe thread (and their answers read on the next), still
-/// spread over the interval. This is the finest slot, and every slot is a multiple of it.
-pub const TICK_GRID: Duration = Duration::from_millis(10);
-
-/// The coarsest slot: answers are read (and reach the state) at most this much later.
-pub const TICK_GRID_MAX: Duration = Duration::from_millis(50);
-
-/// Probes a slot should hold on average before the grid gets coarser.
+/// Ticks are planned on a grid: every tick is moved to the next slot boundary
+/// (`epoch + m × grid`), so that targets due in the same slot are probed on one timer
+/// wake-up of the probe thread (and their answers read on the next), still spread over
+/// the interval, and a tick is never more than one slot late. This is the finest slot.
 ///
-/// A wake-up of the probe thread costs as much CPU as several probes on a VM (30–60 µs);
-/// 1,000 targets at 1 s on the 10 ms grid woke it 112 times a second for 10 probes each,
-/// and the 50 ms grid cut the process's CPU per probe by about a fifth
-/// (bench/README.md, fourth cost round). A slot's probes go out as one burst, about 10 µs
-/// each: 50 of them are half a millisecond of schedule slip for the last, where 250
-/// (10,000 targets on a 25 ms grid) made the slip's p99 4.7 ms.
-const SLOT_PROBES: f64 = 50.0;
+/// Slots are powers of two milliseconds: tokio's timer wheel files a deadline more than
+/// 64 ms past a multiple of 64 ms (from the runtime's start, which the epoch is) in its
+/// second level, and wakes the thread at that boundary only to move it down. A deadline
+/// on a boundary fires there; with 50 ms slots, 15 of the 35 wake-ups a second at 1,000
+/// targets were such moves.
+pub const TICK_GRID: Duration = Duration::from_millis(8);
 
-/// The grid's slot length for `targets`: long enough for about [`SLOT_PROBES`] probes a
-/// slot at their combined rate, a multiple of [`TICK_GRID`] up to [`TICK_GRID_MAX`], and
-/// never more than a tenth of the shortest interval (a probe's answer waits for a slot).
+/// The coarsest slot: answers are read (and reach the state) at most this much later,
+/// and a tick runs at most this much after its planned time.
+pub const TICK_GRID_MAX: Duration = Duration::from_millis(64);
+
+/// At most this many probes a slot on average; the grid is the coarsest that keeps to it.
+///
+/// A wake-up of the probe thread costs as much CPU as several probes on a VM (30–100 µs);
+/// 1,000 targets at 1 s on a 10 ms grid woke it 112 times a second for 10 probes each.
+/// A slot's probes go out as one burst, about 10 µs each: 100 of them are a millisecond
+/// of schedule slip for the last, where 250 (10,000 targets on a 25 ms grid) made the
+/// slip's p99 4.7 ms (bench/README.md, third and fourth cost rounds).
+const SLOT_PROBES: f64 = 100.0;
+
+/// The grid's slot length for `targets`: the longest power of two milliseconds from
+/// [`TICK_GRID`] to [`TICK_GRID_MAX`] that holds at most [`SLOT_PROBES`] probes at their
+/// combined rate and is at most a tenth of the shortest interval (a probe's answer waits
+/// for a slot); [`TICK_GRID`] when even that is too long.
 pub fn grid_for(targets: &[Target]) -> Duration {
     let rate: f64 = targets
         .iter()
         .filter(|t| !t.interval.is_zero())
         .map(|t| 1.0 / t.interval.as_secs_f64())
         .sum();
-    let step = TICK_GRID.as_nanos() as u64;
-    let max = TICK_GRID_MAX.as_nanos() as u64;
-    let wanted = if rate > 0.0 {
-        ((SLOT_PROBES / rate) * 1e9).min(max as f64) as u64
-    } else {
-        max
-    };
     let shortest = targets
         .iter()
-        .map(|t| t.interval.as_nanos() as u64)
-        .filter(|&n| n > 0)
+        .map(|t| t.interval)
+        .filter(|i| !i.is_zero())
         .min()
-        .unwrap_or(u64::MAX);
-    let nanos = wanted.min(shortest / 10).min(max);
-    Duration::from_nanos((nanos / step).max(1) * step)
+        .unwrap_or(Duration::MAX);
+    let mut grid = TICK_GRID_MAX;
+    while grid > TICK_GRID && (rate * grid.as_secs_f64() > SLOT_PROBES || grid * 10 > shortest) {
+        grid /= 2;
+    }
+    grid
 }
 
-/// Where in `[0, interval)` this target's ticks fall: a stable hash of its identity,
-/// rounded down to the `grid` (not below one slot per interval).
+/// Where in `[0, interval)` this target's ticks fall before they are moved to the grid: a
+/// stable hash of its identity, rounded down to the `grid` (not below one slot per
+/// interval).
 pub fn phase(id: &TargetId, interval: Duration, grid: Duration) -> Duration {
     let mut h = DefaultHasher::new();
     match id {
@@ -333,15 +340,26 @@ pub fn phase(id: &TargetId, interval: Duration, grid: Duration) -> Duration {
     Duration::from_nanos((h.finish() % slots) * grid)
 }
 
-/// The first tick at or after `now` of a schedule `epoch + phase + k × interval`.
-fn first_tick(epoch: Instant, phase: Duration, interval: Duration, now: Instant) -> Instant {
-    let base = epoch + phase;
+/// The index of the first tick at or after `now` of a schedule `base + k × interval`.
+fn next_index(base: Instant, interval: Duration, now: Instant) -> u128 {
     if now <= base || interval.is_zero() {
-        return base;
+        return 0;
     }
-    let behind = (now - base).as_nanos();
-    let k = behind.div_ceil(interval.as_nanos());
-    base + Duration::from_nanos(u64::try_from(k * interval.as_nanos()).unwrap_or(u64::MAX))
+    (now - base).as_nanos().div_ceil(interval.as_nanos())
+}
+
+/// `t` moved to the next slot boundary of the grid `epoch + m × grid` (unchanged on one).
+fn on_grid(epoch: Instant, grid: Duration, t: Instant) -> Instant {
+    let g = grid.as_nanos().max(1);
+    let offset = t.saturating_duration_since(epoch).as_nanos();
+    let nanos = offset.div_ceil(g) * g;
+    epoch + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Tick `k` of a target: `base + k × interval`, moved to the grid.
+fn planned(epoch: Instant, grid: Duration, base: Instant, interval: Duration, k: u128) -> Instant {
+    let nanos = u64::try_from(k * interval.as_nanos()).unwrap_or(u64::MAX);
+    on_grid(epoch, grid, base + Duration::from_nanos(nanos))
 }
 
 async fn run_target(
@@ -356,12 +374,14 @@ async fn run_target(
         CheckSpec::DnsSoa(spec) => Some(Prober::new(spec.clone(), pool)),
         _ => None,
     };
-    let phase = phase(&target.id, target.interval, grid);
-    let start = first_tick(epoch, phase, target.interval, Instant::now());
-    let mut ticker = tokio::time::interval_at(start, target.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Ticks at `base + k × interval` moved to the grid: the k-th is at most one slot late,
+    // and they never drift. A tick missed (a probe that ran past the next) is skipped.
+    let interval = target.interval.max(Duration::from_millis(1));
+    let base = epoch + phase(&target.id, interval, grid);
+    let mut k = next_index(base, interval, Instant::now());
     loop {
-        let planned = ticker.tick().await;
+        let planned = planned(epoch, grid, base, interval, k);
+        tokio::time::sleep_until(planned).await;
         let slip = Instant::now().saturating_duration_since(planned);
         let at = crate::now_ms();
         let probed = match (&target.id, &target.spec, &mut prober) {
@@ -411,6 +431,7 @@ async fn run_target(
         if reports.send(Report { probed, slip }).await.is_err() {
             return; // the state owner is gone: shutting down
         }
+        k = (k + 1).max(next_index(base, interval, Instant::now()));
     }
 }
 
@@ -440,26 +461,27 @@ mod tests {
     }
 
     #[test]
-    fn the_grid_holds_about_fifty_probes_a_slot_within_its_bounds() {
+    fn the_grid_is_the_coarsest_power_of_two_ms_with_at_most_100_probes_a_slot() {
         let s = Duration::from_secs(1);
         let ms = Duration::from_millis;
-        // 10,000 probes a second: 5 ms would do, the finest slot is 10 ms.
-        assert_eq!(grid_for(&targets(10_000, s)), ms(10));
-        assert_eq!(grid_for(&targets(5_000, s)), ms(10));
-        // 2,000 a second: 25 ms, rounded down to the 10 ms steps.
-        assert_eq!(grid_for(&targets(2_000, s)), ms(20));
-        // 1,000 a second (the benchmark): 50 ms, the coarsest.
-        assert_eq!(grid_for(&targets(1_000, s)), ms(50));
-        assert_eq!(grid_for(&targets(28, s)), ms(50));
-        assert_eq!(grid_for(&[]), ms(50));
+        // 10,000 probes a second: 80 a slot of 8 ms, the finest.
+        assert_eq!(grid_for(&targets(10_000, s)), ms(8));
+        assert_eq!(grid_for(&targets(20_000, s)), ms(8));
+        // 5,000 a second: 80 a slot of 16 ms; 2,000: 64 a slot of 32 ms.
+        assert_eq!(grid_for(&targets(5_000, s)), ms(16));
+        assert_eq!(grid_for(&targets(2_000, s)), ms(32));
+        // 1,000 a second (the benchmark): 64 a slot of 64 ms, the coarsest.
+        assert_eq!(grid_for(&targets(1_000, s)), ms(64));
+        assert_eq!(grid_for(&targets(28, s)), ms(64));
+        assert_eq!(grid_for(&[]), ms(64));
         // The rate counts, not the number of targets: 2,000 targets at 2 s are 1,000 a second.
-        assert_eq!(grid_for(&targets(2_000, 2 * s)), ms(50));
+        assert_eq!(grid_for(&targets(2_000, 2 * s)), ms(64));
         // Never more than a tenth of the shortest interval, never below the finest slot.
         let mut mixed = targets(10, s);
         mixed.extend(targets(1, ms(200)));
-        assert_eq!(grid_for(&mixed), ms(20));
-        assert_eq!(grid_for(&targets(3, ms(30))), ms(10));
-        assert_eq!(grid_for(&targets(3, ms(3))), ms(10));
+        assert_eq!(grid_for(&mixed), ms(16));
+        assert_eq!(grid_for(&targets(3, ms(30))), ms(8));
+        assert_eq!(grid_for(&targets(3, ms(3))), ms(8));
     }
 
     #[test]
@@ -467,16 +489,27 @@ mod tests {
         let epoch = Instant::now();
         let s = Duration::from_secs(1);
         let ms = Duration::from_millis;
-        assert_eq!(first_tick(epoch, ms(30), s, epoch), epoch + ms(30));
-        assert_eq!(first_tick(epoch, ms(30), s, epoch + ms(30)), epoch + ms(30));
-        assert_eq!(
-            first_tick(epoch, ms(30), s, epoch + ms(31)),
-            epoch + ms(1030)
-        );
-        assert_eq!(
-            first_tick(epoch, ms(30), s, epoch + ms(2500)),
-            epoch + ms(3030)
-        );
+        let base = epoch + ms(32);
+        assert_eq!(next_index(base, s, epoch), 0);
+        assert_eq!(next_index(base, s, base), 0);
+        assert_eq!(next_index(base, s, base + ms(1)), 1);
+        assert_eq!(next_index(base, s, epoch + ms(2500)), 3);
+        // On a 64 ms grid, 1 s ticks land on the next boundary: never early, at most a
+        // slot late, and the schedule does not drift (tick k is k seconds after tick 0,
+        // moved to the grid).
+        let g = ms(64);
+        assert_eq!(planned(epoch, g, base, s, 0), epoch + ms(64));
+        assert_eq!(planned(epoch, g, base, s, 1), epoch + ms(1088));
+        assert_eq!(planned(epoch, g, base, s, 2), epoch + ms(2048));
+        for k in 0..200u128 {
+            let nominal = base + s * k as u32;
+            let p = planned(epoch, g, base, s, k);
+            assert!(p >= nominal && p - nominal < g, "{k}");
+            assert_eq!((p - epoch).as_nanos() % g.as_nanos(), 0);
+        }
+        // A time on a boundary stays there.
+        assert_eq!(on_grid(epoch, g, epoch + ms(128)), epoch + ms(128));
+        assert_eq!(on_grid(epoch, g, epoch), epoch);
     }
 
     #[test]

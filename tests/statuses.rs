@@ -61,7 +61,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         || async move { server(&status(addr).await, "ns2.lab")["status"] == "major_outage" },
     )
     .await;
-    eprintln!("measured: major_outage published {took:?} after the server fell silent (bound 0.4s + 0.1s timeout + 1.5s confirm + 0.58s ticks and batch waits)");
+    eprintln!("measured: major_outage published {took:?} after the server fell silent (bound 0.4s + 0.1s timeout + 1.5s confirm + 0.66s ticks and batch waits)");
     assert!(
         took >= Duration::from_millis(1500),
         "published before confirmation: {took:?}"
@@ -90,7 +90,7 @@ async fn outage_is_published_after_confirmation_and_cleared_after_clearing() {
         || async move { server(&status(addr).await, "ns2.lab")["status"] == "operational" },
     )
     .await;
-    eprintln!("measured: operational again {took:?} after the server answered (bound 0.4s + 0.1s timeout + 2.5s clear + 0.58s ticks and batch waits)");
+    eprintln!("measured: operational again {took:?} after the server answered (bound 0.4s + 0.1s timeout + 2.5s clear + 0.66s ticks and batch waits)");
     assert!(
         took >= Duration::from_millis(2500),
         "cleared too early: {took:?}"
