@@ -69,11 +69,7 @@ impl StoreReader {
         let first =
             (now / DAY_MS * DAY_MS).saturating_sub(u64::from(days.saturating_sub(1)) * DAY_MS);
         let (before, changes) = self.with(|c| {
-            let id: Option<i64> = c
-                .prepare_cached("SELECT id FROM component WHERE grp = ?1 AND name = ?2")?
-                .query_row(params![group, name], |r| r.get(0))
-                .optional()?;
-            let Some(id) = id else {
+            let Some(id) = component_id(c, group, name)? else {
                 return Ok((None, Vec::new()));
             };
             let before: Option<String> = c
@@ -110,35 +106,23 @@ impl StoreReader {
         from: UnixMs,
         to: UnixMs,
     ) -> Result<Vec<SeriesPoint>, StoreError> {
-        let ms = |us: Option<i64>| us.map(|v| v as f64 / 1000.0);
         self.with(|c| {
-            let id: Option<i64> = c
-                .prepare_cached("SELECT id FROM component WHERE grp = ?1 AND name = ?2")?
-                .query_row(params![group, name], |r| r.get(0))
-                .optional()?;
-            let Some(id) = id else {
+            let Some(id) = component_id(c, group, name)? else {
                 return Ok(Vec::new());
             };
             match resolution {
-                Resolution::Minute => {
-                    let mut st = c.prepare_cached(
-                        "SELECT minute, probes, failures, min_us, median_us, p95_us, max_us
-                         FROM series_minute WHERE component = ?1 AND minute >= ?2 AND minute < ?3
-                         ORDER BY minute",
-                    )?;
-                    let rows = st.query_map(params![id, from as i64, to as i64], |r| {
-                        Ok(SeriesPoint {
-                            start: r.get::<_, i64>(0)? as u64,
-                            probes: r.get::<_, i64>(1)? as u64,
-                            failures: r.get::<_, i64>(2)? as u64,
-                            min_ms: ms(r.get(3)?),
-                            typical_ms: ms(r.get(4)?),
-                            p95_ms: ms(r.get(5)?),
-                            max_ms: ms(r.get(6)?),
-                        })
-                    })?;
-                    rows.collect()
-                }
+                Resolution::Minute => Ok(minute_rows(c, id, from, to)?
+                    .into_iter()
+                    .map(|p| SeriesPoint {
+                        start: p.start,
+                        probes: u64::from(p.probes),
+                        failures: u64::from(p.failures),
+                        min_ms: p.min_ms,
+                        typical_ms: p.median_ms,
+                        p95_ms: p.p95_ms,
+                        max_ms: p.max_ms,
+                    })
+                    .collect()),
                 Resolution::Hour | Resolution::Day => {
                     let step = resolution.step_ms() as i64;
                     let mut st = c.prepare_cached(
@@ -147,6 +131,7 @@ impl StoreReader {
                          FROM series_hour WHERE component = ?1 AND hour >= ?2 AND hour < ?3
                          GROUP BY t ORDER BY t",
                     )?;
+                    let ms = |us: Option<i64>| us.map(|v| v as f64 / 1000.0);
                     let rows = st.query_map(params![id, from as i64, to as i64, step], |r| {
                         let ok: i64 = r.get(3)?;
                         let sum: i64 = r.get(4)?;
@@ -176,27 +161,9 @@ impl StoreReader {
         from: UnixMs,
         to: UnixMs,
     ) -> Result<Vec<MinutePoint>, StoreError> {
-        let ms = |us: Option<i64>| us.map(|v| v as f64 / 1000.0);
-        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT m.minute, m.probes, m.failures, m.min_us, m.median_us, m.p95_us, m.max_us
-                 FROM component c JOIN series_minute m ON m.component = c.id
-                 WHERE c.grp = ?1 AND c.name = ?2 AND m.minute >= ?3 AND m.minute < ?4
-                 ORDER BY m.minute",
-            )?;
-            let rows = st.query_map(params![group, name, from as i64, to as i64], |r| {
-                Ok(MinutePoint {
-                    start: r.get::<_, i64>(0)? as u64,
-                    probes: n(r.get(1)?),
-                    failures: n(r.get(2)?),
-                    min_ms: ms(r.get(3)?),
-                    median_ms: ms(r.get(4)?),
-                    p95_ms: ms(r.get(5)?),
-                    max_ms: ms(r.get(6)?),
-                })
-            })?;
-            rows.collect()
+        self.with(|c| match component_id(c, group, name)? {
+            Some(id) => minute_rows(c, id, from, to),
+            None => Ok(Vec::new()),
         })
     }
 
@@ -313,4 +280,39 @@ pub(super) fn read_opened(c: &Connection, path: &Path) -> Result<Opened, StoreEr
         open_incidents,
         last_status,
     })
+}
+
+/// The id of component (group, name); None before it has any row.
+fn component_id(c: &Connection, group: &str, name: &str) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached("SELECT id FROM component WHERE grp = ?1 AND name = ?2")?
+        .query_row(params![group, name], |r| r.get(0))
+        .optional()
+}
+
+/// The minute rows of component `id` starting in `[from, to)`, oldest first.
+fn minute_rows(
+    c: &Connection,
+    id: i64,
+    from: UnixMs,
+    to: UnixMs,
+) -> rusqlite::Result<Vec<MinutePoint>> {
+    let ms = |us: Option<i64>| us.map(|v| v as f64 / 1000.0);
+    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let mut st = c.prepare_cached(
+        "SELECT minute, probes, failures, min_us, median_us, p95_us, max_us
+         FROM series_minute WHERE component = ?1 AND minute >= ?2 AND minute < ?3
+         ORDER BY minute",
+    )?;
+    let rows = st.query_map(params![id, from as i64, to as i64], |r| {
+        Ok(MinutePoint {
+            start: r.get::<_, i64>(0)? as u64,
+            probes: n(r.get(1)?),
+            failures: n(r.get(2)?),
+            min_ms: ms(r.get(3)?),
+            median_ms: ms(r.get(4)?),
+            p95_ms: ms(r.get(5)?),
+            max_ms: ms(r.get(6)?),
+        })
+    })?;
+    rows.collect()
 }
