@@ -438,7 +438,7 @@ async fn response_times(
             views::vantage_series(&inner, &entry.config.component, &server, now, minutes);
         (view, (entry.config.component.clone(), server), tail)
     };
-    let points = joined_minutes(&state, key, tail, now, minutes).await;
+    let points = joined_minutes(&state, key, tail, now, minutes as usize).await;
     view.points = views::point_views(points);
     Ok(Json(view))
 }
@@ -469,7 +469,7 @@ async fn service_response_times(
         let key = (view.group.clone(), view.component.clone());
         (view, key, tail)
     };
-    let points = joined_minutes(&state, key, tail, now, minutes).await;
+    let points = joined_minutes(&state, key, tail, now, minutes as usize).await;
     view.points = views::point_views(points);
     Ok(Json(view))
 }
@@ -478,29 +478,32 @@ async fn service_response_times(
 /// with `tail`, the in-memory history's points over the same window (read on a
 /// blocking thread); the tail alone without a store, or when it cannot be read (logged:
 /// a store never opened released nothing, so the tail is then the whole window).
-async fn joined_minutes(
+pub(crate) async fn joined_minutes(
     state: &AppState,
     key: crate::store::ComponentKey,
     tail: Vec<crate::state::MinutePoint>,
     now: UnixMs,
-    minutes: u32,
+    minutes: usize,
 ) -> Vec<crate::state::MinutePoint> {
     let Some(reader) = state.store.clone() else {
         return tail;
     };
     let mine = tail.clone();
     let got = tokio::task::spawn_blocking(move || {
-        reader.joined_minutes(&key.0, &key.1, mine, now, minutes as usize)
+        let (group, name) = &key;
+        reader
+            .joined_minutes(group, name, mine, now, minutes)
+            .map_err(|e| {
+                tracing::warn!(%group, %name, error = %e, "stored minutes unavailable; serving those in memory");
+            })
+            .ok()
     })
     .await;
     match got {
-        Ok(Ok(points)) => points,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "response times: stored minutes unavailable; serving those in memory");
-            tail
-        }
+        Ok(Some(points)) => points,
+        Ok(None) => tail,
         Err(e) => {
-            tracing::warn!(error = %e, "response times: store query failed; serving the minutes in memory");
+            tracing::warn!(error = %e, "store query failed; serving the minutes in memory");
             tail
         }
     }

@@ -232,22 +232,13 @@ pub async fn badge(State(state): State<AppState>, Path(rest): Path<String>) -> R
     };
     let id = c.id.clone();
     let uptime = matches!(kind, BadgeKind::UptimeSvg | BadgeKind::UptimeJson);
-    if let (true, Some(reader)) = (uptime, state.store.clone()) {
+    if uptime && state.store.is_some() {
         // The 24-hour uptime: the store's minutes joined with the in-memory tail.
         if let Some(i) = v.charts.iter().position(|ch| ch.id == id) {
             let tail = std::mem::take(&mut v.charts[i].minutes);
-            let (now, cid) = (v.now, id.clone());
-            let joined = tokio::task::spawn_blocking(move || {
-                reader.joined_minutes(&cid.group, &cid.name, tail, now, CHART_MINUTES)
-            })
-            .await;
-            match joined {
-                Ok(Ok(minutes)) => v.join_chart(i, minutes),
-                Ok(Err(e)) => {
-                    tracing::warn!(component = %id, error = %e, "badge: stored minutes unavailable")
-                }
-                Err(e) => tracing::warn!(component = %id, error = %e, "badge: store query failed"),
-            }
+            let key = (id.group.clone(), id.name.clone());
+            let minutes = super::joined_minutes(&state, key, tail, v.now, CHART_MINUTES).await;
+            v.join_chart(i, minutes);
         }
     }
     let Some(c) = v.find(spec) else {
