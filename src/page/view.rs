@@ -198,9 +198,7 @@ impl PageView {
         // One lookup per member: a page may have thousands of charts.
         let mut ups = HashMap::new();
         for (chart, minutes) in self.charts.iter_mut().zip(days) {
-            ups.insert(chart.id.clone(), uptime(&minutes));
-            chart.points = aggregate(&minutes, CHART_STEP);
-            chart.minutes = minutes;
+            ups.insert(chart.id.clone(), chart.set_day(minutes));
         }
         for c in self.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
             if let Some(up) = ups.get(&c.id) {
@@ -214,14 +212,23 @@ impl PageView {
         let Some(chart) = self.charts.get_mut(index) else {
             return;
         };
-        let up = uptime(&minutes);
+        let up = chart.set_day(minutes);
         for c in self.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
             if c.id == chart.id {
                 c.uptime_24h = up;
             }
         }
-        chart.points = aggregate(&minutes, CHART_STEP);
-        chart.minutes = minutes;
+    }
+}
+
+impl ChartSeries {
+    /// Takes `minutes` as the chart's 24 hours (points per [`CHART_STEP`]); returns the
+    /// uptime they give.
+    fn set_day(&mut self, minutes: Vec<MinutePoint>) -> Option<f64> {
+        let up = uptime(&minutes);
+        self.points = aggregate(&minutes, CHART_STEP);
+        self.minutes = minutes;
+        up
     }
 }
 
