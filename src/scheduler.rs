@@ -186,11 +186,6 @@ impl Scheduler {
         }
     }
 
-    /// The tick grid's slot length now.
-    pub fn grid(&self) -> Duration {
-        self.grid
-    }
-
     /// Make the running set equal to `targets`: start new ones, stop removed ones,
     /// restart those whose probe parameters changed, leave unchanged ones alone
     /// (their phase in the schedule is kept).
