@@ -189,6 +189,7 @@ impl Scheduler {
     /// Make the running set equal to `targets`: start new ones, stop removed ones,
     /// restart those whose probe parameters changed, leave unchanged ones alone
     /// (their phase in the schedule is kept).
+    ///
     /// When the targets call for another grid ([`grid_for`]), every target restarts on it
     /// (a phase on the old grid would wake the probe thread off the new one).
     pub fn sync(&mut self, targets: Vec<Target>) {
