@@ -5,6 +5,7 @@
 //! function of its arguments; thresholds come from the [`ZoneState`]. What is published goes
 //! through the confirmation layer ([`super::confirm`]) first.
 
+use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::freshness::Freshest;
@@ -34,11 +35,27 @@ pub fn propose_servers(
     maintenance: &[MaintenanceWindow],
     now: UnixMs,
 ) -> Vec<ComponentStatus> {
-    state
-        .servers()
-        .iter()
-        .map(|(name, server)| evaluate_server(state, name, server, maintenance, now))
-        .collect()
+    propose_servers_into(Vec::new(), state, maintenance, now)
+}
+
+/// [`propose_servers`] written over `reuse` (e.g. the statuses published last tick): its
+/// statuses' strings keep their buffers ([`evaluate_server_into`]), so a status tick
+/// allocates nothing for a server whose name and reason fit.
+pub fn propose_servers_into(
+    mut reuse: Vec<ComponentStatus>,
+    state: &ZoneState,
+    maintenance: &[MaintenanceWindow],
+    now: UnixMs,
+) -> Vec<ComponentStatus> {
+    let servers = state.servers();
+    reuse.truncate(servers.len());
+    reuse.resize_with(servers.len(), || {
+        ComponentStatus::new("", Status::Unknown, String::new())
+    });
+    for (out, (name, server)) in reuse.iter_mut().zip(servers.iter()) {
+        evaluate_server_into(out, state, name, server, maintenance, now);
+    }
+    reuse
 }
 
 /// Evaluates a zone without confirmation: every server's proposed status, then the group
@@ -79,18 +96,56 @@ pub fn evaluate_server(
     maintenance: &[MaintenanceWindow],
     now: UnixMs,
 ) -> ComponentStatus {
+    let mut out = ComponentStatus::new(name, Status::Unknown, String::new());
+    evaluate_server_into(&mut out, state, name, server, maintenance, now);
+    out
+}
+
+/// [`evaluate_server`] written into `out`, whose strings keep their buffers: the status
+/// tick evaluates every server four times a second, and most of the time the name and
+/// the reason fit where last tick's were.
+pub fn evaluate_server_into(
+    out: &mut ComponentStatus,
+    state: &ZoneState,
+    name: &str,
+    server: &ServerState,
+    maintenance: &[MaintenanceWindow],
+    now: UnixMs,
+) {
+    if out.name != name {
+        out.name.clear();
+        out.name.push_str(name);
+    }
+    out.since = None;
+    out.last_known = None;
+    out.reason.clear();
+    out.status = server_status(&mut out.reason, state, name, server, maintenance, now);
+}
+
+/// The status of a server; its reason is appended to `reason`.
+fn server_status(
+    reason: &mut String,
+    state: &ZoneState,
+    name: &str,
+    server: &ServerState,
+    maintenance: &[MaintenanceWindow],
+    now: UnixMs,
+) -> Status {
+    let mut say = |status: Status, why: &str| {
+        reason.push_str(why);
+        status
+    };
     if let Some(w) = active_maintenance(name, maintenance, now) {
-        return component(name, Status::UnderMaintenance, maintenance_reason(w));
+        return say(Status::UnderMaintenance, &maintenance_reason(w));
     }
     if server.targets.is_empty() {
-        return component(
-            name,
+        return say(
             Status::Unknown,
-            format!("{NO_ADDRESS}: the name does not resolve, nothing to probe"),
+            &format!("{NO_ADDRESS}: the name does not resolve, nothing to probe"),
         );
     }
     if server.never_probed() {
-        return component(name, Status::Unknown, "not probed yet".to_string());
+        return say(Status::Unknown, "not probed yet");
     }
     let down: Vec<String> = server
         .targets
@@ -107,21 +162,20 @@ pub fn evaluate_server(
         // just added): a partial outage cannot be told from a major one yet. Publishing
         // the partial one would open the incident under the wrong title a moment before
         // the other transport fails too.
-        return component(
-            name,
+        return say(
             Status::Unknown,
-            format!(
+            &format!(
                 "{}; waiting for {undecided} more target(s) to answer or fail",
                 down.join("; ")
             ),
         );
     }
-    if let Some((status, reason)) = targets_down(&down, server.targets.len()) {
-        return component(name, status, reason);
+    if let Some((status, why)) = targets_down(&down, server.targets.len()) {
+        return say(status, &why);
     }
     if undecided == server.targets.len() {
         // Probed, but no answer yet and not yet failed `fail_after` times in a row.
-        return component(name, Status::Unknown, "no answer yet".to_string());
+        return say(Status::Unknown, "no answer yet");
     }
 
     let th = state.thresholds();
@@ -167,18 +221,16 @@ pub fn evaluate_server(
         }
     }
     if !degraded.is_empty() {
-        return component(name, Status::DegradedPerformance, degraded.join("; "));
+        return say(Status::DegradedPerformance, &degraded.join("; "));
     }
     let up = server
         .targets
         .values()
         .filter(|t| t.up == Some(true))
         .count();
-    component(
-        name,
-        Status::Operational,
-        format!("{up} of {} targets up", server.targets.len()),
-    )
+    // Written in place: the reason of nearly every server on nearly every tick.
+    let _ = write!(reason, "{up} of {} targets up", server.targets.len());
+    Status::Operational
 }
 
 /// The group component over its servers' statuses (in the daemon: the confirmed ones, so the
@@ -427,6 +479,37 @@ mod tests {
         assert_eq!(zs.group.name, GROUP);
         assert_eq!(zs.servers.len(), 7);
         assert!(zs.servers.iter().all(|c| c.status == Status::Operational));
+    }
+
+    #[test]
+    fn proposals_written_over_old_statuses_equal_fresh_ones() {
+        // The tracker passes last tick's published statuses (other names, reasons longer
+        // or shorter, `since` and `last_known` set, more or fewer of them) as buffers.
+        let (mut z, keys) = zone(&SEVEN);
+        all_ok(&mut z, &keys, T0, 2026062401);
+        fail_n(&mut z, &keys[4], T0 + MIN, 3);
+        let now = T0 + 2 * MIN;
+        let fresh = propose_servers(&z, &[], now);
+        assert_eq!(fresh[4].status, Status::MajorOutage, "{fresh:?}");
+        let old = |n: usize, reason: &str| {
+            (0..n)
+                .map(|i| ComponentStatus {
+                    name: format!("old-{i}"),
+                    status: Status::PartialOutage,
+                    reason: reason.to_string(),
+                    since: Some(T0),
+                    last_known: Some(Status::DegradedPerformance),
+                })
+                .collect::<Vec<_>>()
+        };
+        for reuse in [
+            Vec::new(),
+            old(3, "x"),
+            old(7, ""),
+            old(9, &"a much longer reason than any of these ".repeat(4)),
+        ] {
+            assert_eq!(propose_servers_into(reuse, &z, &[], now), fresh);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! otherwise every [`HEARTBEAT_MS`] per component, so a hub can tell a quiet vantage from a
 //! vanished one. Pure: no I/O, time is an argument.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,8 +115,13 @@ pub struct ObservationLog {
     capacity: usize,
     epoch: UnixMs,
     heartbeat_ms: u64,
-    last: BTreeMap<String, BTreeMap<String, (Status, UnixMs)>>,
+    /// Each component's last recorded status and when, by group and component. Hashed:
+    /// [`ObservationLog::due`] looks up every component on every status tick.
+    last: FastMap<String, FastMap<String, (Status, UnixMs)>>,
 }
+
+/// A hash map with a fast hasher (keys are configured names, not attacker-chosen).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Default for ObservationLog {
     fn default() -> Self {
@@ -133,7 +138,7 @@ impl ObservationLog {
             records: VecDeque::new(),
             next_seq: 1,
             capacity: capacity.max(1),
-            last: BTreeMap::new(),
+            last: FastMap::default(),
         }
     }
 

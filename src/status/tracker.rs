@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::confirm::{Change, Confirmation, SavedTracker, Timing};
-use super::dns::{evaluate_group, propose_servers, staleness};
+use super::dns::{evaluate_group, propose_servers_into, staleness};
 use super::freshness::Freshest;
 use super::vantage::Vantage;
 use super::{ComponentStatus, Status, ZoneStatus};
@@ -114,7 +114,11 @@ impl ZoneTracker {
             clear_after: th.clear_after,
         };
         let mut changes = Vec::new();
-        let mut proposed = propose_servers(state, maintenance, now);
+        // Last tick's published statuses are this tick's buffers: in the steady state a
+        // tick allocates no string per server (the proposal's strings become the
+        // published ones, see `Confirmation::update`).
+        let reuse = self.current.take().map(|c| c.servers).unwrap_or_default();
+        let mut proposed = propose_servers_into(reuse, state, maintenance, now);
         if !vantage.up {
             for p in proposed
                 .iter_mut()
