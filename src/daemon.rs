@@ -422,7 +422,7 @@ impl Daemon {
                     self.check_statuses(&scheduler);
                 }
                 Some(pulled) = pulled_rx.recv() => self.apply_pull(pulled),
-                _ = series_tick.tick() => self.send_series(),
+                _ = series_tick.tick() => self.send_series(false),
                 _ = resolve_tick.tick() => self.start_resolution(),
                 Some(resolved) = resolved_rx.recv() => {
                     self.resolving = false;
@@ -468,8 +468,9 @@ impl Daemon {
         drop(pullers);
         scheduler.stop();
         // The final save is awaited: it must reach the disk before the process exits.
-        // Minutes closed since the last series tick go with it.
-        self.send_series();
+        // Minutes closed since the last series tick go with it (no probe runs any more:
+        // every closed minute is complete).
+        self.send_series(true);
         self.start_save();
         if let Some(store) = self.store.take() {
             let _ = tokio::task::spawn_blocking(move || store.close(SHUTDOWN_FLUSH)).await;
@@ -1047,9 +1048,20 @@ impl Daemon {
     /// Send every closed minute of every component's response-time history not sent
     /// yet to the store, then a mark; release the minutes the writer has committed (the
     /// charts read those from the store). See [`crate::store::series`].
-    fn send_series(&mut self) {
+    ///
+    /// A minute goes once every probe started in it has been recorded
+    /// ([`series::complete_before`]); when `stopped` (the probes are stopped), every
+    /// closed minute goes.
+    fn send_series(&mut self, stopped: bool) {
         let now = now_ms();
-        let current = now / MINUTE_MS;
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        let grace = if stopped {
+            0
+        } else {
+            series::grace_ms(&inner.config)
+        };
+        let current = series::complete_before(now, grace);
         if current <= self.last_minute {
             return;
         }
@@ -1058,8 +1070,6 @@ impl Daemon {
         let written = store.written_before();
         let mut writes = Vec::new();
         {
-            let mut guard = self.shared.lock();
-            let inner = &mut *guard;
             for z in inner.zones.values_mut() {
                 let zone = &z.config.component;
                 for (name, h) in z.state.histories_mut() {
@@ -1075,6 +1085,7 @@ impl Daemon {
                 }
             }
         }
+        drop(guard);
         for w in writes {
             store.send(w);
         }
