@@ -1069,20 +1069,18 @@ impl Daemon {
         let Some(store) = &self.store else { return };
         let written = store.written_before();
         let mut writes = Vec::new();
-        {
-            for z in inner.zones.values_mut() {
-                let zone = &z.config.component;
-                for (name, h) in z.state.histories_mut() {
-                    let key = (zone.clone(), name.clone());
-                    series::take_minutes(h, &key, from, current, written, &mut writes);
-                }
+        for z in inner.zones.values_mut() {
+            let zone = &z.config.component;
+            for (name, h) in z.state.histories_mut() {
+                let key = (zone.clone(), name.clone());
+                series::take_minutes(h, &key, from, current, written, &mut writes);
             }
-            for g in &mut inner.groups {
-                for c in &mut g.components {
-                    let key = (g.config.name.clone(), c.config.name.clone());
-                    let h = &mut c.state.history;
-                    series::take_minutes(h, &key, from, current, written, &mut writes);
-                }
+        }
+        for g in &mut inner.groups {
+            for c in &mut g.components {
+                let key = (g.config.name.clone(), c.config.name.clone());
+                let h = &mut c.state.history;
+                series::take_minutes(h, &key, from, current, written, &mut writes);
             }
         }
         drop(guard);

@@ -48,7 +48,6 @@ pub fn propose_servers_into(
     now: UnixMs,
 ) -> Vec<ComponentStatus> {
     let servers = state.servers();
-    reuse.truncate(servers.len());
     reuse.resize_with(servers.len(), || {
         ComponentStatus::new("", Status::Unknown, String::new())
     });
