@@ -160,11 +160,22 @@ async fn a_nameserver_in_two_zones_is_two_components() {
 /// A recursive resolver that never answers: a UDP socket on loopback that reads
 /// queries and drops them (and a TCP listener that accepts and stays silent).
 async fn black_hole_resolver() -> (std::net::SocketAddr, Vec<tokio::task::JoinHandle<()>>) {
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = udp.local_addr().expect("addr");
-    let tcp = tokio::net::TcpListener::bind(addr).await.expect("bind tcp");
+    // The kernel's free UDP port may be taken over TCP: try another.
+    let mut tries = 0;
+    let (udp, tcp, addr) = loop {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = udp.local_addr().expect("addr");
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(tcp) => break (udp, tcp, addr),
+            Err(e) if tries < 20 => {
+                tries += 1;
+                eprintln!("port {addr} taken over TCP ({e}); another");
+            }
+            Err(e) => panic!("no port free over both UDP and TCP: {e}"),
+        }
+    };
     let u = tokio::spawn(async move {
         let mut buf = [0u8; 4096];
         while udp.recv_from(&mut buf).await.is_ok() {}

@@ -12,11 +12,13 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
+mod batch;
 pub mod message;
 mod pool;
 mod tcp;
 mod udp;
 
+pub use batch::{Finished, Token, UdpBatch};
 pub use pool::{UdpPool, IDLE_AFTER, REAP_EVERY, ROTATE_AFTER};
 pub use tcp::{frame, read_framed};
 

@@ -81,6 +81,8 @@ pub struct UdpPool {
     epoch: Option<tokio::time::Instant>,
     /// The grid's slot length in nanoseconds (see [`UdpPool::set_grid`]).
     every: AtomicU64,
+    /// Drained by its owner ([`UdpPool::driven`], used by a `UdpBatch`): no reaper task.
+    driven: bool,
 }
 
 #[derive(Debug, Default)]
@@ -114,11 +116,67 @@ struct ConnState {
     last_used: Option<Instant>,
 }
 
-/// A pending query's inbox, and whether a datagram with its ID was routed to it.
+/// Where a pending query's datagrams go, and whether one with its ID was routed to it.
 #[derive(Debug)]
 struct Waiting {
-    inbox: Arc<Inbox>,
+    to: Waiter,
     matched: bool,
+}
+
+/// A pending query's receiver: an inbox its task waits on, or a token a driver collects.
+#[derive(Debug)]
+enum Waiter {
+    /// A task waiting on its own inbox ([`UdpPool::register`]).
+    Inbox(Arc<Inbox>),
+    /// A query of a `UdpBatch` ([`UdpPool::register_token`]): routed into the [`Sink`]
+    /// passed to the drain.
+    Token(u32),
+}
+
+/// What a drain of a driven pool routed to tokens: datagrams copied once into one
+/// arena (a stray routed to several queries is stored once), reused from drain to drain.
+#[derive(Debug, Default)]
+pub(super) struct Sink {
+    arena: Vec<u8>,
+    items: Vec<(u32, Routed)>,
+}
+
+/// One delivery to a token.
+#[derive(Debug, Clone)]
+pub(super) enum Routed {
+    /// A datagram: its bytes in the arena, and when it arrived.
+    Datagram(std::ops::Range<usize>, Stamp),
+    /// A receive error (ICMP unreachable and the like).
+    Error(Arc<io::Error>),
+}
+
+impl Sink {
+    /// Forget what the last drain routed (keeps the memory).
+    pub(super) fn clear(&mut self) {
+        self.arena.clear();
+        self.items.clear();
+    }
+
+    /// How many deliveries are held.
+    pub(super) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Delivery `i`: its token, and its datagram's bytes (empty for an error).
+    pub(super) fn get(&self, i: usize) -> Option<(u32, &Routed, &[u8])> {
+        let (token, routed) = self.items.get(i)?;
+        let bytes = match routed {
+            Routed::Datagram(range, _) => self.arena.get(range.clone()).unwrap_or_default(),
+            Routed::Error(_) => &[],
+        };
+        Some((*token, routed, bytes))
+    }
+
+    fn store(&mut self, bytes: &[u8]) -> std::ops::Range<usize> {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        start..self.arena.len()
+    }
 }
 
 /// When a datagram arrived: the kernel's stamp (wall clock) if any, and when it was read.
@@ -204,6 +262,12 @@ impl Registration {
         self.conn.drain(&mut buf, &mut cmsg);
     }
 
+    /// Sends `bytes` once on the query's socket (a full socket buffer is `WouldBlock`;
+    /// the caller tries again later).
+    pub(super) fn try_send(&self, bytes: &[u8]) -> io::Result<()> {
+        self.conn.sock.send(bytes).map(|_| ())
+    }
+
     /// Sends `bytes` on the query's socket.
     pub(super) async fn send(&self, bytes: &[u8]) -> io::Result<()> {
         // A UDP send only blocks while the socket buffer is full: retry briefly.
@@ -258,6 +322,15 @@ impl UdpPool {
         pool
     }
 
+    /// An empty pool drained only by its owner ([`UdpPool::drain_into`]); queries are
+    /// registered with [`UdpPool::register_token`]. No reaper task: it needs no runtime.
+    pub(super) fn driven() -> Self {
+        UdpPool {
+            driven: true,
+            ..Self::default()
+        }
+    }
+
     /// Change the slot length of an aligned pool's grid (the scheduler's grid changed);
     /// the reaper follows from its next drain. No effect on a pool made with [`Self::new`].
     pub fn set_grid(&self, every: Duration) {
@@ -299,15 +372,36 @@ impl UdpPool {
         inbox: &Arc<Inbox>,
     ) -> io::Result<Registration> {
         let conn = self.conn(source, addr)?;
-        let id = conn.reserve(inbox);
+        let id = conn.reserve(Waiter::Inbox(inbox.clone()));
         self.wake.notify_one();
         Ok(Registration { conn, id })
+    }
+
+    /// Like [`UdpPool::register`] for a driven pool: the ID's datagrams go to `token` in
+    /// the [`Sink`] of the next [`UdpPool::drain_into`].
+    pub(super) fn register_token(
+        self: &Arc<Self>,
+        source: Option<IpAddr>,
+        addr: SocketAddr,
+        token: u32,
+    ) -> io::Result<Registration> {
+        let conn = self.conn(source, addr)?;
+        let id = conn.reserve(Waiter::Token(token));
+        Ok(Registration { conn, id })
+    }
+
+    /// Reads every socket with a pending query, as the reaper does (up to the point where
+    /// each pending query has had a datagram with its ID), routing to tokens into `sink`.
+    pub(super) fn drain_into(&self, buf: &mut [u8], cmsg: &mut [u8], sink: &mut Sink) {
+        for conn in self.active() {
+            conn.drain_if(buf, cmsg, false, Some(&mut *sink));
+        }
     }
 
     fn conn(self: &Arc<Self>, source: Option<IpAddr>, addr: SocketAddr) -> io::Result<Arc<Conn>> {
         let now = Instant::now();
         let mut st = lock(&self.state);
-        if !st.reaper {
+        if !st.reaper && !self.driven {
             st.reaper = true;
             tokio::spawn(reap(self.clone()));
         }
@@ -371,21 +465,14 @@ impl Conn {
         })
     }
 
-    /// A random ID neither pending nor recently ended on this socket, routed to `inbox`.
-    fn reserve(&self, inbox: &Arc<Inbox>) -> u16 {
+    /// A random ID neither pending nor recently ended on this socket, routed to `to`.
+    fn reserve(&self, to: Waiter) -> u16 {
         let mut st = lock(&self.state);
         st.last_used = Some(Instant::now());
         loop {
             let id = rand::random::<u16>();
             if !st.pending.contains_key(&id) && !st.expired_set.contains(id) {
-                let inbox = inbox.clone();
-                st.pending.insert(
-                    id,
-                    Waiting {
-                        inbox,
-                        matched: false,
-                    },
-                );
+                st.pending.insert(id, Waiting { to, matched: false });
                 st.unmatched += 1;
                 return id;
             }
@@ -394,29 +481,32 @@ impl Conn {
 
     /// Reads what is queued on the socket and routes it (see [`Conn::deliver`]).
     fn drain(&self, buf: &mut [u8], cmsg: &mut [u8]) {
-        self.drain_if(buf, cmsg, true);
+        self.drain_if(buf, cmsg, true, None);
     }
 
     /// Like [`Conn::drain`]; with `all` false it stops as soon as every pending query has
     /// had a datagram with its ID (the reaper: what else is queued waits for a query that
-    /// needs it, or its deadline's drain).
-    fn drain_if(&self, buf: &mut [u8], cmsg: &mut [u8], all: bool) {
+    /// needs it, or its deadline's drain). Deliveries to tokens go to `sink` (without one
+    /// they are dropped: only a driven pool registers tokens, and only its owner drains it).
+    fn drain_if(&self, buf: &mut [u8], cmsg: &mut [u8], all: bool, mut sink: Option<&mut Sink>) {
         for _ in 0..DRAIN_MAX {
             if !all && lock(&self.state).unmatched == 0 {
                 return;
             }
             match recv(&self.sock, buf, cmsg) {
-                Ok((n, stamp)) => self.deliver(buf.get(..n).unwrap_or_default(), stamp),
+                Ok((n, stamp)) => {
+                    self.deliver(buf.get(..n).unwrap_or_default(), stamp, sink.as_deref_mut())
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => self.fail_all(e),
+                Err(e) => self.fail_all(e, sink.as_deref_mut()),
             }
         }
     }
 
     /// Routes one datagram: to its ID's query, else dropped as a late answer to an
     /// ended query, else to every pending query as a stray.
-    fn deliver(&self, bytes: &[u8], stamp: Stamp) {
+    fn deliver(&self, bytes: &[u8], stamp: Stamp, mut sink: Option<&mut Sink>) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         let id = match bytes {
@@ -428,21 +518,46 @@ impl Conn {
                 w.matched = true;
                 st.unmatched -= 1;
             }
-            w.inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
+            match &w.to {
+                Waiter::Inbox(inbox) => inbox.push(Delivery::Datagram(bytes.to_vec(), stamp)),
+                Waiter::Token(token) => {
+                    if let Some(sink) = sink {
+                        let range = sink.store(bytes);
+                        sink.items.push((*token, Routed::Datagram(range, stamp)));
+                    }
+                }
+            }
             return;
         }
         if id.is_some_and(|id| st.expired_set.contains(id)) {
             return;
         }
+        // A stray: stored once in the sink, whoever it goes to.
+        let mut stored: Option<std::ops::Range<usize>> = None;
         for w in st.pending.values() {
-            w.inbox.push(Delivery::Datagram(bytes.to_vec(), stamp));
+            match &w.to {
+                Waiter::Inbox(inbox) => inbox.push(Delivery::Datagram(bytes.to_vec(), stamp)),
+                Waiter::Token(token) => {
+                    if let Some(sink) = sink.as_deref_mut() {
+                        let range = stored.get_or_insert_with(|| sink.store(bytes)).clone();
+                        sink.items.push((*token, Routed::Datagram(range, stamp)));
+                    }
+                }
+            }
         }
     }
 
-    fn fail_all(&self, err: io::Error) {
+    fn fail_all(&self, err: io::Error, mut sink: Option<&mut Sink>) {
         let err = Arc::new(err);
         for w in lock(&self.state).pending.values() {
-            w.inbox.push(Delivery::Error(err.clone()));
+            match &w.to {
+                Waiter::Inbox(inbox) => inbox.push(Delivery::Error(err.clone())),
+                Waiter::Token(token) => {
+                    if let Some(sink) = sink.as_deref_mut() {
+                        sink.items.push((*token, Routed::Error(err.clone())));
+                    }
+                }
+            }
         }
     }
 }
@@ -501,7 +616,7 @@ async fn reap(pool: Arc<UdpPool>) {
             tokio::task::yield_now().await;
         }
         for conn in pool.active() {
-            conn.drain_if(&mut buf, &mut cmsg, false);
+            conn.drain_if(&mut buf, &mut cmsg, false, None);
         }
         // Let the answered queries finish first, so an idle pool is seen as idle.
         tokio::task::yield_now().await;

@@ -93,7 +93,7 @@ async fn run(
 
 /// The result of one datagram received for `query`, or None for a stray (a wrong ID,
 /// question or source: remembered in `last_stray`, and the wait goes on).
-fn judge(
+pub(super) fn judge(
     query: &SoaQuery,
     bytes: &[u8],
     rtt: std::time::Duration,

@@ -16,6 +16,10 @@
 //! (building a large `/metrics` body, the daemon loop waiting for the state lock)
 //! then neither delays ticks nor inflates measured response times.
 //!
+//! Nameserver targets over UDP, the bulk of the probes, are the exception: one task,
+//! the driver (`driver.rs`), runs all of them on the same schedule, with no task, timer
+//! or inbox per probe. The other targets (DNS over TCP, service checks) keep a task each.
+//!
 //! Results leave as [`Report`]s on an mpsc channel to the single owner of the
 //! zone and service state (see `daemon`). The scheduler holds no zone state itself.
 
@@ -32,6 +36,8 @@ use tokio::time::Instant;
 
 use crate::probe::{self, CheckSpec, Prober, UdpPool};
 use crate::state::{CheckKey, CheckObservation, Observation, TargetKey};
+
+mod driver;
 
 /// Who a target belongs to, and so where its results go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,7 +109,8 @@ pub struct Report {
 
 struct Running {
     target: Target,
-    task: JoinHandle<()>,
+    /// The target's own task; None for one run by the driver.
+    task: Option<JoinHandle<()>>,
 }
 
 /// The probing runtime: a current-thread tokio runtime driven by its own thread.
@@ -150,7 +157,10 @@ pub struct Scheduler {
     /// The probing runtime's handle and the sender that stops its thread; `None` if it
     /// could not be started (tasks then run on the caller's runtime).
     runtime: Option<ProbeRuntime>,
-    /// Shared UDP sockets of the DNS probes (one per server address), on that runtime.
+    /// The driver of the UDP nameserver targets, started with the first of them (and again
+    /// after [`Scheduler::stop`]).
+    driver: Option<driver::Driver>,
+    /// What the probers of nameserver targets over TCP are made with (they open no UDP socket).
     pool: Arc<UdpPool>,
     /// Every target's ticks are `epoch + phase + k × interval`, so targets in the same
     /// grid slot wake together whenever they were started.
@@ -174,13 +184,8 @@ impl Scheduler {
             reports,
             running: HashMap::new(),
             runtime,
-            // Drained on the tick grid while queries are pending: the reaper wakes with the
-            // slot's ticks and drains after they ran (so completions never delay them), one
-            // wake-up a slot instead of two (a drain 1 ms after the slot's sends). At 1,000
-            // targets that halved the probe thread's wake-ups (224/s → 112/s); the RTT does not
-            // depend on when an answer is read (kernel arrival stamps), a query's deadline still
-            // drains its socket, and results reach the state at most one slot later.
-            pool: Arc::new(UdpPool::aligned(epoch, TICK_GRID)),
+            driver: None,
+            pool: Arc::new(UdpPool::new()),
             epoch,
             grid: TICK_GRID,
         }
@@ -205,7 +210,6 @@ impl Scheduler {
             }
             self.stop();
             self.grid = grid;
-            self.pool.set_grid(grid);
         }
         let mut wanted: HashMap<TargetId, Target> =
             targets.into_iter().map(|t| (t.id.clone(), t)).collect();
@@ -215,11 +219,29 @@ impl Scheduler {
                 true
             }
             _ => {
-                running.task.abort();
+                match &running.task {
+                    Some(task) => task.abort(),
+                    None => {
+                        if let Some(d) = &self.driver {
+                            d.remove(id.clone());
+                        }
+                    }
+                }
                 false
             }
         });
         for (id, target) in wanted {
+            if driver::drives(&target) {
+                let runtime = self.runtime.as_ref().map(|rt| &rt.handle);
+                let (reports, epoch, grid) = (&self.reports, self.epoch, self.grid);
+                self.driver
+                    .get_or_insert_with(|| {
+                        driver::Driver::start(runtime, reports.clone(), epoch, grid)
+                    })
+                    .add(target.clone());
+                self.running.insert(id, Running { target, task: None });
+                continue;
+            }
             let fut = run_target(
                 target.clone(),
                 self.reports.clone(),
@@ -231,7 +253,13 @@ impl Scheduler {
                 Some(rt) => rt.handle.spawn(fut),
                 None => tokio::spawn(fut),
             };
-            self.running.insert(id, Running { target, task });
+            self.running.insert(
+                id,
+                Running {
+                    target,
+                    task: Some(task),
+                },
+            );
         }
     }
 
@@ -248,8 +276,11 @@ impl Scheduler {
     /// Stop every probing task.
     pub fn stop(&mut self) {
         for (_, running) in self.running.drain() {
-            running.task.abort();
+            if let Some(task) = running.task {
+                task.abort();
+            }
         }
+        self.driver = None;
     }
 }
 
@@ -366,7 +397,8 @@ async fn run_target(
     epoch: Instant,
     grid: Duration,
 ) {
-    // The DNS hot path: the query is encoded once, UDP goes over the pool's sockets.
+    // Nameserver targets here are over TCP (UDP ones are the driver's): the query is
+    // encoded once; the pool is never used over TCP.
     let mut prober = match &target.spec {
         CheckSpec::DnsSoa(spec) => Some(Prober::new(spec.clone(), pool)),
         _ => None,
@@ -382,7 +414,7 @@ async fn run_target(
         let slip = Instant::now().saturating_duration_since(planned);
         let at = crate::now_ms();
         let probed = match (&target.id, &target.spec, &mut prober) {
-            // The DNS hot path: the SOA probe, no conversion of its outcome.
+            // The SOA probe, no conversion of its outcome.
             (TargetId::Dns { zone, key }, CheckSpec::DnsSoa(_), Some(prober)) => Probed::Dns {
                 zone: zone.clone(),
                 observation: Observation {

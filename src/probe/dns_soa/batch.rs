@@ -1,0 +1,349 @@
+//! Many UDP SOA probes in flight at once, driven by one caller: no task, timer or inbox
+//! per probe.
+//!
+//! [`Prober::probe`](super::Prober::probe) is a future per probe: a task wakes for its tick,
+//! registers an inbox, arms a deadline timer, sleeps, and is woken again by the pool's
+//! reaper with its answer. At 1,000 probes a second those per-probe wake-ups, timers and
+//! inboxes cost as much CPU as the system calls (bench/README.md, fifth cost round). A
+//! [`UdpBatch`] holds the same probes as plain entries instead: its owner (the scheduler's
+//! driver, one task for every UDP nameserver target) calls [`UdpBatch::start`] for the
+//! probes due in a slot and [`UdpBatch::poll`] once a slot, which drains the sockets,
+//! judges each datagram where it lies and ends the probes whose deadline passed.
+//!
+//! What a probe observes is what [`Prober::probe`](super::Prober::probe) observes over a
+//! [`UdpPool`]: the same query encoded once per target (a fresh message ID per probe),
+//! the same shared connected sockets (rotation, ID reservation, late answers dropped,
+//! strays seen by every query on the socket, a receive error failing all of them), the
+//! same validation ([`super::message::classify`]), the RTT from the kernel's arrival
+//! stamp, a datagram stamped later than the timeout ignored, and at the deadline the last
+//! stray's classification or a timeout. A valid answer with TC is handed back as
+//! [`Finished::Truncated`]: the caller retries over TCP ([`UdpBatch::tcp_retry`]) within
+//! the same deadline.
+//!
+//! Sockets, not timers: nothing here sleeps. The owner must call [`UdpBatch::poll`] at
+//! [`UdpBatch::next_deadline`] at the latest while probes are in flight.
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::message::{self, SoaQuery};
+use super::pool::{self, Routed, Sink, UdpPool};
+use super::udp::{judge, UdpResult};
+use super::{
+    network_failure, timeout_failure, Failure, FailureKind, Outcome, ProbeSpec, Transport,
+};
+
+/// Receive buffer size: the largest possible UDP payload.
+const RECV_BUF: usize = 64 * 1024;
+
+/// A probe's handle in a [`UdpBatch`] (stable while it is in the batch; reused after
+/// [`UdpBatch::remove`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub u32);
+
+/// How a probe of the batch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finished {
+    /// A final outcome: an answer or a classified failure.
+    Done(Outcome),
+    /// A valid answer with TC set: retry over TCP ([`UdpBatch::tcp_retry`]) by the deadline.
+    Truncated(Instant),
+}
+
+/// UDP SOA probes of many targets over one driven [`UdpPool`]. See the module doc.
+#[derive(Debug)]
+pub struct UdpBatch {
+    pool: Arc<UdpPool>,
+    entries: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    /// Tokens with a probe in flight.
+    flying: Vec<u32>,
+    buf: Vec<u8>,
+    cmsg: Vec<u8>,
+    sink: Sink,
+}
+
+#[derive(Debug)]
+struct Entry {
+    spec: ProbeSpec,
+    /// `spec.source` when of the address's family.
+    source: Option<IpAddr>,
+    query: Result<SoaQuery, Failure>,
+    flight: Option<Flight>,
+}
+
+/// One probe in flight.
+#[derive(Debug)]
+struct Flight {
+    reg: pool::Registration,
+    sent_wall: SystemTime,
+    sent: std::time::Instant,
+    deadline: Instant,
+    /// The socket buffer was full: the query goes out at the next poll.
+    unsent: bool,
+    last_stray: Option<Failure>,
+}
+
+impl Default for UdpBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UdpBatch {
+    /// An empty batch with its own sockets.
+    pub fn new() -> Self {
+        UdpBatch {
+            pool: Arc::new(UdpPool::driven()),
+            entries: Vec::new(),
+            free: Vec::new(),
+            flying: Vec::new(),
+            buf: vec![0; RECV_BUF],
+            cmsg: nix::cmsg_space!(nix::sys::time::TimeSpec),
+            sink: Sink::default(),
+        }
+    }
+
+    /// Adds a target (a UDP spec; its query is encoded once, here).
+    pub fn add(&mut self, spec: ProbeSpec) -> Token {
+        let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
+            // Cannot happen for a valid `Name`; reported on every probe rather than panicking.
+            Failure {
+                kind: FailureKind::Malformed,
+                detail: format!("cannot encode the query: {e}"),
+                rtt: None,
+            }
+        });
+        let source = spec.source.filter(|ip| ip.is_ipv4() == spec.addr.is_ipv4());
+        let entry = Entry {
+            spec,
+            source,
+            query,
+            flight: None,
+        };
+        match self.free.pop() {
+            Some(t) => {
+                if let Some(slot) = self.entries.get_mut(t as usize) {
+                    *slot = Some(entry);
+                }
+                Token(t)
+            }
+            None => {
+                self.entries.push(Some(entry));
+                Token(u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX))
+            }
+        }
+    }
+
+    /// Removes a target; a probe in flight is abandoned (its ID stays reserved for a while,
+    /// so a late answer is not taken for another query's).
+    pub fn remove(&mut self, token: Token) {
+        if let Some(slot) = self.entries.get_mut(token.0 as usize) {
+            if slot.take().is_some() {
+                self.free.push(token.0);
+                self.flying.retain(|t| *t != token.0);
+            }
+        }
+    }
+
+    /// The target's spec.
+    pub fn spec(&self, token: Token) -> Option<&ProbeSpec> {
+        self.entry(token).map(|e| &e.spec)
+    }
+
+    /// True while the target's last probe has not finished.
+    pub fn in_flight(&self, token: Token) -> bool {
+        self.entry(token).is_some_and(|e| e.flight.is_some())
+    }
+
+    /// Number of probes in flight.
+    pub fn flying(&self) -> usize {
+        self.flying.len()
+    }
+
+    /// Number of open sockets.
+    pub fn sockets(&self) -> usize {
+        self.pool.len()
+    }
+
+    fn entry(&self, token: Token) -> Option<&Entry> {
+        self.entries.get(token.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// Starts a probe of `token` at `now` (its deadline: `now` + the spec's timeout). An
+    /// outcome known at once (the query cannot be encoded, no socket, the send failed) is
+    /// returned; otherwise the probe ends in a later [`UdpBatch::poll`]. A target whose last
+    /// probe is still in flight, or an unknown token, starts nothing (`None`).
+    pub fn start(&mut self, token: Token, now: Instant) -> Option<Outcome> {
+        let entry = self.entries.get_mut(token.0 as usize)?.as_mut()?;
+        if entry.flight.is_some() {
+            return None;
+        }
+        let query = match &mut entry.query {
+            Ok(q) => q,
+            Err(f) => return Some(Err(f.clone())),
+        };
+        if entry.spec.transport != Transport::Udp {
+            return Some(Err(Failure {
+                kind: FailureKind::Network,
+                detail: "a UDP batch probes over UDP only".to_string(),
+                rtt: None,
+            }));
+        }
+        let reg = match self
+            .pool
+            .register_token(entry.source, entry.spec.addr, token.0)
+        {
+            Ok(r) => r,
+            Err(e) => return Some(Err(network_failure("udp socket", &e))),
+        };
+        query.set_id(reg.id);
+        let sent_wall = SystemTime::now();
+        let sent = std::time::Instant::now();
+        let unsent = match reg.try_send(&query.bytes) {
+            Ok(()) => false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
+            Err(e) => return Some(Err(network_failure("udp send", &e))),
+        };
+        entry.flight = Some(Flight {
+            reg,
+            sent_wall,
+            sent,
+            deadline: now + entry.spec.timeout,
+            unsent,
+            last_stray: None,
+        });
+        self.flying.push(token.0);
+        None
+    }
+
+    /// The earliest deadline of the probes in flight.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.flying
+            .iter()
+            .filter_map(|t| self.entries.get(*t as usize)?.as_ref()?.flight.as_ref())
+            .map(|f| f.deadline)
+            .min()
+    }
+
+    /// Sends what a full socket buffer held back, drains the sockets with probes in flight,
+    /// judges what arrived, and ends the probes answered or past their deadline at `now`:
+    /// each ended probe is appended to `done` once.
+    pub fn poll(&mut self, now: Instant, done: &mut Vec<(Token, Finished)>) {
+        if self.flying.is_empty() {
+            return;
+        }
+        self.resend();
+        self.sink.clear();
+        self.pool
+            .drain_into(&mut self.buf, &mut self.cmsg, &mut self.sink);
+        for i in 0..self.sink.len() {
+            let Some((token, routed, bytes)) = self.sink.get(i) else {
+                break;
+            };
+            let Some(entry) = self
+                .entries
+                .get_mut(token as usize)
+                .and_then(Option::as_mut)
+            else {
+                continue;
+            };
+            let (Some(flight), Ok(query)) = (&mut entry.flight, &entry.query) else {
+                continue; // ended earlier in this drain (a stray after its answer)
+            };
+            let result = match routed {
+                Routed::Error(e) => UdpResult::Done(Err(network_failure("udp recv", e))),
+                Routed::Datagram(_, stamp) => {
+                    let rtt = pool::rtt(flight.sent_wall, flight.sent, *stamp);
+                    if rtt > entry.spec.timeout {
+                        continue; // arrived after the deadline
+                    }
+                    match judge(query, bytes, rtt, &mut flight.last_stray) {
+                        Some(result) => result,
+                        None => {
+                            flight.reg.rearm();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let deadline = flight.deadline;
+            entry.flight = None;
+            done.push((
+                Token(token),
+                match result {
+                    UdpResult::Done(outcome) => Finished::Done(outcome),
+                    UdpResult::Truncated => Finished::Truncated(deadline),
+                },
+            ));
+        }
+        self.sink.clear();
+        self.expire(now, done);
+    }
+
+    /// Sends the queries a full socket buffer held back.
+    fn resend(&mut self) {
+        for t in &self.flying {
+            let Some(entry) = self.entries.get_mut(*t as usize).and_then(Option::as_mut) else {
+                continue;
+            };
+            if let (Some(flight), Ok(query)) = (&mut entry.flight, &entry.query) {
+                if flight.unsent && flight.reg.try_send(&query.bytes).is_ok() {
+                    flight.unsent = false;
+                }
+            }
+        }
+    }
+
+    /// Ends the probes past their deadline, and forgets the ended ones.
+    fn expire(&mut self, now: Instant, done: &mut Vec<(Token, Finished)>) {
+        let entries = &mut self.entries;
+        self.flying.retain(|t| {
+            let Some(entry) = entries.get_mut(*t as usize).and_then(Option::as_mut) else {
+                return false;
+            };
+            let Some(flight) = &mut entry.flight else {
+                return false;
+            };
+            if flight.deadline > now {
+                return true;
+            }
+            let failure = if flight.unsent {
+                network_failure("udp send", &io::Error::from(io::ErrorKind::WouldBlock))
+            } else {
+                flight
+                    .last_stray
+                    .take()
+                    .unwrap_or_else(|| timeout_failure(entry.spec.timeout, "udp"))
+            };
+            entry.flight = None;
+            done.push((Token(*t), Finished::Done(Err(failure))));
+            false
+        });
+    }
+
+    /// The TCP retry of a probe that ended [`Finished::Truncated`]: the same query over
+    /// TCP by `deadline`, its answer marked truncated. Owns what it needs (run it as a task).
+    pub fn tcp_retry(
+        &self,
+        token: Token,
+        deadline: Instant,
+    ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
+        let job = self
+            .entry(token)
+            .map(|e| (e.query.clone(), e.spec.addr, e.source, e.spec.timeout));
+        async move {
+            match job {
+                Some((Ok(query), addr, source, timeout)) => {
+                    super::tcp::exchange(&query, addr, source, deadline, timeout, true).await
+                }
+                Some((Err(f), ..)) => Err(f),
+                None => Err(timeout_failure(Duration::ZERO, "tcp")),
+            }
+        }
+    }
+}

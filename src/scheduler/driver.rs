@@ -1,0 +1,315 @@
+//! The driver of the UDP nameserver targets: one task for all of them, on the probe runtime.
+//!
+//! A target of its own task costs, per probe, a timer entry for its tick, a wake-up, a
+//! boxed probe future, an inbox, a deadline timer and a second wake-up for its answer. The
+//! driver keeps the targets as plain entries of a [`UdpBatch`] and their ticks in one
+//! heap, and wakes once per slot of the tick grid that has work: it starts the probes due
+//! (the slot's queries go out as one burst, as before), then polls the batch, which
+//! drains the sockets and ends the probes answered or past their deadline. While probes
+//! are in flight it also wakes on every slot boundary (the reaper's cadence) and at the
+//! earliest deadline, so a timeout is reported when it happens.
+//!
+//! Ticks are the scheduler's: `epoch + phase + k × interval` moved to the grid
+//! ([`super::planned`]), a tick that finds the target's last probe still in flight is
+//! skipped, and the slip is the time from the planned tick to the probe's send.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{next_index, phase, planned, Probed, Report, Target, TargetId};
+use crate::probe::{CheckSpec, Finished, Outcome, Token, Transport, UdpBatch};
+use crate::state::{Observation, TargetKey};
+use crate::UnixMs;
+
+/// True for the targets the driver runs: nameserver targets over UDP.
+pub(super) fn drives(target: &Target) -> bool {
+    matches!(
+        (&target.id, &target.spec),
+        (TargetId::Dns { .. }, CheckSpec::DnsSoa(spec)) if spec.transport == Transport::Udp
+    )
+}
+
+/// What the scheduler tells the driver.
+#[derive(Debug)]
+enum Command {
+    Add(Box<Target>),
+    Remove(TargetId),
+}
+
+/// The scheduler's handle on the driver task; dropping it ends the task.
+pub(super) struct Driver {
+    commands: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<()>,
+}
+
+impl Driver {
+    /// Starts the driver on `runtime` (the caller's when None), on the grid `epoch + m × grid`.
+    pub(super) fn start(
+        runtime: Option<&tokio::runtime::Handle>,
+        reports: mpsc::Sender<Report>,
+        epoch: Instant,
+        grid: Duration,
+    ) -> Driver {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let fut = drive(rx, reports, epoch, grid);
+        let task = match runtime {
+            Some(rt) => rt.spawn(fut),
+            None => tokio::spawn(fut),
+        };
+        Driver { commands, task }
+    }
+
+    /// Starts probing `target` (one of [`drives`]).
+    pub(super) fn add(&self, target: Target) {
+        let _ = self.commands.send(Command::Add(Box::new(target)));
+    }
+
+    /// Stops probing `id`; a probe in flight is abandoned.
+    pub(super) fn remove(&self, id: TargetId) {
+        let _ = self.commands.send(Command::Remove(id));
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One target in the driver.
+struct Driven {
+    zone: Arc<str>,
+    key: TargetKey,
+    base: Instant,
+    interval: Duration,
+    /// Index of the next tick.
+    k: u128,
+    /// Tells this target's heap entries from those of a removed one with the same token.
+    generation: u64,
+    /// When the probe in flight started (wall clock) and how late.
+    at: UnixMs,
+    slip: Duration,
+}
+
+struct Driving {
+    batch: UdpBatch,
+    /// By token.
+    targets: Vec<Option<Driven>>,
+    ids: HashMap<TargetId, Token>,
+    /// Next tick of each target: (planned, token, generation).
+    ticks: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    generations: u64,
+    epoch: Instant,
+    grid: Duration,
+    done: Vec<(Token, Finished)>,
+}
+
+async fn drive(
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    reports: mpsc::Sender<Report>,
+    epoch: Instant,
+    grid: Duration,
+) {
+    let mut d = Driving {
+        batch: UdpBatch::new(),
+        targets: Vec::new(),
+        ids: HashMap::new(),
+        ticks: BinaryHeap::new(),
+        generations: 0,
+        epoch,
+        grid,
+        done: Vec::new(),
+    };
+    let sleep = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(sleep);
+    loop {
+        let now = Instant::now();
+        let wake = d.next_wake(now).unwrap_or(now + Duration::from_secs(3600));
+        if sleep.deadline() != wake {
+            sleep.as_mut().reset(wake);
+        }
+        tokio::select! {
+            biased;
+            command = commands.recv() => match command {
+                Some(Command::Add(target)) => d.add(*target),
+                Some(Command::Remove(id)) => d.remove(&id),
+                None => return,
+            },
+            () = &mut sleep => {
+                if !d.run(&reports).await {
+                    return; // the state owner is gone: shutting down
+                }
+            }
+        }
+    }
+}
+
+impl Driving {
+    fn add(&mut self, target: Target) {
+        let Target {
+            id,
+            spec: CheckSpec::DnsSoa(spec),
+            interval,
+            ..
+        } = target
+        else {
+            return;
+        };
+        let TargetId::Dns { zone, key } = &id else {
+            return;
+        };
+        self.remove(&id);
+        let interval = interval.max(Duration::from_millis(1));
+        let base = self.epoch + phase(&id, interval, self.grid);
+        let k = next_index(base, interval, Instant::now());
+        let token = self.batch.add(spec);
+        self.generations += 1;
+        let driven = Driven {
+            zone: zone.clone(),
+            key: key.clone(),
+            base,
+            interval,
+            k,
+            generation: self.generations,
+            at: 0,
+            slip: Duration::ZERO,
+        };
+        let at = planned(self.epoch, self.grid, base, interval, k);
+        self.ticks.push(Reverse((at, token.0, driven.generation)));
+        let i = token.0 as usize;
+        if self.targets.len() <= i {
+            self.targets.resize_with(i + 1, || None);
+        }
+        if let Some(slot) = self.targets.get_mut(i) {
+            *slot = Some(driven);
+        }
+        self.ids.insert(id, token);
+    }
+
+    fn remove(&mut self, id: &TargetId) {
+        if let Some(token) = self.ids.remove(id) {
+            self.batch.remove(token);
+            if let Some(slot) = self.targets.get_mut(token.0 as usize) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// The next time there is work: the earliest tick; while probes are in flight, also the
+    /// next slot boundary (answers are read on the grid) and the earliest deadline.
+    fn next_wake(&self, now: Instant) -> Option<Instant> {
+        let tick = self.ticks.peek().map(|Reverse((at, ..))| *at);
+        let reads = if self.batch.flying() > 0 {
+            let g = self.grid.as_nanos().max(1);
+            let k = now.saturating_duration_since(self.epoch).as_nanos() / g + 1;
+            let boundary =
+                self.epoch + Duration::from_nanos(u64::try_from(k * g).unwrap_or(u64::MAX));
+            [Some(boundary), self.batch.next_deadline()]
+                .into_iter()
+                .flatten()
+                .min()
+        } else {
+            None
+        };
+        [tick, reads].into_iter().flatten().min()
+    }
+
+    /// Polls the batch and reports what ended, then starts the probes due. False when the
+    /// reports' receiver is gone.
+    ///
+    /// Read first, send after: the sockets are read while the answers to the last slot's
+    /// queries are all there and this slot's are not out yet, so a socket is read only up
+    /// to its answers (reading after the sends found most of them empty: a wasted
+    /// `recvmsg` per socket per slot).
+    async fn run(&mut self, reports: &mpsc::Sender<Report>) -> bool {
+        self.finish(reports).await && self.start_due(reports).await
+    }
+
+    /// Polls the batch and reports the probes that ended.
+    async fn finish(&mut self, reports: &mpsc::Sender<Report>) -> bool {
+        self.batch.poll(Instant::now(), &mut self.done);
+        let mut done = std::mem::take(&mut self.done);
+        for (token, finished) in done.drain(..) {
+            let Some(t) = self.targets.get(token.0 as usize).and_then(Option::as_ref) else {
+                continue;
+            };
+            match finished {
+                Finished::Done(outcome) => {
+                    if reports.send(report(t, outcome)).await.is_err() {
+                        return false;
+                    }
+                }
+                Finished::Truncated(deadline) => {
+                    // Rare (an answer too large for UDP): a task of its own for the TCP retry.
+                    let retry = self.batch.tcp_retry(token, deadline);
+                    let (zone, key, at, slip) = (t.zone.clone(), t.key.clone(), t.at, t.slip);
+                    let reports = reports.clone();
+                    tokio::spawn(async move {
+                        let outcome = retry.await;
+                        let probed = Probed::Dns {
+                            zone,
+                            observation: Observation { key, at, outcome },
+                        };
+                        let _ = reports.send(Report { probed, slip }).await;
+                    });
+                }
+            }
+        }
+        self.done = done;
+        true
+    }
+
+    /// Starts the probes whose tick has come.
+    async fn start_due(&mut self, reports: &mpsc::Sender<Report>) -> bool {
+        let now = Instant::now();
+        while let Some(&Reverse((at, token, generation))) = self.ticks.peek() {
+            if at > now {
+                break;
+            }
+            self.ticks.pop();
+            let Some(t) = self
+                .targets
+                .get_mut(token as usize)
+                .and_then(Option::as_mut)
+                .filter(|t| t.generation == generation)
+            else {
+                continue; // removed
+            };
+            let started = Instant::now();
+            // A tick that finds the last probe in flight is skipped.
+            if !self.batch.in_flight(Token(token)) {
+                t.slip = started.saturating_duration_since(at);
+                t.at = crate::now_ms();
+                if let Some(outcome) = self.batch.start(Token(token), started) {
+                    if reports.send(report(t, outcome)).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+            t.k = (t.k + 1).max(next_index(t.base, t.interval, started));
+            let next = planned(self.epoch, self.grid, t.base, t.interval, t.k);
+            self.ticks.push(Reverse((next, token, generation)));
+        }
+        true
+    }
+}
+
+fn report(t: &Driven, outcome: Outcome) -> Report {
+    Report {
+        probed: Probed::Dns {
+            zone: t.zone.clone(),
+            observation: Observation {
+                key: t.key.clone(),
+                at: t.at,
+                outcome,
+            },
+        },
+        slip: t.slip,
+    }
+}
