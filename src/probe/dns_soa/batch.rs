@@ -23,6 +23,7 @@
 //! Sockets, not timers: nothing here sleeps. The owner must call [`UdpBatch::poll`] at
 //! [`UdpBatch::next_deadline`] at the latest while probes are in flight.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::message::{self, SoaQuery};
-use super::pool::{self, Routed, Sink, UdpPool};
+use super::pool::{self, Routed, Sink, Socket, UdpPool};
 use super::udp::{judge, UdpResult};
 use super::{
     network_failure, timeout_failure, Failure, FailureKind, Outcome, ProbeSpec, Transport,
@@ -62,6 +63,9 @@ pub struct UdpBatch {
     free: Vec<u32>,
     /// Tokens with a probe in flight.
     flying: Vec<u32>,
+    /// The sockets with probes in flight (by [`pool::Registration::socket`]'s key) and how
+    /// many: a poll reads these, not every socket of the pool.
+    live: HashMap<usize, (Socket, u32), foldhash::fast::RandomState>,
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     sink: Sink,
@@ -80,6 +84,8 @@ struct Entry {
 #[derive(Debug)]
 struct Flight {
     reg: pool::Registration,
+    /// Its socket's key in [`UdpBatch::live`].
+    socket: usize,
     sent_wall: SystemTime,
     sent: std::time::Instant,
     deadline: Instant,
@@ -102,6 +108,7 @@ impl UdpBatch {
             entries: Vec::new(),
             free: Vec::new(),
             flying: Vec::new(),
+            live: HashMap::default(),
             buf: vec![0; RECV_BUF],
             cmsg: nix::cmsg_space!(nix::sys::time::TimeSpec),
             sink: Sink::default(),
@@ -143,7 +150,10 @@ impl UdpBatch {
     /// so a late answer is not taken for another query's).
     pub fn remove(&mut self, token: Token) {
         if let Some(slot) = self.entries.get_mut(token.0 as usize) {
-            if slot.take().is_some() {
+            if let Some(entry) = slot.take() {
+                if let Some(flight) = entry.flight {
+                    release(&mut self.live, flight.socket);
+                }
                 self.free.push(token.0);
                 self.flying.retain(|t| *t != token.0);
             }
@@ -194,13 +204,14 @@ impl UdpBatch {
                 rtt: None,
             }));
         }
-        let reg = match self
-            .pool
-            .register_token(entry.source, entry.spec.addr, token.0)
-        {
-            Ok(r) => r,
-            Err(e) => return Some(Err(network_failure("udp socket", &e))),
-        };
+        let reg =
+            match self
+                .pool
+                .register_token(entry.source, entry.spec.addr, token.0, now.into_std())
+            {
+                Ok(r) => r,
+                Err(e) => return Some(Err(network_failure("udp socket", &e))),
+            };
         query.set_id(reg.id);
         let sent_wall = SystemTime::now();
         let sent = std::time::Instant::now();
@@ -209,8 +220,11 @@ impl UdpBatch {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
             Err(e) => return Some(Err(network_failure("udp send", &e))),
         };
+        let (socket, handle) = reg.socket();
+        self.live.entry(socket).or_insert((handle, 0)).1 += 1;
         entry.flight = Some(Flight {
             reg,
+            socket,
             sent_wall,
             sent,
             deadline: now + entry.spec.timeout,
@@ -239,8 +253,9 @@ impl UdpBatch {
         }
         self.resend();
         self.sink.clear();
-        self.pool
-            .drain_into(&mut self.buf, &mut self.cmsg, &mut self.sink);
+        for (socket, _) in self.live.values() {
+            socket.drain_into(&mut self.buf, &mut self.cmsg, &mut self.sink);
+        }
         for i in 0..self.sink.len() {
             let Some((token, routed, bytes)) = self.sink.get(i) else {
                 break;
@@ -272,6 +287,7 @@ impl UdpBatch {
                 }
             };
             let deadline = flight.deadline;
+            release(&mut self.live, flight.socket);
             entry.flight = None;
             done.push((
                 Token(token),
@@ -301,7 +317,7 @@ impl UdpBatch {
 
     /// Ends the probes past their deadline, and forgets the ended ones.
     fn expire(&mut self, now: Instant, done: &mut Vec<(Token, Finished)>) {
-        let entries = &mut self.entries;
+        let (entries, live) = (&mut self.entries, &mut self.live);
         self.flying.retain(|t| {
             let Some(entry) = entries.get_mut(*t as usize).and_then(Option::as_mut) else {
                 return false;
@@ -320,6 +336,7 @@ impl UdpBatch {
                     .take()
                     .unwrap_or_else(|| timeout_failure(entry.spec.timeout, "udp"))
             };
+            release(live, flight.socket);
             entry.flight = None;
             done.push((Token(*t), Finished::Done(Err(failure))));
             false
@@ -344,6 +361,16 @@ impl UdpBatch {
                 Some((Err(f), ..)) => Err(f),
                 None => Err(timeout_failure(Duration::ZERO, "tcp")),
             }
+        }
+    }
+}
+
+/// One probe in flight on the socket `key` fewer.
+fn release(live: &mut HashMap<usize, (Socket, u32), foldhash::fast::RandomState>, key: usize) {
+    if let Some((_, n)) = live.get_mut(&key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            live.remove(&key);
         }
     }
 }

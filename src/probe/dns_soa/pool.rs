@@ -262,6 +262,11 @@ impl Registration {
         self.conn.drain(&mut buf, &mut cmsg);
     }
 
+    /// The query's socket, and a key that tells it from the others.
+    pub(super) fn socket(&self) -> (usize, Socket) {
+        (Arc::as_ptr(&self.conn) as usize, Socket(self.conn.clone()))
+    }
+
     /// Sends `bytes` once on the query's socket (a full socket buffer is `WouldBlock`;
     /// the caller tries again later).
     pub(super) fn try_send(&self, bytes: &[u8]) -> io::Result<()> {
@@ -322,7 +327,7 @@ impl UdpPool {
         pool
     }
 
-    /// An empty pool drained only by its owner ([`UdpPool::drain_into`]); queries are
+    /// An empty pool drained only by its owner (a `UdpBatch`, through [`Socket`]); queries are
     /// registered with [`UdpPool::register_token`]. No reaper task: it needs no runtime.
     pub(super) fn driven() -> Self {
         UdpPool {
@@ -371,35 +376,33 @@ impl UdpPool {
         addr: SocketAddr,
         inbox: &Arc<Inbox>,
     ) -> io::Result<Registration> {
-        let conn = self.conn(source, addr)?;
-        let id = conn.reserve(Waiter::Inbox(inbox.clone()));
+        let now = Instant::now();
+        let conn = self.conn(source, addr, now)?;
+        let id = conn.reserve(Waiter::Inbox(inbox.clone()), now);
         self.wake.notify_one();
         Ok(Registration { conn, id })
     }
 
-    /// Like [`UdpPool::register`] for a driven pool: the ID's datagrams go to `token` in
-    /// the [`Sink`] of the next [`UdpPool::drain_into`].
+    /// Like [`UdpPool::register`] for a driven pool, at `now`: the ID's datagrams go to
+    /// `token` in the [`Sink`] its [`Socket`] is drained into.
     pub(super) fn register_token(
         self: &Arc<Self>,
         source: Option<IpAddr>,
         addr: SocketAddr,
         token: u32,
+        now: Instant,
     ) -> io::Result<Registration> {
-        let conn = self.conn(source, addr)?;
-        let id = conn.reserve(Waiter::Token(token));
+        let conn = self.conn(source, addr, now)?;
+        let id = conn.reserve(Waiter::Token(token), now);
         Ok(Registration { conn, id })
     }
 
-    /// Reads every socket with a pending query, as the reaper does (up to the point where
-    /// each pending query has had a datagram with its ID), routing to tokens into `sink`.
-    pub(super) fn drain_into(&self, buf: &mut [u8], cmsg: &mut [u8], sink: &mut Sink) {
-        for conn in self.active() {
-            conn.drain_if(buf, cmsg, false, Some(&mut *sink));
-        }
-    }
-
-    fn conn(self: &Arc<Self>, source: Option<IpAddr>, addr: SocketAddr) -> io::Result<Arc<Conn>> {
-        let now = Instant::now();
+    fn conn(
+        self: &Arc<Self>,
+        source: Option<IpAddr>,
+        addr: SocketAddr,
+        now: Instant,
+    ) -> io::Result<Arc<Conn>> {
         let mut st = lock(&self.state);
         if !st.reaper && !self.driven {
             st.reaper = true;
@@ -466,9 +469,9 @@ impl Conn {
     }
 
     /// A random ID neither pending nor recently ended on this socket, routed to `to`.
-    fn reserve(&self, to: Waiter) -> u16 {
+    fn reserve(&self, to: Waiter, now: Instant) -> u16 {
         let mut st = lock(&self.state);
-        st.last_used = Some(Instant::now());
+        st.last_used = Some(now);
         loop {
             let id = rand::random::<u16>();
             if !st.pending.contains_key(&id) && !st.expired_set.contains(id) {
@@ -559,6 +562,18 @@ impl Conn {
                 }
             }
         }
+    }
+}
+
+/// A socket with queries in flight, as its driver holds it (see `UdpBatch`).
+#[derive(Debug, Clone)]
+pub(super) struct Socket(Arc<Conn>);
+
+impl Socket {
+    /// Reads the socket as the reaper does (up to the point where each pending query has
+    /// had a datagram with its ID), routing to tokens into `sink`.
+    pub(super) fn drain_into(&self, buf: &mut [u8], cmsg: &mut [u8], sink: &mut Sink) {
+        self.0.drain_if(buf, cmsg, false, Some(sink));
     }
 }
 
