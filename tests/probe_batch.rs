@@ -306,3 +306,50 @@ async fn an_answer_read_after_the_deadline_counts_if_it_arrived_in_time() {
     assert_eq!(batch.next_deadline(), Some(now + TIMEOUT));
     let _ = run(&mut batch, &[], POLL).await;
 }
+
+/// A burst's own sockets wait for the next poll (their answers are timed by the kernel's
+/// stamp all the same); a socket that also has an older probe is read, and so is every
+/// socket once a deadline has passed.
+#[tokio::test]
+async fn a_burst_leaves_its_own_sockets_for_the_next_poll() {
+    let lab = lab().await;
+    let mut warm = UdpBatch::new();
+    ok(once(&mut warm, spec("dk.", lab.addr(), Transport::Udp)).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let wait = Duration::from_millis(60);
+    let mut batch = UdpBatch::new();
+    let t = batch.add(spec("dk.", lab.addr(), Transport::Udp));
+    let mut done = Vec::new();
+
+    batch.begin_burst();
+    assert_eq!(batch.start(t, tokio::time::Instant::now()), None);
+    tokio::time::sleep(wait).await;
+    batch.poll(tokio::time::Instant::now(), &mut done);
+    assert!(done.is_empty(), "read in its own burst: {done:?}");
+    batch.poll(tokio::time::Instant::now(), &mut done);
+    let (_, Finished::Done(outcome)) = done.pop().expect("read by the next poll") else {
+        panic!("truncated?");
+    };
+    assert!(ok(outcome).rtt < wait / 2, "timed by the arrival stamp");
+
+    // An older probe on the same socket: the socket is read, both answers with it.
+    let u = batch.add(spec("dk.", lab.addr(), Transport::Udp));
+    assert_eq!(batch.start(u, tokio::time::Instant::now()), None);
+    batch.begin_burst();
+    assert_eq!(batch.start(t, tokio::time::Instant::now()), None);
+    tokio::time::sleep(wait).await;
+    batch.poll(tokio::time::Instant::now(), &mut done);
+    assert_eq!(done.len(), 2, "{done:?}");
+    done.clear();
+
+    // A deadline passed: every socket is read before the probe is judged.
+    batch.begin_burst();
+    let started = tokio::time::Instant::now();
+    assert_eq!(batch.start(t, started), None);
+    tokio::time::sleep(TIMEOUT + Duration::from_millis(20)).await;
+    batch.poll(tokio::time::Instant::now(), &mut done);
+    let (_, Finished::Done(outcome)) = done.pop().expect("ended") else {
+        panic!("truncated?");
+    };
+    ok(outcome);
+}

@@ -220,15 +220,17 @@ impl Driving {
         [tick, reads].into_iter().flatten().min()
     }
 
-    /// Polls the batch and reports what ended, then starts the probes due. False when the
+    /// Starts the probes due, then polls the batch and reports what ended. False when the
     /// reports' receiver is gone.
     ///
-    /// Read first, send after: the sockets are read while the answers to the last slot's
-    /// queries are all there and this slot's are not out yet, so a socket is read only up
-    /// to its answers (reading after the sends found most of them empty: a wasted
-    /// `recvmsg` per socket per slot).
+    /// Sends first: the slot's queries go out before anything else is done, so the slip
+    /// is the wake-up's alone (reading first put the drain and the judging of the last
+    /// slot's answers before them: under load a longer burst, preempted more often). The
+    /// poll then leaves the sockets that only have this slot's queries for the next slot
+    /// ([`UdpBatch::begin_burst`]), as their answers are rarely there yet.
     async fn run(&mut self, reports: &mpsc::Sender<Report>) -> bool {
-        self.finish(reports).await && self.start_due(reports).await
+        self.batch.begin_burst();
+        self.start_due(reports).await && self.finish(reports).await
     }
 
     /// Polls the batch and reports the probes that ended.

@@ -63,9 +63,11 @@ pub struct UdpBatch {
     free: Vec<u32>,
     /// Tokens with a probe in flight.
     flying: Vec<u32>,
-    /// The sockets with probes in flight (by [`pool::Registration::socket`]'s key) and how
-    /// many: a poll reads these, not every socket of the pool.
-    live: HashMap<usize, (Socket, u32), foldhash::fast::RandomState>,
+    /// The sockets with probes in flight (by [`pool::Registration::socket`]'s key): a poll
+    /// reads these, not every socket of the pool.
+    live: HashMap<usize, Live, foldhash::fast::RandomState>,
+    /// Between [`UdpBatch::begin_burst`] and the next poll: probes started are fresh.
+    burst: bool,
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     sink: Sink,
@@ -81,6 +83,16 @@ struct Entry {
 }
 
 /// One probe in flight.
+/// A socket with probes in flight.
+#[derive(Debug)]
+struct Live {
+    socket: Socket,
+    /// Probes in flight on it.
+    flights: u32,
+    /// How many of them were started in the current burst.
+    fresh: u32,
+}
+
 #[derive(Debug)]
 struct Flight {
     reg: pool::Registration,
@@ -109,6 +121,7 @@ impl UdpBatch {
             free: Vec::new(),
             flying: Vec::new(),
             live: HashMap::default(),
+            burst: false,
             buf: vec![0; RECV_BUF],
             cmsg: nix::cmsg_space!(nix::sys::time::TimeSpec),
             sink: Sink::default(),
@@ -221,7 +234,15 @@ impl UdpBatch {
             Err(e) => return Some(Err(network_failure("udp send", &e))),
         };
         let (socket, handle) = reg.socket();
-        self.live.entry(socket).or_insert((handle, 0)).1 += 1;
+        let live = self.live.entry(socket).or_insert(Live {
+            socket: handle,
+            flights: 0,
+            fresh: 0,
+        });
+        live.flights += 1;
+        if self.burst {
+            live.fresh += 1;
+        }
         entry.flight = Some(Flight {
             reg,
             socket,
@@ -244,17 +265,33 @@ impl UdpBatch {
             .min()
     }
 
-    /// Sends what a full socket buffer held back, drains the sockets with probes in flight,
-    /// judges what arrived, and ends the probes answered or past their deadline at `now`:
-    /// each ended probe is appended to `done` once.
+    /// Marks the probes started from now until the next poll as a burst: that poll does not
+    /// read a socket whose probes in flight were all started in the burst (their answers
+    /// are rarely there yet, and reading an empty socket is a system call for nothing; the
+    /// next poll reads them, and the RTT is the kernel's arrival stamp either way), unless
+    /// a probe's deadline has passed.
+    pub fn begin_burst(&mut self) {
+        self.burst = true;
+    }
+
+    /// Sends what a full socket buffer held back, drains the sockets with probes in flight
+    /// (see [`UdpBatch::begin_burst`] for those it leaves for the next poll), judges what
+    /// arrived, and ends the probes answered or past their deadline at `now`: each ended
+    /// probe is appended to `done` once.
     pub fn poll(&mut self, now: Instant, done: &mut Vec<(Token, Finished)>) {
+        let burst = std::mem::take(&mut self.burst);
         if self.flying.is_empty() {
             return;
         }
         self.resend();
         self.sink.clear();
-        for (socket, _) in self.live.values() {
-            socket.drain_into(&mut self.buf, &mut self.cmsg, &mut self.sink);
+        let all = !burst || self.next_deadline().is_some_and(|d| d <= now);
+        for live in self.live.values_mut() {
+            if all || live.flights > live.fresh {
+                live.socket
+                    .drain_into(&mut self.buf, &mut self.cmsg, &mut self.sink);
+            }
+            live.fresh = 0;
         }
         for i in 0..self.sink.len() {
             let Some((token, routed, bytes)) = self.sink.get(i) else {
@@ -366,10 +403,11 @@ impl UdpBatch {
 }
 
 /// One probe in flight on the socket `key` fewer.
-fn release(live: &mut HashMap<usize, (Socket, u32), foldhash::fast::RandomState>, key: usize) {
-    if let Some((_, n)) = live.get_mut(&key) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
+fn release(live: &mut HashMap<usize, Live, foldhash::fast::RandomState>, key: usize) {
+    if let Some(l) = live.get_mut(&key) {
+        l.flights = l.flights.saturating_sub(1);
+        l.fresh = l.fresh.min(l.flights);
+        if l.flights == 0 {
             live.remove(&key);
         }
     }
