@@ -369,7 +369,7 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(10);
 /// Largest number of reports applied under one lock acquisition.
 const REPORT_BATCH: usize = 1024;
 
-/// Reports the channel from the probes holds before a probe task waits to send.
+/// Reports the channel from the probes holds before the probing (the driver, a probe task) waits to send.
 const REPORT_CHANNEL: usize = 8192;
 
 impl Daemon {
@@ -399,7 +399,7 @@ impl Daemon {
         // a report (30–100 µs a wake-up on the benchmark VM), so reports never wake it.
         // Counters and the JSON API lag reality by at most a tick; statuses do not. At
         // 10,000 reports a second a tick's worth is 2,500, under a third of REPORT_CHANNEL;
-        // a tick held up past the channel's worth makes the probe tasks wait to send.
+        // a tick held up past the channel's worth makes the probing wait to send.
 
         loop {
             let mut reloaded = false;

@@ -1,4 +1,4 @@
-//! The daemon's probe path (`Prober` over a `UdpPool`'s shared sockets) against the
+//! The `Prober` path (a future per probe over a `UdpPool`'s shared sockets) against the
 //! programmable [`LabServer`]: every classification of `tests/probe.rs` holds, plus
 //! what sharing a socket adds (demultiplexing by ID, late answers, refusals).
 
@@ -20,7 +20,8 @@ async fn every_mode_is_classified_as_with_a_fresh_socket() {
     every_mode_classified(Arc::new(UdpPool::new())).await;
 }
 
-/// The same with the pool the daemon runs: read on the scheduler's 10 ms tick grid.
+/// The same with a pool read on a 10 ms tick grid. (The daemon's UDP path is a
+/// `UdpBatch` on a driven pool: `tests/probe_batch.rs`.)
 #[tokio::test]
 async fn every_mode_is_classified_on_the_tick_grid_too() {
     let epoch = tokio::time::Instant::now();

@@ -225,7 +225,8 @@ pub async fn probe(spec: &ProbeSpec) -> Outcome {
 /// [`Prober::probe`] behaves like [`probe`] — same query, validation, TC retry over TCP,
 /// deadline and classification — except that UDP goes over the pool's long-lived
 /// connected socket for the server instead of a fresh one (see the pool's doc).
-/// This is what the daemon's scheduler runs.
+/// The daemon's scheduler runs it for nameserver targets over TCP; its UDP targets go
+/// through one [`UdpBatch`] instead (the same exchange without a future per probe).
 #[derive(Debug)]
 pub struct Prober {
     spec: ProbeSpec,

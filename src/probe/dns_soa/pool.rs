@@ -7,13 +7,18 @@
 //! `connect`ed like the fresh one was, so the kernel still drops datagrams from any
 //! other source and still reports an ICMP port unreachable as `ECONNREFUSED`.
 //!
-//! The sockets are not in the poller. While any query is pending, one reaper task
-//! drains the sockets that have pending queries every [`REAP_EVERY`] (or, for a pool made
-//! with [`UdpPool::aligned`], on the scheduler's tick grid: the reaper then wakes with
-//! the probes that start in that slot and drains after they ran, so a slot costs the probe thread one wake-up, not
-//! two), so answers that arrive together cost one wake-up of the probe thread, not one
-//! each. A query whose deadline passes drains its socket once more before it gives up,
-//! so an answer that arrived in time is never a timeout for waiting on the reaper. The response time
+//! The sockets are not in the poller. A pool is read in one of two ways:
+//! - [`Prober`](super::Prober)s' pools: while any query is pending, one reaper task
+//!   drains the sockets that have pending queries every [`REAP_EVERY`] (or, for a pool
+//!   made with [`UdpPool::aligned`], on a tick grid: the reaper then wakes with probes
+//!   ticking on the same grid and drains after they ran);
+//! - a driven pool ([`UdpPool::driven`], the daemon's, inside a `UdpBatch`): no reaper;
+//!   its owner reads the sockets of the queries it has in flight ([`Socket`]).
+//!
+//! Either way answers that arrive together cost one wake-up of the probe thread, not one
+//! each. A query whose deadline passes has its socket drained once more before it gives
+//! up, so an answer that arrived in time is never a timeout for waiting on the batch. The
+//! response time
 //! does not depend on when the answer is read: the kernel stamps each datagram on
 //! arrival (`SO_TIMESTAMPNS`) and the RTT is that stamp minus the wall clock read just
 //! before `send` (falling back to the monotonic clock at read time if the wall clock
@@ -315,8 +320,8 @@ impl UdpPool {
         Self::default()
     }
 
-    /// An empty pool drained at `epoch + k × every` while queries are pending: on the
-    /// scheduler's tick grid, so that the reaper wakes together with the probes of a slot.
+    /// An empty pool drained at `epoch + k × every` while queries are pending: on a tick
+    /// grid, so that the reaper wakes together with the probes ticking on it.
     /// The RTT does not depend on the cadence (kernel arrival stamps).
     pub fn aligned(epoch: tokio::time::Instant, every: Duration) -> Self {
         let pool = UdpPool {
@@ -336,7 +341,7 @@ impl UdpPool {
         }
     }
 
-    /// Change the slot length of an aligned pool's grid (the scheduler's grid changed);
+    /// Change the slot length of an aligned pool's grid;
     /// the reaper follows from its next drain. No effect on a pool made with [`Self::new`].
     pub fn set_grid(&self, every: Duration) {
         let nanos = u64::try_from(every.max(REAP_EVERY).as_nanos()).unwrap_or(u64::MAX);
