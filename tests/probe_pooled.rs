@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::probe_cases::{failed, lab, ok, spec, SLACK, TIMEOUT};
+use common::probe_cases::{check_mode, failed, lab, ok, spec, SLACK, TIMEOUT, UDP_MODES};
 use common::{closed_port, LabServer, Mode};
 use nsprobe::probe::{FailureKind, Outcome, ProbeSpec, Prober, Transport, UdpPool};
 
@@ -29,39 +29,12 @@ async fn every_mode_is_classified_on_the_tick_grid_too() {
 }
 
 async fn every_mode_classified(pool: Arc<UdpPool>) {
-    let cases = [
-        (Mode::Refused, FailureKind::Refused),
-        (Mode::Servfail, FailureKind::Servfail),
-        (Mode::Formerr, FailureKind::Formerr),
-        (Mode::Nxdomain, FailureKind::Nxdomain),
-        (Mode::NotAuthoritative, FailureKind::Lame),
-        (Mode::NoSoa, FailureKind::NoSoa),
-        (Mode::WrongZoneSoa, FailureKind::NoSoa),
-        (Mode::WrongId, FailureKind::IdMismatch),
-        (Mode::WrongQuestion, FailureKind::QuestionMismatch),
-        (Mode::Garbage, FailureKind::Malformed),
-        (Mode::Silent, FailureKind::Timeout),
-        (Mode::TruncateAlways, FailureKind::TruncatedTcp),
-    ];
     let lab = lab().await;
-    for (mode, kind) in cases {
+    for (mode, kind) in UDP_MODES {
         lab.set_mode(mode);
         let started = Instant::now();
-        let f = failed(
-            pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await,
-            kind,
-        );
-        let took = started.elapsed();
-        assert!(took < TIMEOUT + SLACK, "{mode:?}: {took:?}");
-        match kind {
-            FailureKind::Timeout => assert_eq!(f.rtt, None),
-            // Strays do not end the wait: classified at the deadline.
-            FailureKind::IdMismatch | FailureKind::QuestionMismatch | FailureKind::Malformed => {
-                assert!(took >= TIMEOUT, "{mode:?}: {took:?}");
-                assert!(f.rtt.is_some());
-            }
-            _ => assert!(took < TIMEOUT, "{mode:?}: {took:?}"),
-        }
+        let outcome = pooled(&pool, spec("dk.", lab.addr(), Transport::Udp)).await;
+        check_mode(mode, kind, outcome, started.elapsed());
     }
     // Every UDP query to the lab went over one socket.
     assert_eq!(pool.len(), 1);
