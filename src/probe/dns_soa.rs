@@ -70,6 +70,25 @@ pub struct ProbeSpec {
     pub source: Option<IpAddr>,
 }
 
+impl ProbeSpec {
+    /// The SOA query this spec sends (random ID; [`message::build_query`]). An encoding
+    /// error cannot happen for a valid `Name`; it is a [`FailureKind::Malformed`] failure,
+    /// reported for the probe rather than a panic.
+    pub fn query(&self) -> Result<message::SoaQuery, Failure> {
+        message::build_query(&self.zone, self.dnssec_ok, self.nsid).map_err(|e| Failure {
+            kind: FailureKind::Malformed,
+            detail: format!("cannot encode the query: {e}"),
+            rtt: None,
+        })
+    }
+
+    /// The local address to send from: `source` when of `addr`'s family, else none (the
+    /// kernel picks).
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        self.source.filter(|ip| ip.is_ipv4() == self.addr.is_ipv4())
+    }
+}
+
 /// A successful, validated, authoritative SOA answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
@@ -195,15 +214,8 @@ pub type Outcome = Result<Answer, Failure>;
 /// The answer is validated by [`message::classify`]. Never panics on any server input.
 pub async fn probe(spec: &ProbeSpec) -> Outcome {
     let deadline = tokio::time::Instant::now() + spec.timeout;
-    let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
-        // Cannot happen for a valid `Name`; reported rather than panicking.
-        Failure {
-            kind: FailureKind::Malformed,
-            detail: format!("cannot encode the query: {e}"),
-            rtt: None,
-        }
-    })?;
-    let source = spec.source.filter(|ip| ip.is_ipv4() == spec.addr.is_ipv4());
+    let query = spec.query()?;
+    let source = spec.source_ip();
     match spec.transport {
         Transport::Udp => {
             match udp::exchange(&query, spec.addr, source, deadline, spec.timeout).await {
@@ -237,14 +249,7 @@ pub struct Prober {
 impl Prober {
     /// A prober for `spec`, sending UDP through `pool`.
     pub fn new(spec: ProbeSpec, pool: std::sync::Arc<UdpPool>) -> Self {
-        let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
-            // Cannot happen for a valid `Name`; reported on every probe rather than panicking.
-            Failure {
-                kind: FailureKind::Malformed,
-                detail: format!("cannot encode the query: {e}"),
-                rtt: None,
-            }
-        });
+        let query = spec.query();
         Prober { spec, query, pool }
     }
 
@@ -261,7 +266,7 @@ impl Prober {
             Ok(q) => q,
             Err(f) => return Err(f.clone()),
         };
-        let source = spec.source.filter(|ip| ip.is_ipv4() == spec.addr.is_ipv4());
+        let source = spec.source_ip();
         match spec.transport {
             Transport::Udp => {
                 let pool = &self.pool;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{next_index, phase, planned, Probed, Report, Target, TargetId};
+use super::{next_index, on_grid, phase, planned, Probed, Report, Target, TargetId};
 use crate::probe::{CheckSpec, Finished, Outcome, Token, Transport, UdpBatch};
 use crate::state::{Observation, TargetKey};
 use crate::UnixMs;
@@ -82,19 +82,41 @@ impl Drop for Driver {
     }
 }
 
-/// One target in the driver.
-struct Driven {
+/// Whose probe a report is, and when it started and how late.
+#[derive(Clone)]
+struct Origin {
     zone: Arc<str>,
     key: TargetKey,
+    /// When the probe in flight started (wall clock) and how late.
+    at: UnixMs,
+    slip: Duration,
+}
+
+impl Origin {
+    fn report(&self, outcome: Outcome) -> Report {
+        Report {
+            probed: Probed::Dns {
+                zone: self.zone.clone(),
+                observation: Observation {
+                    key: self.key.clone(),
+                    at: self.at,
+                    outcome,
+                },
+            },
+            slip: self.slip,
+        }
+    }
+}
+
+/// One target in the driver.
+struct Driven {
+    origin: Origin,
     base: Instant,
     interval: Duration,
     /// Index of the next tick.
     k: u128,
     /// Tells this target's heap entries from those of a removed one with the same token.
     generation: u64,
-    /// When the probe in flight started (wall clock) and how late.
-    at: UnixMs,
-    slip: Duration,
 }
 
 struct Driving {
@@ -171,14 +193,16 @@ impl Driving {
         let token = self.batch.add(spec);
         self.generations += 1;
         let driven = Driven {
-            zone: zone.clone(),
-            key: key.clone(),
+            origin: Origin {
+                zone: zone.clone(),
+                key: key.clone(),
+                at: 0,
+                slip: Duration::ZERO,
+            },
             base,
             interval,
             k,
             generation: self.generations,
-            at: 0,
-            slip: Duration::ZERO,
         };
         let at = planned(self.epoch, self.grid, base, interval, k);
         self.ticks.push(Reverse((at, token.0, driven.generation)));
@@ -206,10 +230,8 @@ impl Driving {
     fn next_wake(&self, now: Instant) -> Option<Instant> {
         let tick = self.ticks.peek().map(|Reverse((at, ..))| *at);
         let reads = if self.batch.flying() > 0 {
-            let g = self.grid.as_nanos().max(1);
-            let k = now.saturating_duration_since(self.epoch).as_nanos() / g + 1;
-            let boundary =
-                self.epoch + Duration::from_nanos(u64::try_from(k * g).unwrap_or(u64::MAX));
+            // The first boundary after `now` (`on_grid` keeps a time on one).
+            let boundary = on_grid(self.epoch, self.grid, now + Duration::from_nanos(1));
             [Some(boundary), self.batch.next_deadline()]
                 .into_iter()
                 .flatten()
@@ -243,22 +265,17 @@ impl Driving {
             };
             match finished {
                 Finished::Done(outcome) => {
-                    if reports.send(report(t, outcome)).await.is_err() {
+                    if reports.send(t.origin.report(outcome)).await.is_err() {
                         return false;
                     }
                 }
                 Finished::Truncated(deadline) => {
                     // Rare (an answer too large for UDP): a task of its own for the TCP retry.
                     let retry = self.batch.tcp_retry(token, deadline);
-                    let (zone, key, at, slip) = (t.zone.clone(), t.key.clone(), t.at, t.slip);
+                    let origin = t.origin.clone();
                     let reports = reports.clone();
                     tokio::spawn(async move {
-                        let outcome = retry.await;
-                        let probed = Probed::Dns {
-                            zone,
-                            observation: Observation { key, at, outcome },
-                        };
-                        let _ = reports.send(Report { probed, slip }).await;
+                        let _ = reports.send(origin.report(retry.await)).await;
                     });
                 }
             }
@@ -286,10 +303,10 @@ impl Driving {
             let started = Instant::now();
             // A tick that finds the last probe in flight is skipped.
             if !self.batch.in_flight(Token(token)) {
-                t.slip = started.saturating_duration_since(at);
-                t.at = crate::now_ms();
+                t.origin.slip = started.saturating_duration_since(at);
+                t.origin.at = crate::now_ms();
                 if let Some(outcome) = self.batch.start(Token(token), started) {
-                    if reports.send(report(t, outcome)).await.is_err() {
+                    if reports.send(t.origin.report(outcome)).await.is_err() {
                         return false;
                     }
                 }
@@ -299,19 +316,5 @@ impl Driving {
             self.ticks.push(Reverse((next, token, generation)));
         }
         true
-    }
-}
-
-fn report(t: &Driven, outcome: Outcome) -> Report {
-    Report {
-        probed: Probed::Dns {
-            zone: t.zone.clone(),
-            observation: Observation {
-                key: t.key.clone(),
-                at: t.at,
-                outcome,
-            },
-        },
-        slip: t.slip,
     }
 }

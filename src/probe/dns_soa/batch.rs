@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::message::{self, SoaQuery};
+use super::message::SoaQuery;
 use super::pool::{self, Routed, Sink, Socket, UdpPool};
 use super::udp::{judge, UdpResult};
 use super::{
@@ -130,15 +130,8 @@ impl UdpBatch {
 
     /// Adds a target (a UDP spec; its query is encoded once, here).
     pub fn add(&mut self, spec: ProbeSpec) -> Token {
-        let query = message::build_query(&spec.zone, spec.dnssec_ok, spec.nsid).map_err(|e| {
-            // Cannot happen for a valid `Name`; reported on every probe rather than panicking.
-            Failure {
-                kind: FailureKind::Malformed,
-                detail: format!("cannot encode the query: {e}"),
-                rtt: None,
-            }
-        });
-        let source = spec.source.filter(|ip| ip.is_ipv4() == spec.addr.is_ipv4());
+        let query = spec.query();
+        let source = spec.source_ip();
         let entry = Entry {
             spec,
             source,
@@ -171,11 +164,6 @@ impl UdpBatch {
                 self.flying.retain(|t| *t != token.0);
             }
         }
-    }
-
-    /// The target's spec.
-    pub fn spec(&self, token: Token) -> Option<&ProbeSpec> {
-        self.entry(token).map(|e| &e.spec)
     }
 
     /// True while the target's last probe has not finished.

@@ -138,6 +138,43 @@ enum Waiter {
     Token(u32),
 }
 
+/// What a drain read, on its way to a waiter.
+#[derive(Debug, Clone, Copy)]
+enum Arrival<'a> {
+    Datagram(&'a [u8], Stamp),
+    Error(&'a Arc<io::Error>),
+}
+
+impl Waiter {
+    /// Hands `arrival` to this waiter: to its inbox, or under its token to `sink` (dropped
+    /// without one). `stored`: where the datagram already lies in the sink, when another
+    /// waiter got it first (a stray is stored once); set when this one stores it.
+    fn route(
+        &self,
+        arrival: Arrival<'_>,
+        sink: Option<&mut Sink>,
+        stored: &mut Option<std::ops::Range<usize>>,
+    ) {
+        match (self, arrival) {
+            (Waiter::Inbox(inbox), Arrival::Datagram(bytes, stamp)) => {
+                inbox.push(Delivery::Datagram(bytes.to_vec(), stamp))
+            }
+            (Waiter::Inbox(inbox), Arrival::Error(e)) => inbox.push(Delivery::Error(e.clone())),
+            (Waiter::Token(token), arrival) => {
+                let Some(sink) = sink else { return };
+                let routed = match arrival {
+                    Arrival::Datagram(bytes, stamp) => {
+                        let range = stored.get_or_insert_with(|| sink.store(bytes)).clone();
+                        Routed::Datagram(range, stamp)
+                    }
+                    Arrival::Error(e) => Routed::Error(e.clone()),
+                };
+                sink.items.push((*token, routed));
+            }
+        }
+    }
+}
+
 /// What a drain of a driven pool routed to tokens: datagrams copied once into one
 /// arena (a stray routed to several queries is stored once), reused from drain to drain.
 #[derive(Debug, Default)]
@@ -526,46 +563,24 @@ impl Conn {
                 w.matched = true;
                 st.unmatched -= 1;
             }
-            match &w.to {
-                Waiter::Inbox(inbox) => inbox.push(Delivery::Datagram(bytes.to_vec(), stamp)),
-                Waiter::Token(token) => {
-                    if let Some(sink) = sink {
-                        let range = sink.store(bytes);
-                        sink.items.push((*token, Routed::Datagram(range, stamp)));
-                    }
-                }
-            }
+            w.to.route(Arrival::Datagram(bytes, stamp), sink, &mut None);
             return;
         }
         if id.is_some_and(|id| st.expired_set.contains(id)) {
             return;
         }
         // A stray: stored once in the sink, whoever it goes to.
-        let mut stored: Option<std::ops::Range<usize>> = None;
+        let mut stored = None;
         for w in st.pending.values() {
-            match &w.to {
-                Waiter::Inbox(inbox) => inbox.push(Delivery::Datagram(bytes.to_vec(), stamp)),
-                Waiter::Token(token) => {
-                    if let Some(sink) = sink.as_deref_mut() {
-                        let range = stored.get_or_insert_with(|| sink.store(bytes)).clone();
-                        sink.items.push((*token, Routed::Datagram(range, stamp)));
-                    }
-                }
-            }
+            let arrival = Arrival::Datagram(bytes, stamp);
+            w.to.route(arrival, sink.as_deref_mut(), &mut stored);
         }
     }
 
     fn fail_all(&self, err: io::Error, mut sink: Option<&mut Sink>) {
         let err = Arc::new(err);
         for w in lock(&self.state).pending.values() {
-            match &w.to {
-                Waiter::Inbox(inbox) => inbox.push(Delivery::Error(err.clone())),
-                Waiter::Token(token) => {
-                    if let Some(sink) = sink.as_deref_mut() {
-                        sink.items.push((*token, Routed::Error(err.clone())));
-                    }
-                }
-            }
+            w.to.route(Arrival::Error(&err), sink.as_deref_mut(), &mut None);
         }
     }
 }
