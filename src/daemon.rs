@@ -32,8 +32,8 @@ use crate::scheduler::{Probed, Report, Scheduler, TargetId};
 use crate::state::MINUTE_MS;
 use crate::state::{CheckEvent, Event, VantageState};
 use crate::status::{
-    self, ComponentStatus, GroupRule, HubView, ObservationLog, QuorumRule, SavedTracker, Seen,
-    ServiceTracker, Status, VantageSeries, VantageViews, ZoneTracker,
+    self, ComponentStatus, GroupRule, HubView, Noted, ObservationLog, QuorumRule, SavedTracker,
+    Seen, ServiceTracker, Status, VantageSeries, VantageViews, ZoneTracker,
 };
 use crate::store::{series, Store, Write};
 use crate::targets::{self, AddressBook, HostBook, Resolutions};
@@ -601,8 +601,8 @@ impl Daemon {
                     views.freshest(&group, own, &vantage, rule.max_age_ms, now)
                 })
                 .flatten();
-            let mut merge = |p: ComponentStatus| {
-                let due = log.due(&group, &p.name, p.status, now);
+            let mut merge = |p: ComponentStatus, noted: &mut Noted| {
+                let due = log.due(noted, p.status, now);
                 let server = due.then(|| st.server(&p.name)).flatten();
                 let seen = Seen {
                     group: &group,
@@ -620,7 +620,7 @@ impl Daemon {
                             .and_then(|a| a.serial)
                     }),
                 };
-                if let Some(r) = due.then(|| log.note(&vantage, seen, now)).flatten() {
+                if let Some(r) = due.then(|| log.note(noted, &vantage, seen, now)).flatten() {
                     if hub {
                         series.ingest(r);
                     }
@@ -660,8 +660,8 @@ impl Daemon {
         for g in inner.groups.iter_mut() {
             let group = g.config.name.clone();
             let components = &g.components;
-            let mut merge = |p: ComponentStatus| {
-                let due = log.due(&group, &p.name, p.status, now);
+            let mut merge = |p: ComponentStatus, noted: &mut Noted| {
+                let due = log.due(noted, p.status, now);
                 let state = due
                     .then(|| components.iter().find(|c| c.config.name == p.name))
                     .flatten()
@@ -679,7 +679,7 @@ impl Daemon {
                         .map(|d| d.as_secs_f64() * 1000.0),
                     serial: None,
                 };
-                if let Some(r) = due.then(|| log.note(&vantage, seen, now)).flatten() {
+                if let Some(r) = due.then(|| log.note(noted, &vantage, seen, now)).flatten() {
                     if hub {
                         series.ingest(r);
                     }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::observation::Noted;
 use super::{ComponentStatus, Status};
 use crate::{duration_ms, UnixMs};
 
@@ -57,22 +58,41 @@ pub struct SavedTracker {
     pub group: Option<SavedConfirmation>,
 }
 
+/// One member component of a tracker: its confirmation state and its last record in the
+/// observation log (which is not saved: after a restart every member is due a record).
+#[derive(Debug, Clone, Default)]
+pub struct Member {
+    /// What is published and the runs towards the next status.
+    pub confirmation: Confirmation,
+    /// Its last observation record ([`super::ObservationLog::note`]).
+    pub noted: Noted,
+}
+
 impl SavedTracker {
     /// The saved form of a group's member confirmations and its own.
-    pub fn of(members: &BTreeMap<String, Confirmation>, group: &Confirmation) -> SavedTracker {
+    pub fn of(members: &BTreeMap<String, Member>, group: &Confirmation) -> SavedTracker {
         SavedTracker {
-            members: members.iter().map(|(n, c)| (n.clone(), c.save())).collect(),
+            members: members
+                .iter()
+                .map(|(n, m)| (n.clone(), m.confirmation.save()))
+                .collect(),
             group: Some(group.save()),
         }
     }
 
     /// The member confirmations and the group's, continuing the saved ones
     /// ([`Confirmation::restore`]; a group never saved starts fresh).
-    pub fn restore(&self) -> (BTreeMap<String, Confirmation>, Confirmation) {
+    pub fn restore(&self) -> (BTreeMap<String, Member>, Confirmation) {
         let members = self
             .members
             .iter()
-            .map(|(n, c)| (n.clone(), Confirmation::restore(c)))
+            .map(|(n, c)| {
+                let member = Member {
+                    confirmation: Confirmation::restore(c),
+                    noted: Noted::default(),
+                };
+                (n.clone(), member)
+            })
             .collect();
         let group = self
             .group

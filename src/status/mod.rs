@@ -31,10 +31,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMs;
 
-pub use confirm::{Change, Confirmation, SavedConfirmation, SavedTracker, Timing, RESTORE_HOLD};
+pub use confirm::{
+    Change, Confirmation, Member, SavedConfirmation, SavedTracker, Timing, RESTORE_HOLD,
+};
 pub use dns::{active_maintenance, evaluate_server, evaluate_zone, propose_servers, staleness};
 pub use freshness::{Freshest, SerialSightings};
-pub use observation::{ObservationLog, ObservationPage, ObservationRecord, Seen, VantageViews};
+pub use observation::{
+    Noted, ObservationLog, ObservationPage, ObservationRecord, Seen, VantageViews,
+};
 pub use quorum::{decide, QuorumRule};
 pub use service::{
     evaluate_service, evaluate_service_group, GroupRule, GroupStatus, ServiceTracker,

@@ -7,7 +7,7 @@
 //! otherwise every [`HEARTBEAT_MS`] per component, so a hub can tell a quiet vantage from a
 //! vanished one. Pure: no I/O, time is an argument.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +107,15 @@ pub struct ObservationPage {
     pub truncated: bool,
 }
 
+/// A component's last record in the log: its status and when (None before the first).
+///
+/// Kept by the caller next to the component (a tracker keeps one per member, beside its
+/// confirmation), not in the log: [`ObservationLog::due`] is asked for every component
+/// on every status tick, and a comparison of two fields costs nothing where a lookup by
+/// group and component name read two cold strings per component.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Noted(Option<(Status, UnixMs)>);
+
 /// The bounded log of this vantage's records.
 #[derive(Debug, Clone)]
 pub struct ObservationLog {
@@ -115,13 +124,7 @@ pub struct ObservationLog {
     capacity: usize,
     epoch: UnixMs,
     heartbeat_ms: u64,
-    /// Each component's last recorded status and when, by group and component. Hashed:
-    /// [`ObservationLog::due`] looks up every component on every status tick.
-    last: FastMap<String, FastMap<String, (Status, UnixMs)>>,
 }
-
-/// A hash map with a fast hasher (keys are configured names, not attacker-chosen).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Default for ObservationLog {
     fn default() -> Self {
@@ -138,7 +141,6 @@ impl ObservationLog {
             records: VecDeque::new(),
             next_seq: 1,
             capacity: capacity.max(1),
-            last: FastMap::default(),
         }
     }
 
@@ -147,37 +149,31 @@ impl ObservationLog {
         self.heartbeat_ms = ms.max(1);
     }
 
-    /// True when [`ObservationLog::note`] would write a record for this component's
-    /// `status` at `now` (so a caller can skip gathering the record's figures otherwise).
-    pub fn due(&self, group: &str, component: &str, status: Status, now: UnixMs) -> bool {
-        match self.last.get(group).and_then(|c| c.get(component)) {
-            Some((last, at)) => *last != status || now.saturating_sub(*at) >= self.heartbeat_ms,
+    /// True when [`ObservationLog::note`] would write a record for a component whose
+    /// last record is `noted`, proposing `status` at `now` (so a caller can skip gathering
+    /// the record's figures otherwise): its status changed, or its last record is a
+    /// heartbeat old, or it has none.
+    pub fn due(&self, noted: &Noted, status: Status, now: UnixMs) -> bool {
+        match noted.0 {
+            Some((last, at)) => last != status || now.saturating_sub(at) >= self.heartbeat_ms,
             None => true,
         }
     }
 
-    /// Records what `vantage` sees of a component at `now` when its status changed or the
-    /// last record of it is a heartbeat old; returns the record written, if any.
+    /// Records what `vantage` sees of a component at `now` when [`ObservationLog::due`]
+    /// (`noted` is the component's last record, updated here); returns the record
+    /// written, if any.
     pub fn note(
         &mut self,
+        noted: &mut Noted,
         vantage: &str,
         seen: Seen<'_>,
         now: UnixMs,
     ) -> Option<&ObservationRecord> {
-        // Looked up by reference: most calls (every component, every status tick) end here.
-        if !self.due(seen.group, seen.component, seen.status, now) {
+        if !self.due(noted, seen.status, now) {
             return None;
         }
-        let last = match self.last.get_mut(seen.group) {
-            Some(components) => components,
-            None => self.last.entry(seen.group.to_string()).or_default(),
-        };
-        match last.get_mut(seen.component) {
-            Some(entry) => *entry = (seen.status, now),
-            None => {
-                last.insert(seen.component.to_string(), (seen.status, now));
-            }
-        }
+        *noted = Noted(Some((seen.status, now)));
         let record = ObservationRecord {
             seq: self.next_seq,
             vantage: vantage.to_string(),
@@ -318,6 +314,45 @@ impl VantageViews {
 mod tests {
     use super::*;
 
+    /// A log with each component's [`Noted`] beside it, as the trackers keep them.
+    #[derive(Default)]
+    struct Log {
+        log: ObservationLog,
+        noted: BTreeMap<String, Noted>,
+    }
+
+    impl Log {
+        fn with_capacity(capacity: usize) -> Log {
+            Log {
+                log: ObservationLog::with_capacity(capacity, 0),
+                noted: BTreeMap::new(),
+            }
+        }
+
+        fn due(&self, component: &str, status: Status, now: UnixMs) -> bool {
+            let noted = self.noted.get(component).copied().unwrap_or_default();
+            self.log.due(&noted, status, now)
+        }
+
+        fn note(
+            &mut self,
+            vantage: &str,
+            seen: Seen<'_>,
+            now: UnixMs,
+        ) -> Option<&ObservationRecord> {
+            let noted = self.noted.entry(seen.component.to_string()).or_default();
+            self.log.note(noted, vantage, seen, now)
+        }
+
+        fn head(&self) -> u64 {
+            self.log.head()
+        }
+
+        fn page(&self, vantage: &str, location: &str, after: u64, limit: usize) -> ObservationPage {
+            self.log.page(vantage, location, after, limit)
+        }
+    }
+
     fn seen(component: &str, status: Status) -> Seen<'_> {
         Seen {
             group: "DNS (.dk)",
@@ -331,7 +366,7 @@ mod tests {
 
     #[test]
     fn records_on_change_and_on_heartbeat_only() {
-        let mut log = ObservationLog::default();
+        let mut log = Log::default();
         assert!(log
             .note("cph-1", seen("a", Status::Operational), 1_000)
             .is_some());
@@ -363,7 +398,7 @@ mod tests {
 
     #[test]
     fn cursor_pages_through_every_record_once() {
-        let mut log = ObservationLog::default();
+        let mut log = Log::default();
         for i in 0..25u64 {
             log.note(
                 "cph-1",
@@ -400,7 +435,7 @@ mod tests {
 
     #[test]
     fn limit_is_clamped() {
-        let mut log = ObservationLog::default();
+        let mut log = Log::default();
         for i in 0..(MAX_LIMIT as u64 + 50) {
             log.note("v", seen(&format!("s{i}"), Status::Operational), i);
         }
@@ -413,7 +448,7 @@ mod tests {
 
     #[test]
     fn dropped_records_and_restarts_are_reported_as_truncated() {
-        let mut log = ObservationLog::with_capacity(5, 0);
+        let mut log = Log::with_capacity(5);
         for i in 0..12u64 {
             log.note("v", seen(&format!("s{i}"), Status::Operational), i);
         }
@@ -431,7 +466,7 @@ mod tests {
 
     #[test]
     fn long_reasons_are_cut_at_a_char_boundary() {
-        let mut log = ObservationLog::default();
+        let mut log = Log::default();
         let reason = "é".repeat(MAX_REASON);
         let mut s = seen("a", Status::Operational);
         s.reason = &reason;
@@ -442,7 +477,7 @@ mod tests {
 
     #[test]
     fn views_keep_the_newest_record_per_vantage() {
-        let mut log = ObservationLog::default();
+        let mut log = Log::default();
         let old = log
             .note("fra-1", seen("a", Status::MajorOutage), 10)
             .cloned()
@@ -464,8 +499,8 @@ mod tests {
         use rand::rngs::StdRng;
         use rand::{Rng, SeedableRng};
         let mut rng = StdRng::seed_from_u64(7);
-        let mut log = ObservationLog::with_capacity(100, 0);
-        log.set_heartbeat(5_000);
+        let mut log = Log::with_capacity(100);
+        log.log.set_heartbeat(5_000);
         let statuses = [
             Status::Operational,
             Status::DegradedPerformance,
@@ -478,7 +513,7 @@ mod tests {
             now += rng.random_range(0..1_000u64);
             let name = names[rng.random_range(0..names.len())];
             let status = statuses[rng.random_range(0..statuses.len())];
-            let due = log.due("DNS (.dk)", name, status, now);
+            let due = log.due(name, status, now);
             let wrote = log.note("here", seen(name, status), now).is_some();
             assert_eq!(due, wrote, "{name} {status:?} at {now}");
             written += usize::from(wrote);

@@ -10,9 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::confirm::{Change, Confirmation, SavedTracker, Timing};
+use super::confirm::{Change, Confirmation, Member, SavedTracker, Timing};
 use super::dns::{active_maintenance, NO_ADDRESS};
 use super::judge::{maintenance_reason, targets_down, window_reasons, WindowRule, Wording};
+use super::observation::Noted;
 use super::vantage::Vantage;
 use super::{fmt_ms, ComponentStatus, Status};
 use crate::config::{MaintenanceWindow, ServiceThresholds};
@@ -198,7 +199,7 @@ pub struct GroupRule<'a> {
 /// The confirmation state of one service group's components and what is published now.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceTracker {
-    members: BTreeMap<String, Confirmation>,
+    members: BTreeMap<String, Member>,
     group: Confirmation,
     current: Option<GroupStatus>,
 }
@@ -277,7 +278,7 @@ impl ServiceTracker {
             maintenance,
             vantage,
         };
-        self.update_merged(group_name, members, rule, &mut |p| p, now)
+        self.update_merged(group_name, members, rule, &mut |p, _| p, now)
     }
 
     /// Like [`ServiceTracker::update`], with every member's local proposal passed through
@@ -289,7 +290,7 @@ impl ServiceTracker {
         group_name: &str,
         members: impl IntoIterator<Item = (&'a str, &'a ServiceState)>,
         rule: GroupRule<'_>,
-        merge: &mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+        merge: &mut dyn FnMut(ComponentStatus, &mut Noted) -> ComponentStatus,
         now: UnixMs,
     ) -> Vec<Change> {
         let GroupRule {
@@ -309,19 +310,19 @@ impl ServiceTracker {
                 );
                 p.status = Status::Unknown;
             }
+            let member = match self.members.get_mut(name) {
+                Some(m) => m,
+                None => self.members.entry(name.to_string()).or_default(),
+            };
             if p.status != Status::UnderMaintenance {
-                p = merge(p);
+                p = merge(p, &mut member.noted);
             }
             let th = state.thresholds();
             let timing = Timing {
                 confirm_after: th.confirm_after,
                 clear_after: th.clear_after,
             };
-            let confirmation = match self.members.get_mut(name) {
-                Some(c) => c,
-                None => self.members.entry(name.to_string()).or_default(),
-            };
-            let (out, change) = confirmation.update(p, timing, now);
+            let (out, change) = member.confirmation.update(p, timing, now);
             changes.extend(change);
             published.push(out);
             seen.insert(name);
@@ -647,7 +648,7 @@ mod tests {
             max_age_ms: 30_000,
         };
         let run = |tr: &mut ServiceTracker, others: &[ObservationRecord], now: UnixMs| {
-            let mut merge = |p: ComponentStatus| {
+            let mut merge = |p: ComponentStatus, _: &mut Noted| {
                 let own = peer("cph-1", p.status, now);
                 let mut views: Vec<&ObservationRecord> = others.iter().collect();
                 views.push(&own);

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::confirm::{Change, Confirmation, SavedTracker, Timing};
+use super::confirm::{Change, Confirmation, Member, SavedTracker, Timing};
 use super::dns::{evaluate_group, propose_servers_into, staleness};
 use super::freshness::Freshest;
+use super::observation::Noted;
 use super::vantage::Vantage;
 use super::{ComponentStatus, Status, ZoneStatus};
 use crate::config::MaintenanceWindow;
@@ -16,8 +17,10 @@ use crate::UnixMs;
 
 /// What a hub adds to a zone's evaluation (see [`ZoneTracker::update_merged`]).
 pub struct HubView<'a> {
-    /// Each server's local proposal → the status to confirm (the quorum verdict).
-    pub merge: &'a mut dyn FnMut(ComponentStatus) -> ComponentStatus,
+    /// Each server's local proposal and its last observation record → the status to
+    /// confirm (the quorum verdict; the proposal is recorded in the log, see
+    /// [`super::ObservationLog::note`]).
+    pub merge: &'a mut dyn FnMut(ComponentStatus, &mut Noted) -> ComponentStatus,
     /// The zone's newest serial across vantages; None = this vantage's own probes.
     pub freshest: Option<Freshest>,
 }
@@ -25,7 +28,7 @@ pub struct HubView<'a> {
 /// The confirmation state of one zone's components and what is published now.
 #[derive(Debug, Clone, Default)]
 pub struct ZoneTracker {
-    servers: BTreeMap<String, Confirmation>,
+    servers: BTreeMap<String, Member>,
     group: Confirmation,
     current: Option<ZoneStatus>,
 }
@@ -87,7 +90,7 @@ impl ZoneTracker {
         now: UnixMs,
     ) -> Vec<Change> {
         let hub = HubView {
-            merge: &mut |p| p,
+            merge: &mut |p, _| p,
             freshest: None,
         };
         self.update_merged(state, group_name, maintenance, vantage, hub, now)
@@ -131,15 +134,8 @@ impl ZoneTracker {
                 p.status = Status::Unknown;
             }
         }
-        let proposed: Vec<ComponentStatus> = proposed
-            .into_iter()
-            .map(|p| match p.status {
-                Status::UnderMaintenance => p,
-                _ => merge(p),
-            })
-            .collect();
         // `proposed` is ordered by name (the zone state's server map is): once the
-        // confirmations are keyed by exactly those names, they pair up in order.
+        // members are keyed by exactly those names, they pair up in order.
         let same_names = self.servers.len() == proposed.len()
             && self
                 .servers
@@ -154,7 +150,7 @@ impl ZoneTracker {
             });
             for p in &proposed {
                 if !self.servers.contains_key(&p.name) {
-                    self.servers.insert(p.name.clone(), Confirmation::default());
+                    self.servers.insert(p.name.clone(), Member::default());
                 }
             }
         }
@@ -162,8 +158,12 @@ impl ZoneTracker {
             .servers
             .values_mut()
             .zip(proposed)
-            .map(|(confirmation, p)| {
-                let (published, change) = confirmation.update(p, timing, now);
+            .map(|(member, p)| {
+                let p = match p.status {
+                    Status::UnderMaintenance => p,
+                    _ => merge(p, &mut member.noted),
+                };
+                let (published, change) = member.confirmation.update(p, timing, now);
                 changes.extend(change);
                 published
             })
@@ -632,7 +632,7 @@ mod tests {
             first_by: "fra-1".to_string(),
         };
         let view = HubView {
-            merge: &mut |p| p,
+            merge: &mut |p, _| p,
             freshest: Some(fresh),
         };
         hub.update_merged(&z, GROUP, &[], &v, view, now);
@@ -646,7 +646,7 @@ mod tests {
             first_by: "fra-1".to_string(),
         };
         let view = HubView {
-            merge: &mut |p| p,
+            merge: &mut |p, _| p,
             freshest: Some(old),
         };
         hub.update_merged(&z, GROUP, &[], &v, view, now);
