@@ -2,8 +2,7 @@
 //!
 //! A target of its own task costs, per probe, a timer entry for its tick, a wake-up, a
 //! boxed probe future, an inbox, a deadline timer and a second wake-up for its answer. The
-//! driver keeps the targets as plain entries of a [`UdpBatch`] and their ticks in one
-//! heap, and wakes once per slot of the tick grid that has work: it starts the probes due
+//! driver keeps the targets as plain entries of a [`UdpBatch`] and their ticks by slot, and wakes once per slot of the tick grid that has work: it starts the probes due
 //! (the slot's queries go out as one burst, as before), then polls the batch, which
 //! drains the sockets and ends the probes answered or past their deadline. While probes
 //! are in flight it also wakes on every slot boundary (the reaper's cadence) and at the
@@ -13,8 +12,7 @@
 //! ([`super::planned`]), a tick that finds the target's last probe still in flight is
 //! skipped, and the slip is the time from the planned tick to the probe's send.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,8 +122,13 @@ struct Driving {
     /// By token.
     targets: Vec<Option<Driven>>,
     ids: HashMap<TargetId, Token>,
-    /// Next tick of each target: (planned, token, generation).
-    ticks: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// Next tick of each target: (token, generation) by planned tick. Ticks are on the
+    /// grid, so a slot's targets share one key and are taken at once (a heap of one entry
+    /// per target paid a sift through cold memory for each, 3 % of the process at 1,000
+    /// targets).
+    ticks: BTreeMap<Instant, Vec<(u32, u64)>>,
+    /// Emptied slots' vectors, for the next slots.
+    spare: Vec<Vec<(u32, u64)>>,
     generations: u64,
     epoch: Instant,
     grid: Duration,
@@ -142,7 +145,8 @@ async fn drive(
         batch: UdpBatch::new(),
         targets: Vec::new(),
         ids: HashMap::new(),
-        ticks: BinaryHeap::new(),
+        ticks: BTreeMap::new(),
+        spare: Vec::new(),
         generations: 0,
         epoch,
         grid,
@@ -205,7 +209,7 @@ impl Driving {
             generation: self.generations,
         };
         let at = planned(self.epoch, self.grid, base, interval, k);
-        self.ticks.push(Reverse((at, token.0, driven.generation)));
+        self.schedule(at, token.0, driven.generation);
         let i = token.0 as usize;
         if self.targets.len() <= i {
             self.targets.resize_with(i + 1, || None);
@@ -228,7 +232,7 @@ impl Driving {
     /// The next time there is work: the earliest tick; while probes are in flight, also the
     /// next slot boundary (answers are read on the grid) and the earliest deadline.
     fn next_wake(&self, now: Instant) -> Option<Instant> {
-        let tick = self.ticks.peek().map(|Reverse((at, ..))| *at);
+        let tick = self.ticks.first_key_value().map(|(at, _)| *at);
         let reads = if self.batch.flying() > 0 {
             // The first boundary after `now` (`on_grid` keeps a time on one).
             let boundary = on_grid(self.epoch, self.grid, now + Duration::from_nanos(1));
@@ -287,34 +291,62 @@ impl Driving {
     /// Starts the probes whose tick has come.
     async fn start_due(&mut self, reports: &mpsc::Sender<Report>) -> bool {
         let now = Instant::now();
-        while let Some(&Reverse((at, token, generation))) = self.ticks.peek() {
-            if at > now {
+        while let Some(slot) = self.ticks.first_entry() {
+            if *slot.key() > now {
                 break;
             }
-            self.ticks.pop();
-            let Some(t) = self
-                .targets
-                .get_mut(token as usize)
-                .and_then(Option::as_mut)
-                .filter(|t| t.generation == generation)
-            else {
-                continue; // removed
-            };
-            let started = Instant::now();
-            // A tick that finds the last probe in flight is skipped.
-            if !self.batch.in_flight(Token(token)) {
-                t.origin.slip = started.saturating_duration_since(at);
-                t.origin.at = crate::now_ms();
-                if let Some(outcome) = self.batch.start(Token(token), started) {
-                    if reports.send(t.origin.report(outcome)).await.is_err() {
-                        return false;
-                    }
+            let (at, mut due) = slot.remove_entry();
+            for (token, generation) in due.drain(..) {
+                if !self.start(at, token, generation, reports).await {
+                    return false;
                 }
             }
-            t.k = (t.k + 1).max(next_index(t.base, t.interval, started));
-            let next = planned(self.epoch, self.grid, t.base, t.interval, t.k);
-            self.ticks.push(Reverse((next, token, generation)));
+            self.spare.push(due);
         }
         true
+    }
+
+    /// Starts target `token`'s probe of the tick planned at `at` (unless the target is gone
+    /// or its last probe is still in flight) and plans its next tick. False when the
+    /// reports' receiver is gone.
+    async fn start(
+        &mut self,
+        at: Instant,
+        token: u32,
+        generation: u64,
+        reports: &mpsc::Sender<Report>,
+    ) -> bool {
+        let Some(t) = self
+            .targets
+            .get_mut(token as usize)
+            .and_then(Option::as_mut)
+            .filter(|t| t.generation == generation)
+        else {
+            return true; // removed
+        };
+        let started = Instant::now();
+        // A tick that finds the last probe in flight is skipped.
+        if !self.batch.in_flight(Token(token)) {
+            t.origin.slip = started.saturating_duration_since(at);
+            t.origin.at = crate::now_ms();
+            if let Some(outcome) = self.batch.start(Token(token), started) {
+                if reports.send(t.origin.report(outcome)).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        t.k = (t.k + 1).max(next_index(t.base, t.interval, started));
+        let next = planned(self.epoch, self.grid, t.base, t.interval, t.k);
+        self.schedule(next, token, generation);
+        true
+    }
+
+    /// Plans target `token` (of `generation`) for the tick at `at`.
+    fn schedule(&mut self, at: Instant, token: u32, generation: u64) {
+        let spare = &mut self.spare;
+        self.ticks
+            .entry(at)
+            .or_insert_with(|| spare.pop().unwrap_or_default())
+            .push((token, generation));
     }
 }
