@@ -285,7 +285,7 @@ def accuracy():
                                 " — bias = tool − nsprobe (same statistic)"))
         say(f"{'tool':44} {'n':>5} {'p50':>9} {'p99':>9} {'bias p50':>9} {'bias p99':>9}")
         ref50, ref99 = pct(ns, .5), pct(ns, .99)
-        for tool, xs in (("nsprobe (Prober + UdpPool, as the daemon runs it)", ns),
+        for tool, xs in (("nsprobe (UdpBatch, as the daemon runs it)", ns),
                          ("kdig (0.1 ms resolution)", kd),
                          ("dig (1 ms resolution)", dg),
                          ('blackbox phase="request"', bq),

@@ -1,8 +1,9 @@
-//! Benchmark helper: runs nsprobe's own probe (over UDP a `nsprobe::probe::UdpBatch` polled
-//! every millisecond, what the daemon's scheduler drives; over TCP a `Prober`) `count`
-//! times in sequence against one server and prints
-//! each reported response time in microseconds, one per line. Same runtime kind as
-//! `nsprobe run` (tokio multi-thread). Used by `bench/run.sh` only.
+//! Benchmark helper: runs nsprobe's own probe as the daemon does (over UDP a
+//! `nsprobe::probe::UdpBatch` polled every millisecond, as the scheduler's driver does;
+//! over TCP `nsprobe::probe::probe`, as a TCP target's task does) `count` times in
+//! sequence against one server and prints each reported response time in microseconds,
+//! one per line. Same runtime kind as `nsprobe run` (tokio multi-thread). Used by
+//! `bench/run.sh` only.
 //!
 //! ```text
 //! bench_probe ADDR ZONE COUNT [udp|tcp]
@@ -10,9 +11,7 @@
 
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use nsprobe::probe::{Finished, Outcome, ProbeSpec, Prober, Transport, UdpBatch, UdpPool};
+use nsprobe::probe::{probe, Finished, Outcome, ProbeSpec, Transport, UdpBatch};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -37,12 +36,11 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let mut prober = Prober::new(spec.clone(), Arc::new(UdpPool::new()));
         let mut batch = UdpBatch::new();
-        let token = batch.add(spec);
+        let token = batch.add(spec.clone());
         for _ in 0..count {
             let outcome = match transport {
-                Transport::Tcp => prober.probe().await,
+                Transport::Tcp => probe(&spec).await,
                 Transport::Udp => batched(&mut batch, token).await,
             };
             match outcome {

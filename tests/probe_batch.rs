@@ -1,17 +1,53 @@
 //! The daemon's UDP probe path (`UdpBatch`, driven by the scheduler's driver) against the
-//! programmable [`LabServer`]: every classification of `tests/probe_pooled.rs` holds when
-//! no task waits per probe and the sockets are read only when the owner polls.
+//! programmable [`LabServer`]: every classification of the fresh-socket probe
+//! (`tests/probe.rs`) holds when no task waits per probe and the sockets are read only
+//! when the owner polls, plus what sharing a socket adds (demultiplexing by ID, late
+//! answers, refusals, reuse of the socket).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::probe_cases::{check_mode, failed, lab, ok, spec, TIMEOUT, UDP_MODES};
+use common::probe_cases::{failed, lab, ok, spec, SLACK, TIMEOUT};
 use common::{closed_port, LabServer, Mode};
 use nsprobe::probe::{FailureKind, Finished, Outcome, ProbeSpec, Token, Transport, UdpBatch};
 
 /// How often the tests' owner polls (the daemon polls on its tick grid).
 const POLL: Duration = Duration::from_millis(10);
+
+/// The lab's misbehaviours over UDP and the failure each must be classified as (as
+/// `tests/probe.rs` checks them one by one for the fresh-socket probe).
+const UDP_MODES: [(Mode, FailureKind); 12] = [
+    (Mode::Refused, FailureKind::Refused),
+    (Mode::Servfail, FailureKind::Servfail),
+    (Mode::Formerr, FailureKind::Formerr),
+    (Mode::Nxdomain, FailureKind::Nxdomain),
+    (Mode::NotAuthoritative, FailureKind::Lame),
+    (Mode::NoSoa, FailureKind::NoSoa),
+    (Mode::WrongZoneSoa, FailureKind::NoSoa),
+    (Mode::WrongId, FailureKind::IdMismatch),
+    (Mode::WrongQuestion, FailureKind::QuestionMismatch),
+    (Mode::Garbage, FailureKind::Malformed),
+    (Mode::Silent, FailureKind::Timeout),
+    (Mode::TruncateAlways, FailureKind::TruncatedTcp),
+];
+
+/// Checks one probe of [`UDP_MODES`]: classified as `kind`, in how long it `took` and with
+/// what response time: a timeout has none; strays (wrong ID or question, garbage) do not
+/// end the wait and are classified at the deadline with the stray's time; the others end
+/// before the deadline.
+fn check_mode(mode: Mode, kind: FailureKind, outcome: Outcome, took: Duration) {
+    let f = failed(outcome, kind);
+    assert!(took < TIMEOUT + SLACK, "{mode:?}: {took:?}");
+    match kind {
+        FailureKind::Timeout => assert_eq!(f.rtt, None),
+        FailureKind::IdMismatch | FailureKind::QuestionMismatch | FailureKind::Malformed => {
+            assert!(took >= TIMEOUT, "{mode:?}: {took:?}");
+            assert!(f.rtt.is_some());
+        }
+        _ => assert!(took < TIMEOUT, "{mode:?}: {took:?}"),
+    }
+}
 
 /// Starts the probes of `tokens` together and polls every `every` until all ended (TC
 /// answers retried over TCP, as the driver does). Outcomes in the order they ended.
@@ -48,7 +84,7 @@ async fn once(batch: &mut UdpBatch, s: ProbeSpec) -> Outcome {
 }
 
 #[tokio::test]
-async fn every_mode_is_classified_as_with_a_task_per_probe() {
+async fn every_mode_is_classified_as_with_a_fresh_socket() {
     let lab = lab().await;
     let mut batch = UdpBatch::new();
     for (mode, kind) in UDP_MODES {

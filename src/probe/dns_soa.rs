@@ -4,6 +4,11 @@
 //! takes a [`ProbeSpec`] and returns an [`Outcome`]. Every byte sequence a
 //! server may send is classified; nothing here panics on input. Its types are
 //! re-exported from [`crate::probe`], where the other check kinds live beside it.
+//!
+//! Two ways to probe: [`probe`], one future per probe (a fresh socket or connection
+//! each; TCP targets and one-shot checks), and [`UdpBatch`], many UDP probes in flight
+//! over shared long-lived sockets, started and polled by one owner (the daemon's UDP
+//! nameserver targets). Both encode, validate and classify alike.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -19,7 +24,7 @@ mod tcp;
 mod udp;
 
 pub use batch::{Finished, Token, UdpBatch};
-pub use pool::{UdpPool, IDLE_AFTER, REAP_EVERY, ROTATE_AFTER};
+pub use pool::{IDLE_AFTER, ROTATE_AFTER};
 pub use tcp::{frame, read_framed};
 
 use message::Verdict;
@@ -212,6 +217,11 @@ pub type Outcome = Result<Answer, Failure>;
 /// - `spec.timeout` bounds the whole exchange, TC retry included.
 ///
 /// The answer is validated by [`message::classify`]. Never panics on any server input.
+///
+/// This is how `nsprobe check`, the `dns_soa` check kind and the daemon's nameserver
+/// targets over TCP probe. The daemon's nameserver targets over UDP are entries of one
+/// [`UdpBatch`] instead: the same query, validation, TC retry and outcomes over shared
+/// long-lived sockets, with no future per probe.
 pub async fn probe(spec: &ProbeSpec) -> Outcome {
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let query = spec.query()?;
@@ -227,62 +237,6 @@ pub async fn probe(spec: &ProbeSpec) -> Outcome {
         }
         Transport::Tcp => {
             tcp::exchange(&query, spec.addr, source, deadline, spec.timeout, false).await
-        }
-    }
-}
-
-/// One target's probe, run again and again: the spec, its query encoded once (only the
-/// message ID changes per probe) and the shared sockets of a [`UdpPool`].
-///
-/// [`Prober::probe`] behaves like [`probe`] — same query, validation, TC retry over TCP,
-/// deadline and classification — except that UDP goes over the pool's long-lived
-/// connected socket for the server instead of a fresh one (see the pool's doc).
-/// The daemon's scheduler runs it for nameserver targets over TCP; its UDP targets go
-/// through one [`UdpBatch`] instead (the same exchange without a future per probe).
-#[derive(Debug)]
-pub struct Prober {
-    spec: ProbeSpec,
-    query: Result<message::SoaQuery, Failure>,
-    pool: std::sync::Arc<UdpPool>,
-}
-
-impl Prober {
-    /// A prober for `spec`, sending UDP through `pool`.
-    pub fn new(spec: ProbeSpec, pool: std::sync::Arc<UdpPool>) -> Self {
-        let query = spec.query();
-        Prober { spec, query, pool }
-    }
-
-    /// What this prober probes.
-    pub fn spec(&self) -> &ProbeSpec {
-        &self.spec
-    }
-
-    /// Runs one probe (see [`Prober`]).
-    pub async fn probe(&mut self) -> Outcome {
-        let spec = &self.spec;
-        let deadline = tokio::time::Instant::now() + spec.timeout;
-        let query = match &mut self.query {
-            Ok(q) => q,
-            Err(f) => return Err(f.clone()),
-        };
-        let source = spec.source_ip();
-        match spec.transport {
-            Transport::Udp => {
-                let pool = &self.pool;
-                match udp::exchange_pooled(query, pool, spec.addr, source, deadline, spec.timeout)
-                    .await
-                {
-                    udp::UdpResult::Done(outcome) => outcome,
-                    udp::UdpResult::Truncated => {
-                        tcp::exchange(query, spec.addr, source, deadline, spec.timeout, true).await
-                    }
-                }
-            }
-            Transport::Tcp => {
-                query.set_id(rand::random::<u16>());
-                tcp::exchange(query, spec.addr, source, deadline, spec.timeout, false).await
-            }
         }
     }
 }

@@ -35,8 +35,8 @@ pub mod whois;
 
 pub use cert::{CertFacts, TlsClient, TlsOptions};
 pub use dns_soa::{
-    message, probe, Answer, Failure, FailureKind, Finished, Outcome, ProbeSpec, Prober, Token,
-    Transport, UdpBatch, UdpPool,
+    message, probe, Answer, Failure, FailureKind, Finished, Outcome, ProbeSpec, Token, Transport,
+    UdpBatch,
 };
 
 /// What to check and how: one variant per check kind.

@@ -1,12 +1,13 @@
 //! The driver of the UDP nameserver targets: one task for all of them, on the probe runtime.
 //!
-//! A target of its own task costs, per probe, a timer entry for its tick, a wake-up, a
-//! boxed probe future, an inbox, a deadline timer and a second wake-up for its answer. The
-//! driver keeps the targets as plain entries of a [`UdpBatch`] and their ticks by slot, and wakes once per slot of the tick grid that has work: it starts the probes due
-//! (the slot's queries go out as one burst, as before), then polls the batch, which
-//! drains the sockets and ends the probes answered or past their deadline. While probes
-//! are in flight it also wakes on every slot boundary (the reaper's cadence) and at the
-//! earliest deadline, so a timeout is reported when it happens.
+//! A task per target would cost, per probe, a timer entry for its tick, a wake-up, a
+//! boxed probe future, a deadline timer and a second wake-up for its answer. The driver
+//! keeps the targets as plain entries of a [`UdpBatch`] and their ticks by slot, and
+//! wakes once per slot of the tick grid that has work: it starts the probes due (the
+//! slot's queries go out as one burst), then polls the batch, which drains the sockets
+//! and ends the probes answered or past their deadline. While probes are in flight it
+//! also wakes on every slot boundary and at the earliest deadline, so a timeout is
+//! reported when it happens.
 //!
 //! Ticks are the scheduler's: `epoch + phase + k × interval` moved to the grid
 //! ([`super::planned`]), a tick that finds the target's last probe still in flight is

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::probe::{self, CheckSpec, Prober, UdpPool};
+use crate::probe::{self, CheckSpec};
 use crate::state::{CheckKey, CheckObservation, Observation, TargetKey};
 
 mod driver;
@@ -160,8 +160,6 @@ pub struct Scheduler {
     /// The driver of the UDP nameserver targets, started with the first of them (and again
     /// after [`Scheduler::stop`]).
     driver: Option<driver::Driver>,
-    /// What the probers of nameserver targets over TCP are made with (they open no UDP socket).
-    pool: Arc<UdpPool>,
     /// Every target's ticks are `epoch + phase + k × interval`, so targets in the same
     /// grid slot wake together whenever they were started.
     epoch: Instant,
@@ -185,7 +183,6 @@ impl Scheduler {
             running: HashMap::new(),
             runtime,
             driver: None,
-            pool: Arc::new(UdpPool::new()),
             epoch,
             grid: TICK_GRID,
         }
@@ -242,13 +239,7 @@ impl Scheduler {
                 self.running.insert(id, Running { target, task: None });
                 continue;
             }
-            let fut = run_target(
-                target.clone(),
-                self.reports.clone(),
-                self.pool.clone(),
-                self.epoch,
-                self.grid,
-            );
+            let fut = run_target(target.clone(), self.reports.clone(), self.epoch, self.grid);
             let task = match &self.runtime {
                 Some(rt) => rt.handle.spawn(fut),
                 None => tokio::spawn(fut),
@@ -390,19 +381,7 @@ fn planned(epoch: Instant, grid: Duration, base: Instant, interval: Duration, k:
     on_grid(epoch, grid, base + Duration::from_nanos(nanos))
 }
 
-async fn run_target(
-    target: Target,
-    reports: mpsc::Sender<Report>,
-    pool: Arc<UdpPool>,
-    epoch: Instant,
-    grid: Duration,
-) {
-    // Nameserver targets here are over TCP (UDP ones are the driver's): the query is
-    // encoded once; the pool is never used over TCP.
-    let mut prober = match &target.spec {
-        CheckSpec::DnsSoa(spec) => Some(Prober::new(spec.clone(), pool)),
-        _ => None,
-    };
+async fn run_target(target: Target, reports: mpsc::Sender<Report>, epoch: Instant, grid: Duration) {
     // Ticks at `base + k × interval` moved to the grid: the k-th is at most one slot late,
     // and they never drift. A tick missed (a probe that ran past the next) is skipped.
     let interval = target.interval.max(Duration::from_millis(1));
@@ -413,16 +392,17 @@ async fn run_target(
         tokio::time::sleep_until(planned).await;
         let slip = Instant::now().saturating_duration_since(planned);
         let at = crate::now_ms();
-        let probed = match (&target.id, &target.spec, &mut prober) {
-            // The SOA probe, no conversion of its outcome.
-            (TargetId::Dns { zone, key }, CheckSpec::DnsSoa(_), Some(prober)) => Probed::Dns {
+        let probed = match (&target.id, &target.spec) {
+            // The SOA probe (over TCP: UDP ones are the driver's), no conversion of its
+            // outcome.
+            (TargetId::Dns { zone, key }, CheckSpec::DnsSoa(spec)) => Probed::Dns {
                 zone: zone.clone(),
                 observation: Observation {
                     key: key.clone(),
                     at,
-                    // Boxed too (about 2 KB, with the TCP retry): allocated for the
+                    // Boxed too (about 1 KB, with the TCP retry): allocated for the
                     // probe's duration only, not held in every idle target's task.
-                    outcome: Box::pin(prober.probe()).await,
+                    outcome: Box::pin(probe::probe(spec)).await,
                 },
             },
             (
@@ -432,7 +412,6 @@ async fn run_target(
                     key,
                 },
                 spec,
-                _,
             ) => {
                 // Boxed: the check kinds' futures (HTTP, TLS, Whois, EPP) are kilobytes,
                 // and inline they would size every target's task, DNS ones included.
@@ -452,7 +431,7 @@ async fn run_target(
                     },
                 }
             }
-            (TargetId::Dns { zone, key }, other, _) => {
+            (TargetId::Dns { zone, key }, other) => {
                 tracing::error!(%zone, server = %key.server, kind = %other.kind(), "a nameserver target needs a dns_soa spec; not probing it");
                 return;
             }

@@ -1,6 +1,6 @@
 //! What the probe tests share: the probe spec they send, the time-out and slack they
 //! allow, and the verdict helpers (`tests/probe.rs` for the one-shot probe,
-//! `tests/probe_pooled.rs` for the daemon's pooled path).
+//! `tests/probe_batch.rs` for the daemon's UDP path).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use nsprobe::probe::{Answer, Failure, FailureKind, Outcome, ProbeSpec, Transport};
 
-use super::{LabServer, Mode};
+use super::LabServer;
 
 /// The probe time-out of these tests.
 pub const TIMEOUT: Duration = Duration::from_millis(400);
@@ -49,38 +49,4 @@ pub async fn lab() -> LabServer {
     let lab = LabServer::start("dk.", 2024010101).await;
     lab.set_nsid(Some("lab-ns1"));
     lab
-}
-
-/// The lab's misbehaviours over UDP and the failure each must be classified as, whatever
-/// the probe path (`tests/probe_pooled.rs`, `tests/probe_batch.rs`).
-pub const UDP_MODES: [(Mode, FailureKind); 12] = [
-    (Mode::Refused, FailureKind::Refused),
-    (Mode::Servfail, FailureKind::Servfail),
-    (Mode::Formerr, FailureKind::Formerr),
-    (Mode::Nxdomain, FailureKind::Nxdomain),
-    (Mode::NotAuthoritative, FailureKind::Lame),
-    (Mode::NoSoa, FailureKind::NoSoa),
-    (Mode::WrongZoneSoa, FailureKind::NoSoa),
-    (Mode::WrongId, FailureKind::IdMismatch),
-    (Mode::WrongQuestion, FailureKind::QuestionMismatch),
-    (Mode::Garbage, FailureKind::Malformed),
-    (Mode::Silent, FailureKind::Timeout),
-    (Mode::TruncateAlways, FailureKind::TruncatedTcp),
-];
-
-/// Checks one probe of [`UDP_MODES`]: classified as `kind`, in how long it `took` and with
-/// what response time: a timeout has none; strays (wrong ID or question, garbage) do not
-/// end the wait and are classified at the deadline with the stray's time; the others end
-/// before the deadline.
-pub fn check_mode(mode: Mode, kind: FailureKind, outcome: Outcome, took: Duration) {
-    let f = failed(outcome, kind);
-    assert!(took < TIMEOUT + SLACK, "{mode:?}: {took:?}");
-    match kind {
-        FailureKind::Timeout => assert_eq!(f.rtt, None),
-        FailureKind::IdMismatch | FailureKind::QuestionMismatch | FailureKind::Malformed => {
-            assert!(took >= TIMEOUT, "{mode:?}: {took:?}");
-            assert!(f.rtt.is_some());
-        }
-        _ => assert!(took < TIMEOUT, "{mode:?}: {took:?}"),
-    }
 }

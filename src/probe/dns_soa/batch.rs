@@ -1,22 +1,23 @@
 //! Many UDP SOA probes in flight at once, driven by one caller: no task, timer or inbox
 //! per probe.
 //!
-//! [`Prober::probe`](super::Prober::probe) is a future per probe: a task wakes for its tick,
-//! registers an inbox, arms a deadline timer, sleeps, and is woken again by the pool's
-//! reaper with its answer. At 1,000 probes a second those per-probe wake-ups, timers and
-//! inboxes cost as much CPU as the system calls (bench/README.md, fifth cost round). A
-//! [`UdpBatch`] holds the same probes as plain entries instead: its owner (the scheduler's
-//! driver, one task for every UDP nameserver target) calls [`UdpBatch::start`] for the
-//! probes due in a slot and [`UdpBatch::poll`] once a slot, which drains the sockets,
-//! judges each datagram where it lies and ends the probes whose deadline passed.
+//! A future per probe costs a task wake-up for its tick, a deadline timer and a wake-up
+//! for its answer; at 1,000 probes a second those cost as much CPU as the system calls
+//! (bench/README.md, fifth cost round). A [`UdpBatch`] holds the probes as plain entries
+//! instead: its owner (the scheduler's driver, one task for every UDP nameserver target)
+//! calls [`UdpBatch::start`] for the probes due in a slot and [`UdpBatch::poll`] once a
+//! slot, which drains the sockets, judges each datagram where it lies and ends the probes
+//! whose deadline passed.
 //!
-//! What a probe observes is what [`Prober::probe`](super::Prober::probe) observes over a
-//! [`UdpPool`]: the same query encoded once per target (a fresh message ID per probe),
-//! the same shared connected sockets (rotation, ID reservation, late answers dropped,
-//! strays seen by every query on the socket, a receive error failing all of them), the
-//! same validation ([`super::message::classify`]), the RTT from the kernel's arrival
-//! stamp, a datagram stamped later than the timeout ignored, and at the deadline the last
-//! stray's classification or a timeout. A valid answer with TC is handed back as
+//! What a probe observes is what [`probe`](super::probe) observes over a fresh socket —
+//! the same query (encoded once per target, a fresh message ID per probe), the same
+//! validation ([`super::message::classify`]), strays that do not end the wait, and at the
+//! deadline the last stray's classification or a timeout — but over long-lived connected
+//! sockets shared per server address (the pool: rotation, ID reservation, late answers
+//! to ended queries dropped, strays seen by every query on the socket, a receive error
+//! failing all of them). The RTT is the kernel's arrival stamp minus the clock before
+//! `send`, and a datagram stamped later than the timeout is ignored, so it does not
+//! matter when a poll reads the answer. A valid answer with TC is handed back as
 //! [`Finished::Truncated`]: the caller retries over TCP ([`UdpBatch::tcp_retry`]) within
 //! the same deadline.
 //!
@@ -26,7 +27,6 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -55,10 +55,10 @@ pub enum Finished {
     Truncated(Instant),
 }
 
-/// UDP SOA probes of many targets over one driven [`UdpPool`]. See the module doc.
+/// UDP SOA probes of many targets over the batch's own shared sockets. See the module doc.
 #[derive(Debug)]
 pub struct UdpBatch {
-    pool: Arc<UdpPool>,
+    pool: UdpPool,
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
     /// Tokens with a probe in flight.
@@ -116,7 +116,7 @@ impl UdpBatch {
     /// An empty batch with its own sockets.
     pub fn new() -> Self {
         UdpBatch {
-            pool: Arc::new(UdpPool::driven()),
+            pool: UdpPool::default(),
             entries: Vec::new(),
             free: Vec::new(),
             flying: Vec::new(),
@@ -205,14 +205,13 @@ impl UdpBatch {
                 rtt: None,
             }));
         }
-        let reg =
-            match self
-                .pool
-                .register_token(entry.source, entry.spec.addr, token.0, now.into_std())
-            {
-                Ok(r) => r,
-                Err(e) => return Some(Err(network_failure("udp socket", &e))),
-            };
+        let reg = match self
+            .pool
+            .register(entry.source, entry.spec.addr, token.0, now.into_std())
+        {
+            Ok(r) => r,
+            Err(e) => return Some(Err(network_failure("udp socket", &e))),
+        };
         query.set_id(reg.id);
         let sent_wall = SystemTime::now();
         let sent = std::time::Instant::now();

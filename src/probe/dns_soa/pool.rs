@@ -7,22 +7,13 @@
 //! `connect`ed like the fresh one was, so the kernel still drops datagrams from any
 //! other source and still reports an ICMP port unreachable as `ECONNREFUSED`.
 //!
-//! The sockets are not in the poller. A pool is read in one of two ways:
-//! - [`Prober`](super::Prober)s' pools: while any query is pending, one reaper task
-//!   drains the sockets that have pending queries every [`REAP_EVERY`] (or, for a pool
-//!   made with [`UdpPool::aligned`], on a tick grid: the reaper then wakes with probes
-//!   ticking on the same grid and drains after they ran);
-//! - a driven pool ([`UdpPool::driven`], the daemon's, inside a `UdpBatch`): no reaper;
-//!   its owner reads the sockets of the queries it has in flight ([`Socket`]).
-//!
-//! Either way answers that arrive together cost one wake-up of the probe thread, not one
-//! each. A query whose deadline passes has its socket drained once more before it gives
-//! up, so an answer that arrived in time is never a timeout for waiting on the batch. The
-//! response time
-//! does not depend on when the answer is read: the kernel stamps each datagram on
-//! arrival (`SO_TIMESTAMPNS`) and the RTT is that stamp minus the wall clock read just
-//! before `send` (falling back to the monotonic clock at read time if the wall clock
-//! stepped, or if no stamp came).
+//! The sockets are not in the poller: the pool's owner (a `UdpBatch`) reads the sockets
+//! of the queries it has in flight ([`Socket`]) when it polls, so answers that arrive
+//! together cost one wake-up of the probe thread, not one each. The response time does
+//! not depend on when the answer is read: the kernel stamps each datagram on arrival
+//! (`SO_TIMESTAMPNS`) and the RTT is that stamp minus the wall clock read just before
+//! `send` (falling back to the monotonic clock at read time if the wall clock stepped,
+//! or if no stamp came).
 //!
 //! Each datagram goes to the query waiting for its message ID, which validates it
 //! exactly as before ([`super::message::classify`]: ID, question, flags):
@@ -36,27 +27,20 @@
 //!
 //! Sockets are replaced every [`ROTATE_AFTER`] (a new random source port: a spoofer
 //! must match the port as well as the ID) and closed after [`IDLE_AFTER`] unused. A
-//! replaced socket is still drained until its last pending query ends.
+//! replaced socket is still drained until its last pending query ends (its queries
+//! hold it).
 //!
-//! A pool belongs to one tokio runtime (its reaper task lives there).
+//! Plain system calls on non-blocking sockets: a pool needs no runtime.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
-use tokio::sync::Notify;
-
-/// Receive buffer size: the largest possible UDP payload.
-const RECV_BUF: usize = 64 * 1024;
-
-/// How often the sockets with pending queries are drained.
-pub const REAP_EVERY: Duration = Duration::from_millis(1);
 
 /// A socket is replaced (new source port) after this long in use.
 pub const ROTATE_AFTER: Duration = Duration::from_secs(60);
@@ -67,9 +51,6 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(300);
 /// How many ended IDs each socket remembers.
 const EXPIRED_KEEP: usize = 512;
 
-/// Largest number of datagrams queued for one waiting query (a flood is cut).
-const INBOX_MAX: usize = 64;
-
 /// Largest number of datagrams read from one socket per drain.
 const DRAIN_MAX: usize = 256;
 
@@ -77,26 +58,14 @@ type Key = (Option<IpAddr>, SocketAddr);
 
 /// Shared connected UDP sockets, one per (source, server address). See the module doc.
 #[derive(Debug, Default)]
-pub struct UdpPool {
+pub(super) struct UdpPool {
     state: Mutex<PoolState>,
-    /// Wakes the reaper when a query is registered.
-    wake: Notify,
-    /// The reaper's cadence: drains at `epoch + k × every` (`every` in [`Self::every`]);
-    /// None: every [`REAP_EVERY`] from when it last drained.
-    epoch: Option<tokio::time::Instant>,
-    /// The grid's slot length in nanoseconds (see [`UdpPool::set_grid`]).
-    every: AtomicU64,
-    /// Drained by its owner ([`UdpPool::driven`], used by a `UdpBatch`): no reaper task.
-    driven: bool,
 }
 
 #[derive(Debug, Default)]
 struct PoolState {
     conns: HashMap<Key, Arc<Conn>>,
-    /// Replaced sockets that still have pending queries.
-    draining: Vec<Arc<Conn>>,
     last_sweep: Option<Instant>,
-    reaper: bool,
 }
 
 /// One connected socket and the queries waiting on it.
@@ -121,62 +90,16 @@ struct ConnState {
     last_used: Option<Instant>,
 }
 
-/// Where a pending query's datagrams go, and whether one with its ID was routed to it.
+/// The token of a pending query (its datagrams go to the [`Sink`] under it), and whether
+/// a datagram with its ID was routed to it.
 #[derive(Debug)]
 struct Waiting {
-    to: Waiter,
+    token: u32,
     matched: bool,
 }
 
-/// A pending query's receiver: an inbox its task waits on, or a token a driver collects.
-#[derive(Debug)]
-enum Waiter {
-    /// A task waiting on its own inbox ([`UdpPool::register`]).
-    Inbox(Arc<Inbox>),
-    /// A query of a `UdpBatch` ([`UdpPool::register_token`]): routed into the [`Sink`]
-    /// passed to the drain.
-    Token(u32),
-}
-
-/// What a drain read, on its way to a waiter.
-#[derive(Debug, Clone, Copy)]
-enum Arrival<'a> {
-    Datagram(&'a [u8], Stamp),
-    Error(&'a Arc<io::Error>),
-}
-
-impl Waiter {
-    /// Hands `arrival` to this waiter: to its inbox, or under its token to `sink` (dropped
-    /// without one). `stored`: where the datagram already lies in the sink, when another
-    /// waiter got it first (a stray is stored once); set when this one stores it.
-    fn route(
-        &self,
-        arrival: Arrival<'_>,
-        sink: Option<&mut Sink>,
-        stored: &mut Option<std::ops::Range<usize>>,
-    ) {
-        match (self, arrival) {
-            (Waiter::Inbox(inbox), Arrival::Datagram(bytes, stamp)) => {
-                inbox.push(Delivery::Datagram(bytes.to_vec(), stamp))
-            }
-            (Waiter::Inbox(inbox), Arrival::Error(e)) => inbox.push(Delivery::Error(e.clone())),
-            (Waiter::Token(token), arrival) => {
-                let Some(sink) = sink else { return };
-                let routed = match arrival {
-                    Arrival::Datagram(bytes, stamp) => {
-                        let range = stored.get_or_insert_with(|| sink.store(bytes)).clone();
-                        Routed::Datagram(range, stamp)
-                    }
-                    Arrival::Error(e) => Routed::Error(e.clone()),
-                };
-                sink.items.push((*token, routed));
-            }
-        }
-    }
-}
-
-/// What a drain of a driven pool routed to tokens: datagrams copied once into one
-/// arena (a stray routed to several queries is stored once), reused from drain to drain.
+/// What a drain routed to tokens: datagrams copied once into one arena (a stray routed
+/// to several queries is stored once), reused from drain to drain.
 #[derive(Debug, Default)]
 pub(super) struct Sink {
     arena: Vec<u8>,
@@ -214,10 +137,28 @@ impl Sink {
         Some((*token, routed, bytes))
     }
 
-    fn store(&mut self, bytes: &[u8]) -> std::ops::Range<usize> {
-        let start = self.arena.len();
-        self.arena.extend_from_slice(bytes);
-        start..self.arena.len()
+    /// Routes a datagram to `token`. `stored`: where it already lies in the arena, when
+    /// another token got it first (a stray is stored once); set when this one stores it.
+    fn datagram(
+        &mut self,
+        token: u32,
+        bytes: &[u8],
+        stamp: Stamp,
+        stored: &mut Option<std::ops::Range<usize>>,
+    ) {
+        let range = stored
+            .get_or_insert_with(|| {
+                let start = self.arena.len();
+                self.arena.extend_from_slice(bytes);
+                start..self.arena.len()
+            })
+            .clone();
+        self.items.push((token, Routed::Datagram(range, stamp)));
+    }
+
+    /// Routes a receive error to `token`.
+    fn error(&mut self, token: u32, err: &Arc<io::Error>) {
+        self.items.push((token, Routed::Error(err.clone())));
     }
 }
 
@@ -228,50 +169,6 @@ pub(super) struct Stamp {
     pub(super) wall: Option<SystemTime>,
     /// When `recvmsg` returned it.
     pub(super) read: Instant,
-}
-
-/// What the reaper hands to a waiting query.
-#[derive(Debug)]
-pub(super) enum Delivery {
-    /// A datagram and when it arrived.
-    Datagram(Vec<u8>, Stamp),
-    /// A receive error (ICMP unreachable and the like).
-    Error(Arc<io::Error>),
-}
-
-/// Datagrams for one waiting query.
-#[derive(Debug, Default)]
-pub(super) struct Inbox {
-    queue: Mutex<VecDeque<Delivery>>,
-    notify: Notify,
-}
-
-impl Inbox {
-    fn push(&self, d: Delivery) {
-        {
-            let mut q = lock(&self.queue);
-            if q.len() >= INBOX_MAX {
-                q.pop_front();
-            }
-            q.push_back(d);
-        }
-        self.notify.notify_one();
-    }
-
-    /// The next delivery if one is queued (does not wait).
-    pub(super) fn try_next(&self) -> Option<Delivery> {
-        lock(&self.queue).pop_front()
-    }
-
-    /// The next delivery (waits for one).
-    pub(super) async fn next(&self) -> Delivery {
-        loop {
-            if let Some(d) = lock(&self.queue).pop_front() {
-                return d;
-            }
-            self.notify.notified().await;
-        }
-    }
 }
 
 /// A query registered on a socket; dropping it ends the registration.
@@ -296,14 +193,6 @@ impl Registration {
         }
     }
 
-    /// Reads what is queued on the query's socket now, without waiting for the reaper
-    /// (the query's deadline passed: an answer that arrived in time still counts).
-    pub(super) fn drain_now(&self) {
-        let mut buf = vec![0u8; RECV_BUF];
-        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
-        self.conn.drain(&mut buf, &mut cmsg);
-    }
-
     /// The query's socket, and a key that tells it from the others.
     pub(super) fn socket(&self) -> (usize, Socket) {
         (Arc::as_ptr(&self.conn) as usize, Socket(self.conn.clone()))
@@ -313,21 +202,6 @@ impl Registration {
     /// the caller tries again later).
     pub(super) fn try_send(&self, bytes: &[u8]) -> io::Result<()> {
         self.conn.sock.send(bytes).map(|_| ())
-    }
-
-    /// Sends `bytes` on the query's socket.
-    pub(super) async fn send(&self, bytes: &[u8]) -> io::Result<()> {
-        // A UDP send only blocks while the socket buffer is full: retry briefly.
-        for _ in 0..20 {
-            match self.conn.sock.send(bytes) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    tokio::time::sleep(REAP_EVERY).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(io::Error::from(io::ErrorKind::WouldBlock))
     }
 }
 
@@ -352,104 +226,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UdpPool {
-    /// An empty pool, drained every [`REAP_EVERY`] while queries are pending.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// An empty pool drained at `epoch + k × every` while queries are pending: on a tick
-    /// grid, so that the reaper wakes together with the probes ticking on it.
-    /// The RTT does not depend on the cadence (kernel arrival stamps).
-    pub fn aligned(epoch: tokio::time::Instant, every: Duration) -> Self {
-        let pool = UdpPool {
-            epoch: Some(epoch),
-            ..Self::default()
-        };
-        pool.set_grid(every);
-        pool
-    }
-
-    /// An empty pool drained only by its owner (a `UdpBatch`, through [`Socket`]); queries are
-    /// registered with [`UdpPool::register_token`]. No reaper task: it needs no runtime.
-    pub(super) fn driven() -> Self {
-        UdpPool {
-            driven: true,
-            ..Self::default()
-        }
-    }
-
-    /// Change the slot length of an aligned pool's grid;
-    /// the reaper follows from its next drain. No effect on a pool made with [`Self::new`].
-    pub fn set_grid(&self, every: Duration) {
-        let nanos = u64::try_from(every.max(REAP_EVERY).as_nanos()).unwrap_or(u64::MAX);
-        self.every.store(nanos, Ordering::Relaxed);
-    }
-
-    /// When the reaper drains next, after `now`.
-    fn next_reap(&self, now: tokio::time::Instant) -> tokio::time::Instant {
-        let every = Duration::from_nanos(self.every.load(Ordering::Relaxed));
-        match self.epoch {
-            Some(epoch) if now >= epoch => {
-                let k = (now - epoch).as_nanos() / every.as_nanos() + 1;
-                let nanos = u64::try_from(k * every.as_nanos()).unwrap_or(u64::MAX);
-                epoch + Duration::from_nanos(nanos)
-            }
-            Some(epoch) => epoch,
-            None => now + REAP_EVERY,
-        }
-    }
-
     /// Number of open sockets (for tests and diagnostics).
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         lock(&self.state).conns.len()
     }
 
-    /// True when no socket is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Reserves a fresh message ID for a query to `addr` from `source` on a shared
-    /// socket and routes that ID's datagrams to `inbox`. Must run inside the pool's
-    /// tokio runtime (the reaper is spawned there on first use).
+    /// Reserves a fresh message ID for a query to `addr` from `source` at `now` on a
+    /// shared socket: the ID's datagrams go to `token` in the [`Sink`] its [`Socket`] is
+    /// drained into.
     pub(super) fn register(
-        self: &Arc<Self>,
-        source: Option<IpAddr>,
-        addr: SocketAddr,
-        inbox: &Arc<Inbox>,
-    ) -> io::Result<Registration> {
-        let now = Instant::now();
-        let conn = self.conn(source, addr, now)?;
-        let id = conn.reserve(Waiter::Inbox(inbox.clone()), now);
-        self.wake.notify_one();
-        Ok(Registration { conn, id })
-    }
-
-    /// Like [`UdpPool::register`] for a driven pool, at `now`: the ID's datagrams go to
-    /// `token` in the [`Sink`] its [`Socket`] is drained into.
-    pub(super) fn register_token(
-        self: &Arc<Self>,
+        &self,
         source: Option<IpAddr>,
         addr: SocketAddr,
         token: u32,
         now: Instant,
     ) -> io::Result<Registration> {
         let conn = self.conn(source, addr, now)?;
-        let id = conn.reserve(Waiter::Token(token), now);
+        let id = conn.reserve(token, now);
         Ok(Registration { conn, id })
     }
 
+    /// The current socket for (`source`, `addr`): opened on first use, replaced after
+    /// [`ROTATE_AFTER`]; sockets idle for [`IDLE_AFTER`] are closed on the way.
     fn conn(
-        self: &Arc<Self>,
+        &self,
         source: Option<IpAddr>,
         addr: SocketAddr,
         now: Instant,
     ) -> io::Result<Arc<Conn>> {
         let mut st = lock(&self.state);
-        if !st.reaper && !self.driven {
-            st.reaper = true;
-            tokio::spawn(reap(self.clone()));
-        }
         if st
             .last_sweep
             .is_none_or(|t| now.duration_since(t) >= ROTATE_AFTER)
@@ -460,34 +265,18 @@ impl UdpPool {
                     .last_used
                     .is_some_and(|t| now.duration_since(t) < IDLE_AFTER)
             });
-            st.draining.retain(|c| !lock(&c.state).pending.is_empty());
         }
         let key = (source, addr);
         if let Some(c) = st.conns.get(&key) {
             if now.duration_since(c.created) < ROTATE_AFTER {
                 return Ok(c.clone());
             }
-            if let Some(old) = st.conns.remove(&key) {
-                if !lock(&old.state).pending.is_empty() {
-                    st.draining.push(old);
-                }
-            }
+            // Its pending queries hold it (and their owner reads it) until they end.
+            st.conns.remove(&key);
         }
         let conn = Arc::new(Conn::open(source, addr)?);
         st.conns.insert(key, conn.clone());
         Ok(conn)
-    }
-
-    /// Sockets with pending queries (current and replaced ones).
-    fn active(&self) -> Vec<Arc<Conn>> {
-        let mut st = lock(&self.state);
-        st.draining.retain(|c| !lock(&c.state).pending.is_empty());
-        st.conns
-            .values()
-            .chain(st.draining.iter())
-            .filter(|c| !lock(&c.state).pending.is_empty())
-            .cloned()
-            .collect()
     }
 }
 
@@ -510,48 +299,46 @@ impl Conn {
         })
     }
 
-    /// A random ID neither pending nor recently ended on this socket, routed to `to`.
-    fn reserve(&self, to: Waiter, now: Instant) -> u16 {
+    /// A random ID neither pending nor recently ended on this socket, routed to `token`.
+    fn reserve(&self, token: u32, now: Instant) -> u16 {
         let mut st = lock(&self.state);
         st.last_used = Some(now);
         loop {
             let id = rand::random::<u16>();
             if !st.pending.contains_key(&id) && !st.expired_set.contains(id) {
-                st.pending.insert(id, Waiting { to, matched: false });
+                st.pending.insert(
+                    id,
+                    Waiting {
+                        token,
+                        matched: false,
+                    },
+                );
                 st.unmatched += 1;
                 return id;
             }
         }
     }
 
-    /// Reads what is queued on the socket and routes it (see [`Conn::deliver`]).
-    fn drain(&self, buf: &mut [u8], cmsg: &mut [u8]) {
-        self.drain_if(buf, cmsg, true, None);
-    }
-
-    /// Like [`Conn::drain`]; with `all` false it stops as soon as every pending query has
-    /// had a datagram with its ID (the reaper: what else is queued waits for a query that
-    /// needs it, or its deadline's drain). Deliveries to tokens go to `sink` (without one
-    /// they are dropped: only a driven pool registers tokens, and only its owner drains it).
-    fn drain_if(&self, buf: &mut [u8], cmsg: &mut [u8], all: bool, mut sink: Option<&mut Sink>) {
+    /// Reads what is queued on the socket, routing each datagram into `sink` (see
+    /// [`Conn::deliver`]), until every pending query has had a datagram with its ID: what
+    /// else is queued waits for a query that needs it, or the next drain.
+    fn drain(&self, buf: &mut [u8], cmsg: &mut [u8], sink: &mut Sink) {
         for _ in 0..DRAIN_MAX {
-            if !all && lock(&self.state).unmatched == 0 {
+            if lock(&self.state).unmatched == 0 {
                 return;
             }
             match recv(&self.sock, buf, cmsg) {
-                Ok((n, stamp)) => {
-                    self.deliver(buf.get(..n).unwrap_or_default(), stamp, sink.as_deref_mut())
-                }
+                Ok((n, stamp)) => self.deliver(buf.get(..n).unwrap_or_default(), stamp, sink),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => self.fail_all(e, sink.as_deref_mut()),
+                Err(e) => self.fail_all(e, sink),
             }
         }
     }
 
     /// Routes one datagram: to its ID's query, else dropped as a late answer to an
     /// ended query, else to every pending query as a stray.
-    fn deliver(&self, bytes: &[u8], stamp: Stamp, mut sink: Option<&mut Sink>) {
+    fn deliver(&self, bytes: &[u8], stamp: Stamp, sink: &mut Sink) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         let id = match bytes {
@@ -563,7 +350,7 @@ impl Conn {
                 w.matched = true;
                 st.unmatched -= 1;
             }
-            w.to.route(Arrival::Datagram(bytes, stamp), sink, &mut None);
+            sink.datagram(w.token, bytes, stamp, &mut None);
             return;
         }
         if id.is_some_and(|id| st.expired_set.contains(id)) {
@@ -572,15 +359,15 @@ impl Conn {
         // A stray: stored once in the sink, whoever it goes to.
         let mut stored = None;
         for w in st.pending.values() {
-            let arrival = Arrival::Datagram(bytes, stamp);
-            w.to.route(arrival, sink.as_deref_mut(), &mut stored);
+            sink.datagram(w.token, bytes, stamp, &mut stored);
         }
     }
 
-    fn fail_all(&self, err: io::Error, mut sink: Option<&mut Sink>) {
+    /// Routes a receive error to every pending query (all sent to this one address).
+    fn fail_all(&self, err: io::Error, sink: &mut Sink) {
         let err = Arc::new(err);
         for w in lock(&self.state).pending.values() {
-            w.to.route(Arrival::Error(&err), sink.as_deref_mut(), &mut None);
+            sink.error(w.token, &err);
         }
     }
 }
@@ -590,10 +377,10 @@ impl Conn {
 pub(super) struct Socket(Arc<Conn>);
 
 impl Socket {
-    /// Reads the socket as the reaper does (up to the point where each pending query has
-    /// had a datagram with its ID), routing to tokens into `sink`.
+    /// Reads the socket (up to the point where each pending query has had a datagram with
+    /// its ID), routing to tokens into `sink`.
     pub(super) fn drain_into(&self, buf: &mut [u8], cmsg: &mut [u8], sink: &mut Sink) {
-        self.0.drain_if(buf, cmsg, false, Some(sink));
+        self.0.drain(buf, cmsg, sink);
     }
 }
 
@@ -630,31 +417,6 @@ pub(super) fn rtt(sent_wall: SystemTime, sent_mono: Instant, stamp: Stamp) -> Du
     match stamp.wall.map(|w| w.duration_since(sent_wall)) {
         Some(Ok(d)) if d <= by_read => d,
         _ => by_read,
-    }
-}
-
-/// The reaper: while queries are pending, drains their sockets every [`REAP_EVERY`] (or on
-/// the pool's grid).
-async fn reap(pool: Arc<UdpPool>) {
-    let mut buf = vec![0u8; RECV_BUF];
-    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    loop {
-        if pool.active().is_empty() {
-            // A stale permit (several registrations, one wake-up) just loops back here.
-            pool.wake.notified().await;
-            continue;
-        }
-        tokio::time::sleep_until(pool.next_reap(tokio::time::Instant::now())).await;
-        if pool.epoch.is_some() {
-            // On the grid, the slot's probe ticks fire with this timer: let them run (and
-            // send) first, so the drain and the completions it wakes never delay them.
-            tokio::task::yield_now().await;
-        }
-        for conn in pool.active() {
-            conn.drain_if(&mut buf, &mut cmsg, false, None);
-        }
-        // Let the answered queries finish first, so an idle pool is seen as idle.
-        tokio::task::yield_now().await;
     }
 }
 

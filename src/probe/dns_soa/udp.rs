@@ -1,15 +1,12 @@
-//! The UDP exchange: a fresh connected socket per query ([`exchange`]), or a shared
-//! long-lived one from a [`UdpPool`] ([`exchange_pooled`], the daemon's hot path).
+//! The UDP exchange over a fresh connected socket per query ([`exchange`]), and the
+//! judgement of one received datagram ([`judge`]) that `UdpBatch` shares.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
-use std::sync::Arc;
-
 use tokio::net::UdpSocket;
 
 use super::message::{classify, SoaQuery, Verdict};
-use super::pool::{self, Delivery, Inbox, UdpPool};
 use super::{network_failure, timeout_failure, verdict_outcome, Failure, Outcome};
 
 /// Receive buffer size: the largest possible UDP payload.
@@ -110,76 +107,6 @@ pub(super) fn judge(
         Verdict::Truncated => UdpResult::Truncated,
         other => UdpResult::Done(verdict_outcome(other, rtt, false)),
     })
-}
-
-/// [`exchange`] on a shared socket of `pool`: same validation, deadline and results.
-///
-/// A message ID free on that socket is chosen and written into `query`. The RTT runs from
-/// just before `send` to the kernel's arrival stamp of the datagram (see the pool's doc).
-/// At the deadline the socket is drained once more: a datagram that arrived within
-/// `timeout` but was not read yet (the reaper drains in batches) still counts.
-pub(super) async fn exchange_pooled(
-    query: &mut SoaQuery,
-    pool: &Arc<UdpPool>,
-    addr: SocketAddr,
-    source: Option<IpAddr>,
-    deadline: tokio::time::Instant,
-    timeout: std::time::Duration,
-) -> UdpResult {
-    let mut last_stray: Option<Failure> = None;
-    let inbox = Arc::new(Inbox::default());
-    let reg = match pool.register(source, addr, &inbox) {
-        Ok(r) => r,
-        Err(e) => return UdpResult::Done(Err(network_failure("udp socket", &e))),
-    };
-    query.set_id(reg.id);
-    let sent_wall = std::time::SystemTime::now();
-    let sent = Instant::now();
-    let fut = run_pooled(query, &reg, &inbox, (sent_wall, sent), &mut last_stray);
-    if let Ok(result) = tokio::time::timeout_at(deadline, fut).await {
-        return result;
-    }
-    reg.drain_now();
-    while let Some(delivery) = inbox.try_next() {
-        match delivery {
-            Delivery::Datagram(bytes, stamp) => {
-                let rtt = pool::rtt(sent_wall, sent, stamp);
-                if rtt > timeout {
-                    continue; // arrived after the deadline
-                }
-                if let Some(result) = judge(query, &bytes, rtt, &mut last_stray) {
-                    return result;
-                }
-            }
-            Delivery::Error(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
-        }
-    }
-    UdpResult::Done(Err(
-        last_stray.unwrap_or_else(|| timeout_failure(timeout, "udp"))
-    ))
-}
-
-async fn run_pooled(
-    query: &SoaQuery,
-    reg: &pool::Registration,
-    inbox: &Inbox,
-    (sent_wall, sent): (std::time::SystemTime, Instant),
-    last_stray: &mut Option<Failure>,
-) -> UdpResult {
-    if let Err(e) = reg.send(&query.bytes).await {
-        return UdpResult::Done(Err(network_failure("udp send", &e)));
-    }
-    loop {
-        let (bytes, stamp) = match inbox.next().await {
-            Delivery::Datagram(bytes, stamp) => (bytes, stamp),
-            Delivery::Error(e) => return UdpResult::Done(Err(network_failure("udp recv", &e))),
-        };
-        let rtt = pool::rtt(sent_wall, sent, stamp);
-        if let Some(result) = judge(query, &bytes, rtt, last_stray) {
-            return result;
-        }
-        reg.rearm();
-    }
 }
 
 #[cfg(test)]
