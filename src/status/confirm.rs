@@ -379,12 +379,13 @@ impl Confirmation {
     }
 }
 
-/// `r` = `to`, keeping `r`'s buffer (no allocation when it is large enough).
+/// `r` = `to`, keeping `r`'s buffer (no allocation when it is large enough). Written
+/// without comparing first: `r` is rarely in cache at a status tick, and a compare waits
+/// for it to be read where a write does not (two compares a server were 2.6 % of the
+/// process at 1,000 targets).
 fn set(r: &mut String, to: &str) {
-    if r != to {
-        r.clear();
-        r.push_str(to);
-    }
+    r.clear();
+    r.push_str(to);
 }
 
 fn timing_secs(d: Duration) -> u64 {

@@ -111,10 +111,10 @@ pub fn evaluate_server_into(
     maintenance: &[MaintenanceWindow],
     now: UnixMs,
 ) {
-    if out.name != name {
-        out.name.clear();
-        out.name.push_str(name);
-    }
+    // Written, not compared first: last tick's buffer is rarely in cache, and a compare
+    // waits for it to be read where a write does not.
+    out.name.clear();
+    out.name.push_str(name);
     out.since = None;
     out.last_known = None;
     out.reason.clear();
