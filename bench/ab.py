@@ -13,7 +13,9 @@ cancels a bias of the position.
 
     flock /tmp/nsprobe-systest.lock python3 bench/ab.py N ROUNDS A_BINARY B_BINARY
 
-AB_WINDOW seconds per round (default 10). Loopback only. Prints every round and the
+AB_WINDOW seconds per round (default 10); AB_RESPONDER_ARGS adds arguments to the
+responders (`--delay-ms 3600000`: each socket reads one query and holds its answer for an
+hour, so every server is silent and every probe times out). Loopback only. Prints every round and the
 result; BENCH_RESULTS=FILE keeps the output.
 """
 
@@ -29,6 +31,7 @@ import bench as B  # noqa: E402
 import threads as T  # noqa: E402
 
 WINDOW = float(os.environ.get("AB_WINDOW", "10"))
+RESPONDER_ARGS = os.environ.get("AB_RESPONDER_ARGS", "").split()
 
 
 def cpu_s(pid):
@@ -48,7 +51,8 @@ def one_pass(tmp, n, rounds, bins):
     for i, b in enumerate(bins):
         B.FAST_PORT = 26000 + 100 * i
         B.NS_PORT = 19300 + i
-        fast = B.start([B.RESPONDER, "--port", str(B.FAST_PORT), "--count", str(B.FAST_COUNT)])
+        fast = B.start([B.RESPONDER, "--port", str(B.FAST_PORT), "--count", str(B.FAST_COUNT),
+                        *RESPONDER_ARGS])
         B.wait_ready_line(fast, f"fast responder {i}")
         d = os.path.join(tmp, f"{len(os.listdir(tmp))}")
         os.makedirs(d)
@@ -86,6 +90,8 @@ def main():
               f"{rounds} rounds of {WINDOW:.0f} s a pass; nproc={os.cpu_count()} "
               f"kernel={os.uname().release}")
         B.say(f"# A = {a}\n# B = {b}")
+        if RESPONDER_ARGS:
+            B.say(f"# responders with {' '.join(RESPONDER_ARGS)}")
         B.say("pass 1: A first")
         first = one_pass(tmp, n, rounds, [a, b])
         B.say("pass 2: B first")

@@ -362,3 +362,59 @@ async fn a_burst_leaves_its_own_sockets_for_the_next_poll() {
     };
     ok(outcome);
 }
+
+/// Probes with different timeouts to a silent server end at their own deadlines, earliest
+/// first, and `next_deadline` is always the earliest deadline of the probes still in
+/// flight (not one of a probe that ended, nor a later one), also after the target of the
+/// earliest is removed and another probe answered.
+#[tokio::test]
+async fn deadlines_of_mixed_timeouts_end_in_order() {
+    let lab = lab().await;
+    lab.set_mode(Mode::Silent);
+    let answering = LabServer::start("dk.", 2024010101).await;
+    let ms = Duration::from_millis;
+    let mut batch = UdpBatch::new();
+    let mut target = |timeout: Duration, addr| {
+        let mut s = spec("dk.", addr, Transport::Udp);
+        s.timeout = timeout;
+        batch.add(s)
+    };
+    let t300 = target(ms(300), lab.addr());
+    let t100 = target(ms(100), lab.addr());
+    let t200 = target(ms(200), lab.addr());
+    let gone = target(ms(50), lab.addr());
+    let quick = target(ms(1000), answering.addr());
+    let start = tokio::time::Instant::now();
+    for t in [t300, t100, t200, gone, quick] {
+        assert!(batch.start(t, start).is_none());
+    }
+    assert_eq!(batch.next_deadline(), Some(start + ms(50)));
+    batch.remove(gone);
+    assert_eq!(batch.flying(), 4);
+    assert_eq!(batch.next_deadline(), Some(start + ms(100)));
+    let mut ended = Vec::new();
+    let mut done = Vec::new();
+    while batch.flying() > 0 {
+        tokio::time::sleep(ms(5)).await;
+        let now = tokio::time::Instant::now();
+        batch.poll(now, &mut done);
+        for (t, finished) in done.drain(..) {
+            let Finished::Done(outcome) = finished else {
+                panic!("{t:?}: truncated");
+            };
+            if t == quick {
+                ok(outcome);
+            } else {
+                failed(outcome, FailureKind::Timeout);
+            }
+            ended.push(t);
+        }
+        let left = [(t100, 100), (t200, 200), (t300, 300), (quick, 1000)]
+            .into_iter()
+            .filter(|(t, _)| !ended.contains(t))
+            .map(|(_, d)| start + ms(d))
+            .min();
+        assert_eq!(batch.next_deadline(), left, "after {ended:?}");
+    }
+    assert_eq!(ended, vec![quick, t100, t200, t300]);
+}

@@ -18,6 +18,7 @@ use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
 mod batch;
+mod deadlines;
 pub mod message;
 mod pool;
 mod tcp;

@@ -31,6 +31,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use super::deadlines::Deadlines;
 use super::message::SoaQuery;
 use super::pool::{self, Routed, Sink, Socket, UdpPool};
 use super::udp::{judge, UdpResult};
@@ -61,8 +62,17 @@ pub struct UdpBatch {
     pool: UdpPool,
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
-    /// Tokens with a probe in flight.
-    flying: Vec<u32>,
+    /// Number of probes in flight.
+    flying: usize,
+    /// Their deadlines, earliest first.
+    deadlines: Deadlines,
+    /// Numbers the flights, so that a deadline filed for an ended flight is told from the
+    /// target's next one.
+    flights: u64,
+    /// The probes whose query a full socket buffer held back: (token, flight).
+    unsent: Vec<(u32, u64)>,
+    /// Scratch: the deadlines due in a poll.
+    due: Vec<(u32, u64)>,
     /// The sockets with probes in flight (by [`pool::Registration::socket`]'s key): a poll
     /// reads these, not every socket of the pool.
     live: HashMap<usize, Live, foldhash::fast::RandomState>,
@@ -95,6 +105,8 @@ struct Live {
 
 #[derive(Debug)]
 struct Flight {
+    /// Which of the target's flights (see [`UdpBatch::flights`]).
+    number: u64,
     reg: pool::Registration,
     /// Its socket's key in [`UdpBatch::live`].
     socket: usize,
@@ -119,7 +131,11 @@ impl UdpBatch {
             pool: UdpPool::default(),
             entries: Vec::new(),
             free: Vec::new(),
-            flying: Vec::new(),
+            flying: 0,
+            deadlines: Deadlines::default(),
+            flights: 0,
+            unsent: Vec::new(),
+            due: Vec::new(),
             live: HashMap::default(),
             burst: false,
             buf: vec![0; RECV_BUF],
@@ -159,9 +175,10 @@ impl UdpBatch {
             if let Some(entry) = slot.take() {
                 if let Some(flight) = entry.flight {
                     release(&mut self.live, flight.socket);
+                    self.flying -= 1;
+                    self.prune();
                 }
                 self.free.push(token.0);
-                self.flying.retain(|t| *t != token.0);
             }
         }
     }
@@ -173,7 +190,7 @@ impl UdpBatch {
 
     /// Number of probes in flight.
     pub fn flying(&self) -> usize {
-        self.flying.len()
+        self.flying
     }
 
     /// Number of open sockets.
@@ -230,26 +247,31 @@ impl UdpBatch {
         if self.burst {
             live.fresh += 1;
         }
+        self.flights += 1;
+        let number = self.flights;
+        let deadline = now + entry.spec.timeout;
+        self.deadlines
+            .push(entry.spec.timeout, deadline, token.0, number);
+        if unsent {
+            self.unsent.push((token.0, number));
+        }
         entry.flight = Some(Flight {
+            number,
             reg,
             socket,
             sent_wall,
             sent,
-            deadline: now + entry.spec.timeout,
+            deadline,
             unsent,
             last_stray: None,
         });
-        self.flying.push(token.0);
+        self.flying += 1;
         None
     }
 
     /// The earliest deadline of the probes in flight.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.flying
-            .iter()
-            .filter_map(|t| self.entries.get(*t as usize)?.as_ref()?.flight.as_ref())
-            .map(|f| f.deadline)
-            .min()
+        self.deadlines.earliest()
     }
 
     /// Marks the probes started from now until the next poll as a burst: that poll does not
@@ -267,7 +289,7 @@ impl UdpBatch {
     /// probe is appended to `done` once.
     pub fn poll(&mut self, now: Instant, done: &mut Vec<(Token, Finished)>) {
         let burst = std::mem::take(&mut self.burst);
-        if self.flying.is_empty() {
+        if self.flying == 0 {
             return;
         }
         self.resend();
@@ -313,6 +335,7 @@ impl UdpBatch {
             let deadline = flight.deadline;
             release(&mut self.live, flight.socket);
             entry.flight = None;
+            self.flying -= 1;
             done.push((
                 Token(token),
                 match result {
@@ -323,35 +346,39 @@ impl UdpBatch {
         }
         self.sink.clear();
         self.expire(now, done);
+        self.prune();
     }
 
     /// Sends the queries a full socket buffer held back.
     fn resend(&mut self) {
-        for t in &self.flying {
-            let Some(entry) = self.entries.get_mut(*t as usize).and_then(Option::as_mut) else {
-                continue;
+        let entries = &mut self.entries;
+        self.unsent.retain(|&(t, number)| {
+            let Some(entry) = entries.get_mut(t as usize).and_then(Option::as_mut) else {
+                return false;
             };
-            if let (Some(flight), Ok(query)) = (&mut entry.flight, &entry.query) {
-                if flight.unsent && flight.reg.try_send(&query.bytes).is_ok() {
-                    flight.unsent = false;
+            match (&mut entry.flight, &entry.query) {
+                (Some(flight), Ok(query)) if flight.number == number => {
+                    if flight.unsent && flight.reg.try_send(&query.bytes).is_ok() {
+                        flight.unsent = false;
+                    }
+                    flight.unsent
                 }
+                _ => false, // ended
             }
-        }
+        });
     }
 
-    /// Ends the probes past their deadline, and forgets the ended ones.
+    /// Ends the probes past their deadline.
     fn expire(&mut self, now: Instant, done: &mut Vec<(Token, Finished)>) {
-        let (entries, live) = (&mut self.entries, &mut self.live);
-        self.flying.retain(|t| {
-            let Some(entry) = entries.get_mut(*t as usize).and_then(Option::as_mut) else {
-                return false;
+        let mut due = std::mem::take(&mut self.due);
+        self.deadlines.take_due(now, &mut due);
+        for (t, number) in due.drain(..) {
+            let Some(entry) = self.entries.get_mut(t as usize).and_then(Option::as_mut) else {
+                continue;
             };
-            let Some(flight) = &mut entry.flight else {
-                return false;
+            let Some(flight) = entry.flight.as_mut().filter(|f| f.number == number) else {
+                continue; // ended before its deadline
             };
-            if flight.deadline > now {
-                return true;
-            }
             let failure = if flight.unsent {
                 network_failure("udp send", &io::Error::from(io::ErrorKind::WouldBlock))
             } else {
@@ -360,10 +387,24 @@ impl UdpBatch {
                     .take()
                     .unwrap_or_else(|| timeout_failure(entry.spec.timeout, "udp"))
             };
-            release(live, flight.socket);
+            release(&mut self.live, flight.socket);
             entry.flight = None;
-            done.push((Token(*t), Finished::Done(Err(failure))));
-            false
+            self.flying -= 1;
+            done.push((Token(t), Finished::Done(Err(failure))));
+        }
+        self.due = due;
+    }
+
+    /// Drops the deadlines of ended flights from the fronts of the queues, so that
+    /// [`UdpBatch::next_deadline`] is a live probe's.
+    fn prune(&mut self) {
+        let entries = &self.entries;
+        self.deadlines.prune(|t, number| {
+            entries
+                .get(t as usize)
+                .and_then(Option::as_ref)
+                .and_then(|e| e.flight.as_ref())
+                .is_some_and(|f| f.number == number)
         });
     }
 
