@@ -57,6 +57,10 @@ const DRAIN_MAX: usize = 256;
 type Key = (Option<IpAddr>, SocketAddr);
 
 /// Shared connected UDP sockets, one per (source, server address). See the module doc.
+/// A hash map with a fast hasher: the keys are configured server addresses and message
+/// IDs the pool draws itself, nothing a peer chooses.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub(super) struct UdpPool {
     state: Mutex<PoolState>,
@@ -64,7 +68,7 @@ pub(super) struct UdpPool {
 
 #[derive(Debug, Default)]
 struct PoolState {
-    conns: HashMap<Key, Arc<Conn>>,
+    conns: FastMap<Key, Arc<Conn>>,
     last_sweep: Option<Instant>,
 }
 
@@ -78,7 +82,7 @@ struct Conn {
 
 #[derive(Debug, Default)]
 struct ConnState {
-    pending: HashMap<u16, Waiting>,
+    pending: FastMap<u16, Waiting>,
     /// Pending queries no datagram with their ID was routed to yet (or whose last one was
     /// not their answer): while none is left, a drain reads nothing (no system call to
     /// learn that the socket is empty).
