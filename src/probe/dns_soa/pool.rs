@@ -56,11 +56,11 @@ const DRAIN_MAX: usize = 256;
 
 type Key = (Option<IpAddr>, SocketAddr);
 
-/// Shared connected UDP sockets, one per (source, server address). See the module doc.
 /// A hash map with a fast hasher: the keys are configured server addresses and message
 /// IDs the pool draws itself, nothing a peer chooses.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Shared connected UDP sockets, one per (source, server address). See the module doc.
 #[derive(Debug, Default)]
 pub(super) struct UdpPool {
     state: Mutex<PoolState>,
