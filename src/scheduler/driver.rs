@@ -114,7 +114,7 @@ struct Driven {
     interval: Duration,
     /// Index of the next tick.
     k: u128,
-    /// Tells this target's heap entries from those of a removed one with the same token.
+    /// Tells this target's tick entries from those of a removed one with the same token.
     generation: u64,
 }
 

@@ -92,7 +92,6 @@ struct Entry {
     flight: Option<Flight>,
 }
 
-/// One probe in flight.
 /// A socket with probes in flight.
 #[derive(Debug)]
 struct Live {
@@ -103,6 +102,7 @@ struct Live {
     fresh: u32,
 }
 
+/// One probe in flight.
 #[derive(Debug)]
 struct Flight {
     /// Which of the target's flights (see [`UdpBatch::flights`]).
@@ -173,9 +173,8 @@ impl UdpBatch {
     pub fn remove(&mut self, token: Token) {
         if let Some(slot) = self.entries.get_mut(token.0 as usize) {
             if let Some(entry) = slot.take() {
-                if let Some(flight) = entry.flight {
-                    release(&mut self.live, flight.socket);
-                    self.flying -= 1;
+                let mut flight = entry.flight;
+                if land(&mut self.live, &mut self.flying, &mut flight).is_some() {
                     self.prune();
                 }
                 self.free.push(token.0);
@@ -332,15 +331,14 @@ impl UdpBatch {
                     }
                 }
             };
-            let deadline = flight.deadline;
-            release(&mut self.live, flight.socket);
-            entry.flight = None;
-            self.flying -= 1;
+            let Some(flight) = land(&mut self.live, &mut self.flying, &mut entry.flight) else {
+                continue;
+            };
             done.push((
                 Token(token),
                 match result {
                     UdpResult::Done(outcome) => Finished::Done(outcome),
-                    UdpResult::Truncated => Finished::Truncated(deadline),
+                    UdpResult::Truncated => Finished::Truncated(flight.deadline),
                 },
             ));
         }
@@ -387,9 +385,7 @@ impl UdpBatch {
                     .take()
                     .unwrap_or_else(|| timeout_failure(entry.spec.timeout, "udp"))
             };
-            release(&mut self.live, flight.socket);
-            entry.flight = None;
-            self.flying -= 1;
+            land(&mut self.live, &mut self.flying, &mut entry.flight);
             done.push((Token(t), Finished::Done(Err(failure))));
         }
         self.due = due;
@@ -428,6 +424,19 @@ impl UdpBatch {
             }
         }
     }
+}
+
+/// Ends the flight in `slot`, if any: one probe in flight fewer, on its socket too.
+/// Returns the flight.
+fn land(
+    live: &mut HashMap<usize, Live, foldhash::fast::RandomState>,
+    flying: &mut usize,
+    slot: &mut Option<Flight>,
+) -> Option<Flight> {
+    let flight = slot.take()?;
+    release(live, flight.socket);
+    *flying -= 1;
+    Some(flight)
 }
 
 /// One probe in flight on the socket `key` fewer.
