@@ -587,8 +587,19 @@ impl Daemon {
             quorum: inner.config.vantage.quorum,
             max_age_ms: duration_ms(inner.config.vantage.max_age),
         };
-        let (log, views, series) = (&mut inner.observations, &mut inner.views, &mut inner.series);
-        log.set_heartbeat(status::observation::heartbeat_ms(rule.max_age_ms));
+        inner
+            .observations
+            .set_heartbeat(status::observation::heartbeat_ms(rule.max_age_ms));
+        let mut m = Merge {
+            log: &mut inner.observations,
+            views: &mut inner.views,
+            series: &mut inner.series,
+            vantage: &vantage,
+            hub,
+            waiting,
+            rule,
+            now,
+        };
         let mut incident_input = Vec::new();
         for z in inner.zones.values_mut() {
             let group = z.config.component.clone();
@@ -598,41 +609,25 @@ impl Daemon {
             let freshest = hub
                 .then(|| {
                     let own = st.newest_serial().zip(st.serial_first_seen());
-                    views.freshest(&group, own, &vantage, rule.max_age_ms, now)
+                    m.views
+                        .freshest(&group, own, &vantage, rule.max_age_ms, now)
                 })
                 .flatten();
             let mut merge = |p: ComponentStatus, noted: &mut Noted| {
-                let due = log.due(noted, p.status, now);
-                let server = due.then(|| st.server(&p.name)).flatten();
-                let seen = Seen {
-                    group: &group,
-                    component: &p.name,
-                    status: p.status,
-                    reason: &p.reason,
-                    rtt_ms: server
+                m.merge(&group, p, noted, |name| {
+                    let server = st.server(name);
+                    let rtt_ms = server
                         .and_then(|s| s.samples.stats(now, span).median_rtt)
-                        .map(|d| d.as_secs_f64() * 1000.0),
-                    serial: server.and_then(|s| {
+                        .map(|d| d.as_secs_f64() * 1000.0);
+                    let serial = server.and_then(|s| {
                         s.addresses
                             .values()
                             .filter(|a| a.serial.is_some())
                             .max_by_key(|a| a.serial_at)
                             .and_then(|a| a.serial)
-                    }),
-                };
-                if let Some(r) = due.then(|| log.note(noted, &vantage, seen, now)).flatten() {
-                    if hub {
-                        series.ingest(r);
-                    }
-                    views.ingest(r.clone());
-                }
-                if !hub {
-                    return p;
-                }
-                if let Some(why) = &waiting {
-                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
-                }
-                status::decide(&p.name, &views.of(&group, &p.name), rule, now)
+                    });
+                    (rtt_ms, serial)
+                })
             };
             let zone_changes = z.tracker.update_merged(
                 &z.state,
@@ -661,37 +656,17 @@ impl Daemon {
             let group = g.config.name.clone();
             let components = &g.components;
             let mut merge = |p: ComponentStatus, noted: &mut Noted| {
-                let due = log.due(noted, p.status, now);
-                let state = due
-                    .then(|| components.iter().find(|c| c.config.name == p.name))
-                    .flatten()
-                    .map(|c| &c.state);
-                let seen = Seen {
-                    group: &group,
-                    component: &p.name,
-                    status: p.status,
-                    reason: &p.reason,
-                    rtt_ms: state
-                        .and_then(|s| {
-                            let span = duration_ms(s.thresholds().stats_window);
-                            s.samples.stats(now, span).median_rtt
+                m.merge(&group, p, noted, |name| {
+                    let rtt_ms = components
+                        .iter()
+                        .find(|c| c.config.name == name)
+                        .and_then(|c| {
+                            let span = duration_ms(c.state.thresholds().stats_window);
+                            c.state.samples.stats(now, span).median_rtt
                         })
-                        .map(|d| d.as_secs_f64() * 1000.0),
-                    serial: None,
-                };
-                if let Some(r) = due.then(|| log.note(noted, &vantage, seen, now)).flatten() {
-                    if hub {
-                        series.ingest(r);
-                    }
-                    views.ingest(r.clone());
-                }
-                if !hub {
-                    return p;
-                }
-                if let Some(why) = &waiting {
-                    return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
-                }
-                status::decide(&p.name, &views.of(&group, &p.name), rule, now)
+                        .map(|d| d.as_secs_f64() * 1000.0);
+                    (rtt_ms, None)
+                })
             };
             let members = components
                 .iter()
@@ -1169,4 +1144,61 @@ fn peer_health(config: &Config, old: &[PeerHealth]) -> Vec<PeerHealth> {
                 })
         })
         .collect()
+}
+
+/// What the status tick does with each component's local proposal (the trackers'
+/// `merge`): records it in the observation log when due, and on a hub replaces it by the
+/// quorum verdict over every vantage's newest record of the component.
+struct Merge<'a> {
+    log: &'a mut ObservationLog,
+    views: &'a mut VantageViews,
+    series: &'a mut VantageSeries,
+    /// This vantage's name.
+    vantage: &'a str,
+    /// This daemon pulls peers.
+    hub: bool,
+    /// Why a hub gives no verdict yet (a peer not pulled once).
+    waiting: Option<String>,
+    rule: QuorumRule,
+    now: UnixMs,
+}
+
+impl Merge<'_> {
+    /// `p`, proposed for a component of `group` whose last record is `noted`: recorded
+    /// when due, with the median response time (ms) and newest serial that `figures`
+    /// gives for the component's name (asked only then). Returns the status to confirm:
+    /// `p` on a single vantage, the quorum verdict on a hub.
+    fn merge(
+        &mut self,
+        group: &str,
+        p: ComponentStatus,
+        noted: &mut Noted,
+        figures: impl FnOnce(&str) -> (Option<f64>, Option<u32>),
+    ) -> ComponentStatus {
+        if self.log.due(noted, p.status, self.now) {
+            let (rtt_ms, serial) = figures(&p.name);
+            let seen = Seen {
+                group,
+                component: &p.name,
+                status: p.status,
+                reason: &p.reason,
+                rtt_ms,
+                serial,
+            };
+            if let Some(r) = self.log.note(noted, self.vantage, seen, self.now) {
+                if self.hub {
+                    self.series.ingest(r);
+                }
+                self.views.ingest(r.clone());
+            }
+        }
+        if !self.hub {
+            return p;
+        }
+        if let Some(why) = &self.waiting {
+            return ComponentStatus::new(&p.name, Status::Unknown, why.clone());
+        }
+        let views = self.views.of(group, &p.name);
+        status::decide(&p.name, &views, self.rule, self.now)
+    }
 }
