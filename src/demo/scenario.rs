@@ -38,8 +38,8 @@ impl Default for Timing {
     }
 }
 
-/// The status tick's share of a bound: up to two ticks (see `daemon::STATUS_TICK`).
-const TICKS: Duration = Duration::from_millis(500);
+/// The status tick's share of a bound: up to two ticks.
+const TICKS: Duration = crate::status::STATUS_TICK.saturating_mul(2);
 
 impl Timing {
     /// Upper bound from a server going silent to its outage being published.
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn bounds_follow_the_timing() {
         let t = Timing::default();
-        assert_eq!(t.outage_bound(), Duration::from_millis(5500));
+        assert_eq!(t.outage_bound(), Duration::from_millis(5000) + TICKS);
         let slow = Timing {
             confirm_after: Duration::from_secs(10),
             ..t.clone()

@@ -101,7 +101,7 @@ pub fn evaluate_server(
 }
 
 /// [`evaluate_server`] written into `out`, whose strings keep their buffers: the status
-/// tick evaluates every server four times a second, and most of the time the name and
+/// tick evaluates every server about twice a second, and most of the time the name and
 /// the reason fit where last tick's were.
 pub fn evaluate_server_into(
     out: &mut ComponentStatus,

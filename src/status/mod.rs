@@ -12,7 +12,8 @@
 //!   epp checks) plus certificate expiry, their group rule and [`ServiceTracker`];
 //! - [`judge`]: the judgements both share (targets down, loss and slowness over the window).
 //!
-//! [`tracker::ZoneTracker`] ties them together for one zone; the daemon calls it once a second.
+//! [`tracker::ZoneTracker`] ties them together for one zone; the daemon calls it every
+//! [`STATUS_TICK`].
 
 pub mod confirm;
 pub mod dns;
@@ -26,6 +27,7 @@ pub mod vantage;
 pub mod vantage_series;
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +48,18 @@ pub use service::{
 pub use tracker::{HubView, ZoneTracker};
 pub use vantage::{vantage_verdict, Vantage};
 pub use vantage_series::{SeriesPoint, VantageSeries};
+
+/// How often statuses are evaluated and published through the confirmation layer: the
+/// granularity of `confirm_after` / `clear_after` (a bound gains at most two ticks).
+///
+/// Each tick applies the reports that arrived since the last one and judges every
+/// component, so the state thread's CPU is nearly proportional to the tick rate: at 1,000
+/// targets the 250 ms tick was a quarter of the process, and 512 ms took 16 % off the CPU
+/// per probe (bench/README.md, eighth cost round) for half a second more on each status
+/// bound. A multiple of 64 ms, counted from the state runtime's start: tokio's timer
+/// wheel fires such a deadline where it lies, where one off those boundaries costs a
+/// second wake-up first (to move it down a level of the wheel).
+pub const STATUS_TICK: Duration = Duration::from_millis(512);
 
 /// A component status: the five of Atlassian Statuspage, plus `unknown` for a component
 /// nsprobe cannot observe (no address known, not probed yet, or its own vantage is down).

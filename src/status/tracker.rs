@@ -196,7 +196,8 @@ impl ZoneTracker {
 mod tests {
     //! The acceptance cases of the system tests, deterministically: a fake clock, seeded
     //! random loss, probes every second per target (UDP and TCP per server), timeouts
-    //! reported 500 ms after the send, the tracker fed every 250 ms as the daemon does,
+    //! reported 500 ms after the send, the tracker fed every 512 ms as the daemon does
+    //! ([`super::STATUS_TICK`]),
     //! every other threshold at its default.
 
     use std::collections::BTreeMap;
@@ -215,7 +216,7 @@ mod tests {
         "a.nic.dk", "b.nic.dk", "c.nic.dk", "d.nic.dk", "l.nic.dk", "p.nic.dk", "s.nic.dk",
     ];
     const GROUP: &str = "DNS (.dk)";
-    const TICK: u64 = 250;
+    const TICK: u64 = 512;
     const TIMEOUT: u64 = 500;
 
     /// What a probe sent to a target at a time gets: Some(serial) answered, None lost.
@@ -425,20 +426,24 @@ mod tests {
     /// case step by step, interval 1 s, timeout 500 ms, defaults otherwise. The probe sent
     /// 1 ms before the network is back went into the outage and fails; the next two succeed,
     /// each answer taking 499 ms; the second report waits 20 ms for the loop (busy with
-    /// other work); the status tick due 249 ms later is the first to see `operational`
-    /// and fires 20 ms late (behind other work again), so `clear_after` counts from
-    /// there; the tick due `clear_after` later is on time, 20 ms short, and the next one,
-    /// again 20 ms late, publishes. recover_after × interval + timeout + clear_after +
-    /// 2 ticks + 2 × 20 ms = 123.04 s holds; the bound without the response time and the
-    /// loop's delays (122.5 s) does not.
+    /// other work); the status tick due a tick less 1 ms later is the first to see
+    /// `operational` and fires 20 ms late (behind other work again), so `clear_after`
+    /// counts from there; the tick due `clear_after` later is on time, 20 ms short, and the
+    /// next one, again 20 ms late, publishes (`clear_after` here is a whole number of
+    /// ticks, 234 × 512 ms, which makes that tick exactly 20 ms short). recover_after ×
+    /// interval + timeout + clear_after + 2 ticks + 2 × 20 ms holds; the bound without the
+    /// response time and the loop's delays does not.
     #[test]
     fn recovery_worst_case_is_within_the_documented_bound() {
         const BATCH_WAIT: u64 = 20;
         let a = udp("a.nic.dk", "192.0.2.1:53");
-        let mut zone = ZoneState::new("dk.", Thresholds::default());
+        let th = Thresholds {
+            clear_after: Duration::from_millis(234 * TICK),
+            ..Thresholds::default()
+        };
+        let mut zone = ZoneState::new("dk.", th.clone());
         zone.declare_servers(["a.nic.dk"]);
         zone.sync_targets(std::slice::from_ref(&a));
-        let th = zone.thresholds().clone();
         let (interval, timeout) = (SEC, TIMEOUT);
         let clear_after = th.clear_after.as_millis() as u64;
         let down_from = T0 + 60 * SEC;
@@ -457,13 +462,14 @@ mod tests {
             .collect();
         reports.reverse();
         let second_success = back + 999 + interval + 499 + BATCH_WAIT;
-        // Status ticks due at T0 + 17 ms + k × 250 ms; two of them fire 20 ms late.
+        // Status ticks due at T0 + 149 ms + k × 512 ms (one of them 1 ms before the second
+        // success is applied); two of them fire 20 ms late.
         let first_seen_due = second_success - 1 + TICK;
         let late = [first_seen_due, first_seen_due + clear_after + TICK];
         let vantage = vantage_verdict(&VantageState::new(), [&zone]);
         let mut tracker = ZoneTracker::new();
         let (mut published_at, mut before_back) = (None, None);
-        let mut due = T0 + 17;
+        let mut due = T0 + 149;
         while due < back + 200 * SEC && published_at.is_none() {
             let fire = if late.contains(&due) {
                 due + BATCH_WAIT
@@ -489,7 +495,7 @@ mod tests {
         let (n, tick) = (u64::from(th.recover_after), TICK);
         let bound = n * interval + timeout + clear_after + 2 * tick + 2 * BATCH_WAIT;
         assert!(took <= bound, "took {took} ms, bound {bound} ms");
-        assert_eq!(took, 123_037);
+        assert_eq!(took, 123_369);
         let old_bound = n * interval + clear_after + 2 * tick;
         assert!(took > old_bound, "took {took} ms, old bound {old_bound} ms");
     }
@@ -507,7 +513,7 @@ mod tests {
         }
         let took = (sim.now - start) as f64 / 1000.0;
         // rollback_after + interval, plus a tick.
-        assert!(took <= 120.0 + 1.0 + 0.25, "{took}");
+        assert!(took <= 120.0 + 1.0 + TICK as f64 / 1000.0, "{took}");
         assert_eq!(sim.zone.rollbacks(), 1);
         sim.run(10 * 60, &mut low);
         for (name, s) in sim.zone.servers() {

@@ -11,7 +11,7 @@ use crate::{duration_ms, UnixMs};
 
 /// How late, beyond its timeout, a probe's result can be recorded: it starts up to one
 /// tick-grid slot late, its answer is read up to one slot after it arrives, and reports
-/// are applied at the next status tick (README, Bounds: 0.66 s in all). Rounded up.
+/// are applied at the next status tick (README, Bounds: 1.18 s in all). Rounded up.
 pub const REPORT_LATENESS: Duration = Duration::from_secs(2);
 
 /// How long after a minute ends every probe that started in it has been recorded: the
