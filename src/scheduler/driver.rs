@@ -263,6 +263,7 @@ impl Driving {
     /// Polls the batch and reports the probes that ended.
     async fn finish(&mut self, reports: &mpsc::Sender<Report>) -> bool {
         self.batch.poll(Instant::now(), &mut self.done);
+        self.warm(self.done.iter().map(|(token, _)| token.0));
         let mut done = std::mem::take(&mut self.done);
         for (token, finished) in done.drain(..) {
             let Some(t) = self.targets.get(token.0 as usize).and_then(Option::as_ref) else {
@@ -297,6 +298,7 @@ impl Driving {
                 break;
             }
             let (at, mut due) = slot.remove_entry();
+            self.warm(due.iter().map(|(token, _)| *token));
             for (token, generation) in due.drain(..) {
                 if !self.start(at, token, generation, reports).await {
                     return false;
@@ -340,6 +342,19 @@ impl Driving {
         let next = planned(self.epoch, self.grid, t.base, t.interval, t.k);
         self.schedule(next, token, generation);
         true
+    }
+
+    /// Reads the entries of `tokens` (the driver's and the batch's) before any of them is
+    /// worked on: see [`UdpBatch::warm`].
+    fn warm(&self, tokens: impl Iterator<Item = u32>) {
+        let mut x = 0u64;
+        for token in tokens {
+            if let Some(Some(t)) = self.targets.get(token as usize) {
+                x ^= t.generation ^ t.origin.key.server.len() as u64;
+            }
+            x ^= self.batch.warm(Token(token));
+        }
+        std::hint::black_box(x);
     }
 
     /// Plans target `token` (of `generation`) for the tick at `at`.
