@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 mod batch;
 mod deadlines;
+mod ids;
 pub mod message;
 mod pool;
 mod tcp;

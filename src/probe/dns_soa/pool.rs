@@ -19,20 +19,21 @@
 //! exactly as before ([`super::message::classify`]: ID, question, flags):
 //! - datagrams whose ID matches no pending query are *strays*: every query pending on
 //!   the socket sees them (and records their classification, as a fresh socket's
-//!   query did), except late answers to this socket's recently ended queries, which
-//!   are dropped (on a fresh socket they arrived at a closed port);
+//!   query did), except late answers to this socket's ended queries, which are dropped
+//!   (on a fresh socket they arrived at a closed port);
 //! - a receive error (ICMP port unreachable) is reported to every query pending on
 //!   the socket: they were all sent to that one server address and port;
-//! - an ID is never reused while pending or recently ended on the same socket.
+//! - an ID is never handed out twice on the same socket: each socket walks the 65,536
+//!   IDs in its own random order ([`super::ids`]).
 //!
 //! Sockets are replaced every [`ROTATE_AFTER`] (a new random source port: a spoofer
-//! must match the port as well as the ID) and closed after [`IDLE_AFTER`] unused. A
-//! replaced socket is still drained until its last pending query ends (its queries
-//! hold it).
+//! must match the port as well as the ID), or sooner once their IDs are all used, and
+//! closed after [`IDLE_AFTER`] unused. A replaced socket is still drained until its last
+//! pending query ends (its queries hold it).
 //!
 //! Plain system calls on non-blocking sockets: a pool needs no runtime.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -42,14 +43,13 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
 
+use super::ids::IdSequence;
+
 /// A socket is replaced (new source port) after this long in use.
 pub const ROTATE_AFTER: Duration = Duration::from_secs(60);
 
 /// A socket not used for this long is closed (its targets were removed).
 pub const IDLE_AFTER: Duration = Duration::from_secs(300);
-
-/// How many ended IDs each socket remembers.
-const EXPIRED_KEEP: usize = 512;
 
 /// Largest number of datagrams read from one socket per drain.
 const DRAIN_MAX: usize = 256;
@@ -87,10 +87,8 @@ struct ConnState {
     /// not their answer): while none is left, a drain reads nothing (no system call to
     /// learn that the socket is empty).
     unmatched: usize,
-    /// IDs whose query ended (answered or abandoned), newest last.
-    expired: VecDeque<u16>,
-    /// The same IDs as a bit set (fast membership).
-    expired_set: IdSet,
+    /// The socket's message IDs: which were handed out, which is next.
+    ids: IdSequence,
     last_used: Option<Instant>,
 }
 
@@ -215,13 +213,6 @@ impl Drop for Registration {
         if st.pending.remove(&self.id).is_some_and(|w| !w.matched) {
             st.unmatched -= 1;
         }
-        if st.expired.len() >= EXPIRED_KEEP {
-            if let Some(old) = st.expired.pop_front() {
-                st.expired_set.remove(old);
-            }
-        }
-        st.expired.push_back(self.id);
-        st.expired_set.insert(self.id);
     }
 }
 
@@ -246,8 +237,19 @@ impl UdpPool {
         now: Instant,
     ) -> io::Result<Registration> {
         let conn = self.conn(source, addr, now)?;
-        let id = conn.reserve(token, now);
-        Ok(Registration { conn, id })
+        match conn.reserve(token, now) {
+            Some(id) => Ok(Registration { conn, id }),
+            // Every ID of the socket was used within ROTATE_AFTER (over 1,092 queries a
+            // second to one server): replaced as at rotation.
+            None => {
+                lock(&self.state).conns.remove(&(source, addr));
+                let conn = self.conn(source, addr, now)?;
+                let id = conn
+                    .reserve(token, now)
+                    .ok_or_else(|| io::Error::other("a new socket has no message ID"))?;
+                Ok(Registration { conn, id })
+            }
+        }
     }
 
     /// The current socket for (`source`, `addr`): opened on first use, replaced after
@@ -303,24 +305,21 @@ impl Conn {
         })
     }
 
-    /// A random ID neither pending nor recently ended on this socket, routed to `token`.
-    fn reserve(&self, token: u32, now: Instant) -> u16 {
+    /// The socket's next ID (never handed out on it before), routed to `token`; None once
+    /// its IDs are all used.
+    fn reserve(&self, token: u32, now: Instant) -> Option<u16> {
         let mut st = lock(&self.state);
         st.last_used = Some(now);
-        loop {
-            let id = rand::random::<u16>();
-            if !st.pending.contains_key(&id) && !st.expired_set.contains(id) {
-                st.pending.insert(
-                    id,
-                    Waiting {
-                        token,
-                        matched: false,
-                    },
-                );
-                st.unmatched += 1;
-                return id;
-            }
-        }
+        let id = st.ids.next_id()?;
+        st.pending.insert(
+            id,
+            Waiting {
+                token,
+                matched: false,
+            },
+        );
+        st.unmatched += 1;
+        Some(id)
     }
 
     /// Reads what is queued on the socket, routing each datagram into `sink` (see
@@ -341,7 +340,7 @@ impl Conn {
     }
 
     /// Routes one datagram: to its ID's query, else dropped as a late answer to an
-    /// ended query, else to every pending query as a stray.
+    /// ended query of this socket, else to every pending query as a stray.
     fn deliver(&self, bytes: &[u8], stamp: Stamp, sink: &mut Sink) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
@@ -357,7 +356,7 @@ impl Conn {
             sink.datagram(w.token, bytes, stamp, &mut None);
             return;
         }
-        if id.is_some_and(|id| st.expired_set.contains(id)) {
+        if id.is_some_and(|id| st.ids.issued(id)) {
             return;
         }
         // A stray: stored once in the sink, whoever it goes to.
@@ -424,39 +423,31 @@ pub(super) fn rtt(sent_wall: SystemTime, sent_mono: Instant, stamp: Stamp) -> Du
     }
 }
 
-/// A set of message IDs (65,536 bits).
-#[derive(Debug)]
-struct IdSet(Box<[u64; 1024]>);
-
-impl Default for IdSet {
-    fn default() -> Self {
-        IdSet(Box::new([0; 1024]))
-    }
-}
-
-impl IdSet {
-    fn insert(&mut self, id: u16) {
-        if let Some(w) = self.0.get_mut(usize::from(id >> 6)) {
-            *w |= 1 << (id & 63);
-        }
-    }
-
-    fn remove(&mut self, id: u16) {
-        if let Some(w) = self.0.get_mut(usize::from(id >> 6)) {
-            *w &= !(1 << (id & 63));
-        }
-    }
-
-    fn contains(&self, id: u16) -> bool {
-        self.0
-            .get(usize::from(id >> 6))
-            .is_some_and(|w| w & (1 << (id & 63)) != 0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_socket_whose_ids_ran_out_is_replaced_and_never_repeats_an_id() {
+        let pool = UdpPool::default();
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("address");
+        let now = Instant::now();
+        let first = pool.register(None, addr, 0, now).expect("register");
+        let socket = first.conn.clone();
+        let mut seen = vec![false; 1 << 16];
+        seen[usize::from(first.id)] = true;
+        drop(first);
+        for n in 1..(1u32 << 16) {
+            let r = pool.register(None, addr, n, now).expect("register");
+            assert!(Arc::ptr_eq(&r.conn, &socket), "replaced early, at {n}");
+            assert!(!seen[usize::from(r.id)], "ID {} twice", r.id);
+            seen[usize::from(r.id)] = true;
+        }
+        // The 65,537th query on the socket goes out on a new one.
+        let next = pool.register(None, addr, 0, now).expect("register");
+        assert!(!Arc::ptr_eq(&next.conn, &socket));
+        assert_eq!(pool.len(), 1);
+    }
 
     #[test]
     fn rtt_prefers_the_kernel_stamp_unless_the_clock_stepped() {
@@ -479,17 +470,5 @@ mod tests {
             rtt(wall, mono, stamp(Some(later))),
             Duration::from_millis(5)
         );
-    }
-
-    #[test]
-    fn id_set() {
-        let mut s = IdSet::default();
-        for id in [0u16, 63, 64, 65535] {
-            assert!(!s.contains(id));
-            s.insert(id);
-            assert!(s.contains(id));
-        }
-        s.remove(64);
-        assert!(!s.contains(64) && s.contains(63) && s.contains(65535));
     }
 }
