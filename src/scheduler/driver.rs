@@ -299,6 +299,7 @@ impl Driving {
             }
             let (at, mut due) = slot.remove_entry();
             self.warm(due.iter().map(|(token, _)| *token));
+            self.batch.warm(due.iter().map(|(token, _)| *token));
             for (token, generation) in due.drain(..) {
                 if !self.start(at, token, generation, reports).await {
                     return false;
@@ -344,15 +345,15 @@ impl Driving {
         true
     }
 
-    /// Reads the entries of `tokens` (the driver's and the batch's) before any of them is
-    /// worked on: see [`UdpBatch::warm`].
+    /// Reads the driver's entries of `tokens` before any of them is worked on, as
+    /// [`UdpBatch::warm`] does the batch's (a poll warms the batch's entries of the probes
+    /// it ends itself).
     fn warm(&self, tokens: impl Iterator<Item = u32>) {
         let mut x = 0u64;
         for token in tokens {
             if let Some(Some(t)) = self.targets.get(token as usize) {
                 x ^= t.generation ^ t.origin.key.server.len() as u64;
             }
-            x ^= self.batch.warm(Token(token));
         }
         std::hint::black_box(x);
     }

@@ -187,18 +187,20 @@ impl UdpBatch {
         self.entry(token).is_some_and(|e| e.flight.is_some())
     }
 
-    /// Reads what starting or judging `token`'s probe reads first (its entry and its query's
-    /// bytes) and returns a value made of it, for the caller to pass to
-    /// [`std::hint::black_box`]. A target's entry was last touched an interval ago and is
-    /// rarely still in cache: reading the entries of a whole slot in a loop whose loads do
-    /// not depend on one another overlaps their cache misses, where the probe loop would
-    /// wait for each in turn.
-    pub fn warm(&self, token: Token) -> u64 {
-        let Some(e) = self.entry(token) else {
-            return 0;
-        };
-        let query = e.query.as_ref().ok().and_then(|q| q.bytes.first().copied());
-        u64::from(e.flight.is_some()) ^ u64::from(query.unwrap_or_default())
+    /// Reads what starting or judging the probes of `tokens` reads first (their entries and
+    /// their queries' bytes) before any of them is worked on. A target's entry was last
+    /// touched an interval ago and is rarely still in cache: reading a whole slot's in one
+    /// loop whose loads do not depend on one another overlaps their cache misses, where
+    /// the probe loop would wait for each in turn.
+    pub fn warm(&self, tokens: impl IntoIterator<Item = u32>) {
+        let mut x = 0u64;
+        for token in tokens {
+            if let Some(e) = self.entry(Token(token)) {
+                let query = e.query.as_ref().ok().and_then(|q| q.bytes.first().copied());
+                x ^= u64::from(e.flight.is_some()) ^ u64::from(query.unwrap_or_default());
+            }
+        }
+        std::hint::black_box(x);
     }
 
     /// Number of probes in flight.
@@ -315,13 +317,7 @@ impl UdpBatch {
             }
             live.fresh = 0;
         }
-        let mut warm = 0;
-        for i in 0..self.sink.len() {
-            if let Some((token, _, _)) = self.sink.get(i) {
-                warm ^= self.warm(Token(token));
-            }
-        }
-        std::hint::black_box(warm);
+        self.warm((0..self.sink.len()).filter_map(|i| self.sink.get(i).map(|(token, ..)| token)));
         for i in 0..self.sink.len() {
             let Some((token, routed, bytes)) = self.sink.get(i) else {
                 break;

@@ -18,7 +18,7 @@
 const ROUNDS: usize = 4;
 
 /// Number of distinct message IDs.
-pub(super) const IDS: u32 = 1 << 16;
+const IDS: u32 = 1 << 16;
 
 /// One socket's walk through the message IDs. See the module doc.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ impl Default for IdSequence {
 
 impl IdSequence {
     /// A walk under the round keys `keys` (tests; [`Default`] draws them at random).
-    pub(super) fn with_keys(keys: [u32; ROUNDS]) -> Self {
+    fn with_keys(keys: [u32; ROUNDS]) -> Self {
         IdSequence { keys, issued: 0 }
     }
 
